@@ -1,0 +1,39 @@
+"""Request ids: ULIDs (26 Crockford base32 characters, millisecond time first), so an id tells its
+own age and sorts by creation time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import time
+
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_INDEX = {ch: i for i, ch in enumerate(_ALPHABET)}
+_ID_RE = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
+
+
+def new_request_id(now: float | None = None) -> str:
+    """A new ULID; `now` (seconds since the epoch) is for tests."""
+    millis = int((time.time() if now is None else now) * 1000)
+    value = (millis << 80) | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(26):
+        chars.append(_ALPHABET[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def is_request_id(text: str) -> bool:
+    """Whether `text` is a well-formed ULID."""
+    return bool(_ID_RE.match(text))
+
+
+def request_id_time(request_id: str) -> dt.datetime:
+    """When the id was made (UTC). Raises ValueError for a malformed id."""
+    if not is_request_id(request_id):
+        raise ValueError(f"not a request id: {request_id!r}")
+    value = 0
+    for ch in request_id[:10]:
+        value = (value << 5) | _INDEX[ch]
+    return dt.datetime.fromtimestamp(value / 1000, tz=dt.UTC)

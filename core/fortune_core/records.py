@@ -1,0 +1,173 @@
+"""MongoDB documents (mongoengine): one document per request, the system of record.
+
+Every status change is a conditional update (`_id` and the allowed current statuses), so two
+actors can never both win a transition, and each change bumps `version`, which the Redis cache
+uses to drop stale writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import mongoengine as me
+from pymongo.errors import OperationFailure
+
+from fortune_core.status import Status
+
+COLLECTION = "fortunes"
+DEFAULT_DATABASE = "cyberfortune"
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)  # BSON dates are naive UTC
+
+
+class FortuneRecord(me.Document):  # type: ignore[misc]  # mongoengine is untyped
+    """A fortune request, its derived profile, status, result or error, and timestamps."""
+
+    meta = {"collection": COLLECTION, "indexes": [], "auto_create_index": False}  # noqa: RUF012
+
+    id = me.StringField(primary_key=True)
+    request = me.DictField(required=True)
+    profile = me.DictField()
+    pool = me.StringField(default="default")
+    client = me.StringField()
+    status = me.StringField(required=True, choices=[s.value for s in Status])
+    version = me.IntField(default=1)
+    attempts = me.IntField(default=0)
+    message = me.StringField()
+    result = me.DictField(null=True)
+    error = me.DictField(null=True)
+    worker = me.StringField()
+    created_at = me.DateTimeField(required=True)
+    updated_at = me.DateTimeField()
+    queued_at = me.DateTimeField()
+    started_at = me.DateTimeField()
+    completed_at = me.DateTimeField()
+
+    @property
+    def state(self) -> Status:
+        return Status(self.status)
+
+
+def connect_records(
+    uri: str, retention_seconds: int, db: str | None = None, alias: str = "default"
+) -> None:
+    """Connect mongoengine and make sure the TTL index has the configured retention."""
+    me.connect(host=uri, db=db or _database_from_uri(uri), alias=alias, tz_aware=False)
+    ensure_ttl_index(retention_seconds)
+
+
+def disconnect_records(alias: str = "default") -> None:
+    me.disconnect(alias=alias)
+
+
+def _database_from_uri(uri: str) -> str:
+    path = uri.split("://", 1)[-1].split("/", 1)
+    if len(path) == 2:
+        name = path[1].split("?", 1)[0]
+        if name:
+            return name
+    return DEFAULT_DATABASE
+
+
+def ensure_ttl_index(retention_seconds: int) -> None:
+    """TTL index on `created_at`; recreated when the retention changed."""
+    collection = FortuneRecord._get_collection()
+    for index in collection.list_indexes():
+        if index.get("key") and list(index["key"].keys()) == ["created_at"]:
+            if index.get("expireAfterSeconds") == retention_seconds:
+                return
+            collection.drop_index(index["name"])
+    try:
+        collection.create_index(
+            "created_at", expireAfterSeconds=retention_seconds, name="created_at_ttl"
+        )
+    except OperationFailure as exc:  # a concurrent starter created it first
+        if "already exists" not in str(exc):
+            raise
+
+
+def create_pending(
+    *,
+    request_id: str,
+    request: dict[str, Any],
+    profile: dict[str, Any],
+    pool: str,
+    client: str | None,
+    created_at: dt.datetime,
+) -> FortuneRecord:
+    """Insert the `pending` record of a newly accepted request."""
+    record = FortuneRecord(
+        id=request_id,
+        request=request,
+        profile=profile,
+        pool=pool,
+        client=client,
+        status=Status.PENDING.value,
+        version=1,
+        created_at=created_at,
+        updated_at=created_at,
+    )
+    record.save(force_insert=True)
+    return record
+
+
+def get_record(request_id: str) -> FortuneRecord | None:
+    found: FortuneRecord | None = FortuneRecord.objects(id=request_id).first()
+    return found
+
+
+def transition(
+    request_id: str,
+    allowed_from: set[Status] | frozenset[Status],
+    to: Status,
+    *,
+    increment_attempts: bool = False,
+    **fields: Any,
+) -> FortuneRecord | None:
+    """Move a request to `to` if its status is one of `allowed_from`; the updated record, or
+    None when it was in another status (someone else won)."""
+    now = utcnow()
+    update: dict[str, Any] = {
+        "set__status": to.value,
+        "set__updated_at": now,
+        "inc__version": 1,
+    }
+    if increment_attempts:
+        update["inc__attempts"] = 1
+    if to == Status.QUEUED:
+        update["set__queued_at"] = now
+    if to == Status.RUNNING:
+        update["set__started_at"] = now
+    if to.terminal:
+        update["set__completed_at"] = now
+    for name, value in fields.items():
+        update[f"set__{name}"] = value
+    updated: FortuneRecord | None = FortuneRecord.objects(
+        id=request_id, status__in=[s.value for s in allowed_from]
+    ).modify(new=True, **update)
+    return updated
+
+
+def record_view(record: FortuneRecord) -> dict[str, Any]:
+    """The fields the status cache and the API show for a record."""
+    return {
+        "status": record.status,
+        "version": record.version,
+        "attempts": record.attempts,
+        "message": record.message or "",
+        "request": record.request,
+        "result": record.result,
+        "error": record.error,
+        "created_at": _iso(record.created_at),
+        "updated_at": _iso(record.updated_at),
+        "completed_at": _iso(record.completed_at),
+    }
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

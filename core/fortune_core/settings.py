@@ -1,0 +1,78 @@
+"""Settings shared by the deployables, read from environment variables (all documented in
+docs/configuration.md). Each deployable adds its own in its own settings module."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from fortune_core.profile import ZiHourConvention
+
+
+def env_str(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def env_int(name: str, default: int, minimum: int = 0) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def env_float(name: str, default: float, minimum: float = 0.0) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"{name} must be true or false, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class CoreSettings:
+    """Where the backends are and how long requests live."""
+
+    rabbitmq_url: str = field(default="amqp://guest:guest@127.0.0.1:5672/%2F")
+    rabbitmq_management_url: str = field(default="http://guest:guest@127.0.0.1:15672")
+    redis_url: str = field(default="redis://127.0.0.1:6379/0")
+    mongodb_uri: str = field(default="mongodb://127.0.0.1:27017/cyberfortune")
+    retention_seconds: int = 604800
+    pool: str = "default"
+    zi_hour_convention: ZiHourConvention = ZiHourConvention.NEXT_DAY
+
+    @classmethod
+    def from_env(cls) -> CoreSettings:
+        return cls(
+            rabbitmq_url=env_str("RABBITMQ_URL", cls.rabbitmq_url),
+            rabbitmq_management_url=env_str("RABBITMQ_MANAGEMENT_URL", cls.rabbitmq_management_url),
+            redis_url=env_str("REDIS_URL", cls.redis_url),
+            mongodb_uri=env_str("MONGODB_URI", cls.mongodb_uri),
+            retention_seconds=env_int("FORTUNE_RETENTION_SECONDS", cls.retention_seconds, 60),
+            pool=env_str("FORTUNE_POOL", cls.pool),
+            zi_hour_convention=ZiHourConvention(
+                env_str("FORTUNE_ZI_HOUR_CONVENTION", ZiHourConvention.NEXT_DAY.value)
+            ),
+        )

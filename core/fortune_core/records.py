@@ -52,11 +52,24 @@ class FortuneRecord(me.Document):  # type: ignore[misc]  # mongoengine is untype
 
 
 def connect_records(
-    uri: str, retention_seconds: int, db: str | None = None, alias: str = "default"
+    uri: str,
+    retention_seconds: int | None,
+    db: str | None = None,
+    alias: str = "default",
+    server_timeout_ms: int = 3000,
 ) -> None:
-    """Connect mongoengine and make sure the TTL index has the configured retention."""
-    me.connect(host=uri, db=db or _database_from_uri(uri), alias=alias, tz_aware=False)
-    ensure_ttl_index(retention_seconds)
+    """Connect mongoengine (lazily: no server round trip) and, when `retention_seconds` is
+    given, make sure the TTL index has that retention (this one needs the server)."""
+    me.connect(
+        host=uri,
+        db=db or _database_from_uri(uri),
+        alias=alias,
+        tz_aware=False,
+        serverSelectionTimeoutMS=server_timeout_ms,
+        connectTimeoutMS=server_timeout_ms,
+    )
+    if retention_seconds is not None:
+        ensure_ttl_index(retention_seconds)
 
 
 def disconnect_records(alias: str = "default") -> None:

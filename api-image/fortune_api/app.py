@@ -1,0 +1,138 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from fortune_api.backends import Backends
+from fortune_api.errors import ApiError
+from fortune_api.fortunes import bp as fortunes_bp
+from fortune_api.metrics import HTTP_LATENCY, HTTP_REQUESTS, render
+from fortune_api.openapi import openapi_document
+from fortune_api.settings import ApiSettings
+from fortune_core.logs import configure_logging
+
+log = logging.getLogger(__name__)
+OPEN_PATHS = {"/healthz", "/readyz", "/metrics", "/openapi.json"}
+
+
+def create_app(
+    settings: ApiSettings | None = None,
+    backends: Backends | None = None,
+    wait_for_backends: bool = True,
+) -> Flask:
+    """Build the app. Without arguments it reads the environment and waits (bounded) for its
+    backends, as gunicorn needs: `gunicorn 'fortune_api.app:create_app()'`."""
+    settings = settings or ApiSettings.from_env()
+    if backends is None:
+        configure_logging("api", settings.log_level)
+        backends = Backends(settings)
+        if wait_for_backends:
+            backends.wait_until_ready(settings.backend_wait_seconds)
+    app = Flask(__name__)
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["cyberfortune"] = backends
+    app.register_blueprint(fortunes_bp)
+    _install_hooks(app, settings)
+    _install_system_routes(app, backends)
+    _install_error_handlers(app)
+    return app
+
+
+def _client_id(settings: ApiSettings) -> str:
+    if settings.trust_proxy_headers:
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        if forwarded:
+            return "ip:" + forwarded.split(",")[0].strip()
+    return "ip:" + (request.remote_addr or "unknown")
+
+
+def _authenticate(settings: ApiSettings) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token:
+        for key, name in settings.api_keys.items():
+            if hmac.compare_digest(key.encode(), token.strip().encode()):
+                return "key:" + name
+    raise ApiError(
+        401,
+        "unauthorized",
+        "a valid API key is required: Authorization: Bearer <key>",
+        headers={"WWW-Authenticate": 'Bearer realm="cyberfortune"'},
+    )
+
+
+def _install_hooks(app: Flask, settings: ApiSettings) -> None:
+    @app.before_request
+    def _before() -> None:
+        g.started = time.perf_counter()
+        if request.path in OPEN_PATHS:
+            g.client_id = _client_id(settings)
+            return
+        g.client_id = _authenticate(settings) if settings.api_keys else _client_id(settings)
+
+    @app.after_request
+    def _after(response: Response) -> Response:
+        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        HTTP_REQUESTS.labels(route, request.method, str(response.status_code)).inc()
+        started = getattr(g, "started", None)
+        if started is not None:
+            HTTP_LATENCY.labels(route, request.method).observe(time.perf_counter() - started)
+        return response
+
+
+def _install_system_routes(app: Flask, backends: Backends) -> None:
+    @app.get("/healthz")
+    def healthz() -> Response:
+        """Liveness: the process answers."""
+        return jsonify({"status": "ok"})
+
+    @app.get("/readyz")
+    def readyz() -> Response:
+        """Readiness: every backend answers."""
+        checks = backends.check()
+        ready = not any(checks.values())
+        body = {
+            "status": "ok" if ready else "unavailable",
+            "checks": {name: (error or "ok") for name, error in checks.items()},
+        }
+        response = jsonify(body)
+        response.status_code = 200 if ready else 503
+        return response
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        """Prometheus metrics."""
+        payload, content_type = render()
+        return Response(payload, content_type=content_type)
+
+    @app.get("/openapi.json")
+    def openapi() -> Response:
+        """The OpenAPI 3.1 document of this API."""
+        return jsonify(openapi_document())
+
+
+def _install_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(error: ApiError) -> Response:
+        return error.response()
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> Response:
+        code = (error.name or "error").lower().replace(" ", "_")
+        response = ApiError(error.code or 500, code, error.description or code).response()
+        if error.code == 405 and error.get_response().headers.get("Allow"):
+            response.headers["Allow"] = error.get_response().headers["Allow"]
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Any:
+        log.exception("unhandled error")
+        return ApiError(500, "internal_error", "an internal error occurred").response()

@@ -1,0 +1,86 @@
+"""The API's connections to Redis, MongoDB and RabbitMQ, and their readiness checks."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import redis
+from pymongo.errors import PyMongoError
+
+from fortune_api.settings import ApiSettings
+from fortune_core.queue import Publisher, PublishError
+from fortune_core.records import FortuneRecord, connect_records, ensure_ttl_index
+from fortune_core.status_cache import StatusCache
+
+log = logging.getLogger(__name__)
+
+
+class Backends:
+    """Clients for the three backends, created once per process."""
+
+    def __init__(self, settings: ApiSettings, mongo_db: str | None = None) -> None:
+        core = settings.core
+        self.settings = settings
+        self.redis = redis.Redis.from_url(
+            core.redis_url, socket_timeout=3, socket_connect_timeout=3, health_check_interval=30
+        )
+        self.cache = StatusCache(self.redis, core.retention_seconds)
+        self.publisher = Publisher(core.rabbitmq_url)
+        self._mongo_db = mongo_db
+        self._index_ready = False
+        self._index_lock = threading.Lock()
+        connect_records(core.mongodb_uri, None, db=mongo_db)
+
+    def ensure_mongo_index(self) -> None:
+        """Create or update the TTL index once (retried on the next call if MongoDB is down)."""
+        if self._index_ready:
+            return
+        with self._index_lock:
+            if not self._index_ready:
+                ensure_ttl_index(self.settings.core.retention_seconds)
+                self._index_ready = True
+
+    def wait_until_ready(self, seconds: float) -> None:
+        """Wait (bounded) for the backends at start-up; log what is still down."""
+        deadline = time.monotonic() + seconds
+        delay = 0.25
+        while True:
+            down = self.check()
+            if not any(down.values()):
+                return
+            if time.monotonic() >= deadline:
+                log.warning("starting with backends down", extra={"down": down})
+                return
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+    def check(self) -> dict[str, str]:
+        """Backend name → error text ('' when healthy)."""
+        status: dict[str, str] = {"mongodb": "", "redis": "", "rabbitmq": ""}
+        try:
+            FortuneRecord._get_db().command("ping")
+            self.ensure_mongo_index()
+        except PyMongoError as exc:
+            status["mongodb"] = type(exc).__name__
+        try:
+            self.redis.ping()
+        except redis.RedisError as exc:
+            status["redis"] = type(exc).__name__
+        try:
+            self.publisher.ping()
+        except PublishError as exc:
+            status["rabbitmq"] = str(exc)[:200]
+        return status
+
+    def close(self) -> None:
+        self.publisher.close()
+        self.redis.close()
+
+    def __enter__(self) -> Backends:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

@@ -1,0 +1,362 @@
+"""`/v1/fortunes` (start, query, cancel) and `/v1/profiles`."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+from typing import Any
+
+import redis
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from mongoengine.errors import NotUniqueError
+from pymongo.errors import PyMongoError
+
+from fortune_api.backends import Backends
+from fortune_api.errors import ApiError, BackendUnavailableError
+from fortune_api.limits import (
+    body_fingerprint,
+    check_rate,
+    release_idempotency_key,
+    reserve_idempotency_key,
+)
+from fortune_api.metrics import ACCEPTED, PUBLISH_FAILURES
+from fortune_api.settings import ApiSettings
+from fortune_core.ids import is_request_id, new_request_id, request_id_time
+from fortune_core.profile import day_almanac, derive_profile
+from fortune_core.queue import PublishError, QueueMessage
+from fortune_core.records import (
+    FortuneRecord,
+    create_pending,
+    get_record,
+    record_view,
+    transition,
+    utcnow,
+)
+from fortune_core.request import FieldMessage, FortuneRequest, validate_request
+from fortune_core.status import ACTIVE, Status
+
+log = logging.getLogger(__name__)
+bp = Blueprint("fortunes", __name__)
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MAX_IDEMPOTENCY_KEY = 255
+
+
+def _backends() -> Backends:
+    backends: Backends = current_app.extensions["cyberfortune"]
+    return backends
+
+
+def _settings() -> ApiSettings:
+    return _backends().settings
+
+
+def _links(request_id: str) -> dict[str, str]:
+    return {"self": f"/v1/fortunes/{request_id}"}
+
+
+def _field_errors(errors: dict[str, FieldMessage]) -> dict[str, dict[str, str]]:
+    return {path: message.as_dict() for path, message in errors.items()}
+
+
+def _json_body() -> Any:
+    """The JSON body, or the right 4xx (415, 413, 400)."""
+    settings = _settings()
+    if not request.is_json:
+        raise ApiError(415, "unsupported_media_type", "send the body as application/json")
+    length = request.content_length
+    if length is not None and length > settings.max_body_bytes:
+        raise ApiError(
+            413, "body_too_large", f"the body must be at most {settings.max_body_bytes} bytes"
+        )
+    raw = request.stream.read(settings.max_body_bytes + 1)
+    if len(raw) > settings.max_body_bytes:
+        raise ApiError(
+            413, "body_too_large", f"the body must be at most {settings.max_body_bytes} bytes"
+        )
+    try:
+        import json
+
+        return json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from exc
+
+
+def _rate_limit(scope: str, limit: int) -> None:
+    try:
+        decision = check_rate(_backends().redis, scope, g.client_id, limit)
+    except redis.RedisError:
+        return  # the limiter fails open; a Redis outage is reported where Redis is needed
+    if not decision.allowed:
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"too many requests: at most {limit} per minute; retry in {decision.retry_after} s",
+            headers={"Retry-After": str(decision.retry_after)},
+        )
+
+
+def _validated(body: Any) -> FortuneRequest:
+    outcome = validate_request(body)
+    if outcome.request is None:
+        raise ApiError(
+            422,
+            "invalid_request",
+            "the request has invalid fields; see fields for each one",
+            fields=_field_errors(outcome.errors),
+        )
+    return outcome.request
+
+
+def _accepted(request_id: str, status: str, created: bool) -> Response:
+    response = jsonify({"id": request_id, "status": status, "links": _links(request_id)})
+    response.status_code = 202
+    response.headers["Location"] = _links(request_id)["self"]
+    response.headers["Retry-After"] = str(_settings().retry_after_seconds)
+    if not created:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _cache_put(record: FortuneRecord) -> None:
+    _backends().cache.put(record.id, record_view(record), record.created_at)
+
+
+@bp.post("/v1/fortunes")
+def start_fortune() -> Response:
+    """Accept a request: record (pending) → cache (pending) → publish (confirmed) → queued."""
+    settings = _settings()
+    backends = _backends()
+    body = _json_body()
+    _rate_limit("start", settings.rate_limit_per_minute)
+    fortune = _validated(body).with_resolved_date()
+    request_json = fortune.to_json_dict()
+    profile_json = derive_profile(fortune.profile, settings.core.zi_hour_convention).to_json_dict()
+    request_id = new_request_id()
+
+    idem_key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
+    if len(idem_key) > MAX_IDEMPOTENCY_KEY:
+        raise ApiError(
+            400, "bad_idempotency_key", f"{IDEMPOTENCY_HEADER} is longer than 255 characters"
+        )
+    if idem_key:
+        fingerprint = body_fingerprint(body)
+        try:
+            reservation = reserve_idempotency_key(
+                backends.redis,
+                g.client_id,
+                idem_key,
+                request_id,
+                fingerprint,
+                settings.idempotency_ttl_seconds,
+            )
+        except redis.RedisError as exc:
+            raise BackendUnavailableError("redis") from exc
+        if not reservation.new:
+            if reservation.fingerprint != fingerprint:
+                raise ApiError(
+                    422,
+                    "idempotency_key_reused",
+                    f"this {IDEMPOTENCY_HEADER} was used with a different body",
+                )
+            return _accepted(reservation.request_id, _current_status(reservation.request_id), False)
+
+    try:
+        _enqueue(request_id, fortune, request_json, profile_json)
+    except ApiError:
+        if idem_key:
+            try:
+                release_idempotency_key(backends.redis, g.client_id, idem_key, request_id)
+            except redis.RedisError:
+                log.warning("could not release idempotency key", extra={"request_id": request_id})
+        raise
+    ACCEPTED.labels(fortune.topic.value, fortune.period.value).inc()
+    return _accepted(request_id, Status.QUEUED.value, True)
+
+
+def _current_status(request_id: str) -> str:
+    try:
+        view = _backends().cache.get(request_id)
+    except redis.RedisError:
+        view = None
+    return str(view["status"]) if view else Status.PENDING.value
+
+
+def _enqueue(
+    request_id: str,
+    fortune: FortuneRequest,
+    request_json: dict[str, Any],
+    profile_json: dict[str, Any],
+) -> None:
+    backends = _backends()
+    created_at = utcnow()
+    try:
+        backends.ensure_mongo_index()
+        record = create_pending(
+            request_id=request_id,
+            request=request_json,
+            profile=profile_json,
+            pool=backends.settings.core.pool,
+            client=g.client_id,
+            created_at=created_at,
+        )
+    except (PyMongoError, NotUniqueError) as exc:
+        raise BackendUnavailableError("mongodb") from exc
+    try:
+        _cache_put(record)
+    except redis.RedisError as exc:
+        _abandon(request_id, "not accepted: Redis was unavailable")
+        raise BackendUnavailableError("redis") from exc
+    try:
+        backends.publisher.publish_request(
+            QueueMessage(request_id, request_json, backends.settings.core.pool)
+        )
+    except PublishError as exc:
+        PUBLISH_FAILURES.inc()
+        _abandon(request_id, "not accepted: RabbitMQ did not take the request")
+        raise BackendUnavailableError("rabbitmq", str(exc)[:200]) from exc
+    try:
+        queued = transition(request_id, {Status.PENDING}, Status.QUEUED)
+        if queued is not None:
+            _cache_put(queued)
+    except (PyMongoError, redis.RedisError):
+        # The message is in the queue and the worker moves the request on from pending.
+        log.warning("accepted but could not mark queued", extra={"request_id": request_id})
+
+
+def _abandon(request_id: str, message: str) -> None:
+    """Mark a request that could not be enqueued as failed, so nothing waits for it."""
+    try:
+        failed = transition(
+            request_id,
+            {Status.PENDING},
+            Status.FAILED,
+            message=message,
+            error={"code": "not_accepted", "message": message},
+        )
+        if failed is not None:
+            with contextlib.suppress(redis.RedisError):
+                _cache_put(failed)
+    except PyMongoError:
+        log.error("could not mark request failed", extra={"request_id": request_id})
+
+
+def _public_view(request_id: str, view: dict[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": request_id,
+        "status": view["status"],
+        "attempts": int(view.get("attempts") or 0),
+        "createdAt": view.get("created_at"),
+        "updatedAt": view.get("updated_at"),
+        "request": view.get("request"),
+        "links": _links(request_id),
+    }
+    if view.get("completed_at"):
+        body["completedAt"] = view["completed_at"]
+    if view.get("message"):
+        body["message"] = view["message"]
+    if view.get("result") is not None:
+        body["result"] = view["result"]
+    if view.get("error") is not None:
+        body["error"] = view["error"]
+    return body
+
+
+def _gone_or_missing(request_id: str) -> ApiError:
+    if is_request_id(request_id):
+        age = dt.datetime.now(dt.UTC) - request_id_time(request_id)
+        if age.total_seconds() > _settings().core.retention_seconds:
+            return ApiError(
+                410, "expired", "this request is past its retention period and was deleted"
+            )
+    return ApiError(404, "not_found", "no fortune request with this id")
+
+
+def _load_view(request_id: str) -> dict[str, Any]:
+    """Redis first; MongoDB only when Redis has no entry (then refill the cache)."""
+    backends = _backends()
+    try:
+        cached = backends.cache.get(request_id)
+    except redis.RedisError:
+        cached = None
+    if cached is not None:
+        return cached
+    if not is_request_id(request_id):
+        raise ApiError(404, "not_found", "no fortune request with this id")
+    try:
+        record = get_record(request_id)
+    except PyMongoError as exc:
+        raise BackendUnavailableError("mongodb") from exc
+    if record is None:
+        raise _gone_or_missing(request_id)
+    view = record_view(record)
+    with contextlib.suppress(redis.RedisError):
+        _cache_put(record)
+    return view
+
+
+@bp.get("/v1/fortunes/<request_id>")
+def get_fortune(request_id: str) -> Response:
+    """Status and, when done, the result."""
+    _rate_limit("poll", _settings().poll_rate_limit_per_minute)
+    view = _load_view(request_id)
+    response = jsonify(_public_view(request_id, view))
+    if view["status"] not in {s.value for s in ACTIVE}:
+        response.headers["Cache-Control"] = "private, max-age=60"
+    else:
+        response.headers["Retry-After"] = str(_settings().retry_after_seconds)
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.delete("/v1/fortunes/<request_id>")
+def cancel_fortune(request_id: str) -> Response:
+    """Cancel a request that has not finished; 409 when it already has."""
+    _rate_limit("start", _settings().rate_limit_per_minute)
+    if not is_request_id(request_id):
+        raise ApiError(404, "not_found", "no fortune request with this id")
+    try:
+        record = get_record(request_id)
+        if record is None:
+            raise _gone_or_missing(request_id)
+        cancelled = transition(
+            request_id, ACTIVE, Status.CANCELLED, message="cancelled by the client"
+        )
+        if cancelled is None:
+            current = get_record(request_id)
+            status = current.status if current is not None else record.status
+            raise ApiError(
+                409,
+                "already_finished",
+                f"the request already finished ({status}) and cannot be cancelled",
+                extra={"status": status},
+            )
+    except PyMongoError as exc:
+        raise BackendUnavailableError("mongodb") from exc
+    try:
+        _cache_put(cancelled)
+    except redis.RedisError:
+        log.warning("cancelled but cache not updated", extra={"request_id": request_id})
+    response = jsonify(
+        {"id": request_id, "status": Status.CANCELLED.value, "links": _links(request_id)}
+    )
+    response.status_code = 202
+    return response
+
+
+@bp.post("/v1/profiles")
+def derive_profile_route() -> Response:
+    """Derive the profile (and the almanac of `date`, default today) synchronously."""
+    body = _json_body()
+    _rate_limit("profile", _settings().poll_rate_limit_per_minute)
+    if isinstance(body, dict):
+        body = {key: value for key, value in body.items() if key in {"profile", "date"}}
+    fortune = _validated(body)
+    profile = derive_profile(fortune.profile, _settings().core.zi_hour_convention)
+    return jsonify(
+        {
+            "profile": profile.to_json_dict(),
+            "almanac": day_almanac(fortune.target_date()).to_json_dict(),
+        }
+    )

@@ -1,0 +1,53 @@
+"""API settings from environment variables (every one is in docs/configuration.md)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+
+from fortune_core.settings import CoreSettings, env_bool, env_int, env_str
+
+
+def parse_api_keys(raw: str) -> dict[str, str]:
+    """`name:key,name2:key2` (or bare keys) → {key: client name}."""
+    keys: dict[str, str] = {}
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        name, sep, key = item.partition(":")
+        if not sep:
+            name, key = "key-" + hashlib.sha256(item.encode()).hexdigest()[:8], item
+        if not key:
+            raise ValueError(f"FORTUNE_API_KEYS: empty key for client {name!r}")
+        keys[key] = name
+    return keys
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    core: CoreSettings = field(default_factory=CoreSettings)
+    api_keys: dict[str, str] = field(default_factory=dict)
+    rate_limit_per_minute: int = 60
+    poll_rate_limit_per_minute: int = 1200
+    max_body_bytes: int = 16 * 1024
+    idempotency_ttl_seconds: int = 24 * 3600
+    retry_after_seconds: int = 2
+    trust_proxy_headers: bool = False
+    backend_wait_seconds: int = 30
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls) -> ApiSettings:
+        return cls(
+            core=CoreSettings.from_env(),
+            api_keys=parse_api_keys(os.environ.get("FORTUNE_API_KEYS", "")),
+            rate_limit_per_minute=env_int("FORTUNE_RATE_LIMIT_PER_MINUTE", 60),
+            poll_rate_limit_per_minute=env_int("FORTUNE_POLL_RATE_LIMIT_PER_MINUTE", 1200),
+            max_body_bytes=env_int("FORTUNE_MAX_BODY_BYTES", 16 * 1024, 1024),
+            idempotency_ttl_seconds=env_int("FORTUNE_IDEMPOTENCY_TTL_SECONDS", 24 * 3600, 60),
+            retry_after_seconds=env_int("FORTUNE_POLL_INTERVAL_SECONDS", 2, 1),
+            trust_proxy_headers=env_bool("FORTUNE_TRUST_PROXY_HEADERS", False),
+            backend_wait_seconds=env_int("FORTUNE_BACKEND_WAIT_SECONDS", 30),
+            log_level=env_str("FORTUNE_LOG_LEVEL", "INFO"),
+        )

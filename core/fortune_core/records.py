@@ -65,6 +65,7 @@ def connect_records(
         db=db or _database_from_uri(uri),
         alias=alias,
         tz_aware=False,
+        uuidRepresentation="standard",
         serverSelectionTimeoutMS=server_timeout_ms,
         connectTimeoutMS=server_timeout_ms,
     )

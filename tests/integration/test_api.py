@@ -1,0 +1,376 @@
+"""The HTTP API against real RabbitMQ, Redis and SecantusDB (no worker running here)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pika
+import pytest
+import redis
+from flask.testing import FlaskClient
+from pymongo import monitoring
+
+from fortune_api import create_app
+from fortune_api.backends import Backends
+from fortune_api.settings import ApiSettings
+from fortune_core.ids import new_request_id
+from fortune_core.queue import requests_queue
+from fortune_core.records import disconnect_records, get_record
+from fortune_core.settings import CoreSettings
+from fortune_core.status_cache import cache_key
+
+pytestmark = pytest.mark.integration
+
+BODY: dict[str, Any] = {
+    "profile": {"birthDate": "1990-05-17", "birthTime": "08:30", "gender": "female"},
+    "topic": "career",
+    "language": "en",
+}
+CLOSED_PORT_AMQP = "amqp://guest:guest@127.0.0.1:1/%2F"
+
+
+class FindCounter(monitoring.CommandListener):
+    """Counts the read commands MongoDB receives."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name in {"find", "aggregate", "count", "countDocuments"}:
+            self.reads += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+FINDS = FindCounter()
+monitoring.register(FINDS)  # applies to every client created from now on
+
+
+@pytest.fixture
+def settings(rabbitmq: Any, redis_server: Any, mongodb: Any) -> ApiSettings:
+    """Settings pointing at the real services, with a fresh database and pool per test."""
+    unique = uuid.uuid4().hex[:10]
+    core = CoreSettings(
+        rabbitmq_url=rabbitmq.amqp_url,
+        rabbitmq_management_url=rabbitmq.management_url,
+        redis_url=redis_server.redis_url,
+        mongodb_uri=f"{mongodb.mongodb_uri}/api_{unique}",
+        pool=f"p{unique}",
+    )
+    redis.Redis.from_url(redis_server.redis_url).flushdb()
+    return ApiSettings(core=core, rate_limit_per_minute=0, poll_rate_limit_per_minute=0)
+
+
+def _client(settings: ApiSettings) -> Iterator[FlaskClient]:
+    backends = Backends(settings)
+    app = create_app(settings, backends)
+    try:
+        yield app.test_client()
+    finally:
+        backends.close()
+        disconnect_records()
+
+
+@pytest.fixture
+def client(settings: ApiSettings) -> Iterator[FlaskClient]:
+    yield from _client(settings)
+
+
+def _queue_messages(settings: ApiSettings) -> list[tuple[Any, bytes]]:
+    """Drain (and return) the messages waiting in the pool's queue."""
+    connection = pika.BlockingConnection(pika.URLParameters(settings.core.rabbitmq_url))
+    try:
+        channel = connection.channel()
+        messages = []
+        while True:
+            method, props, body = channel.basic_get(requests_queue(settings.core.pool))
+            if method is None:
+                return messages
+            messages.append((props, body))
+            channel.basic_ack(method.delivery_tag)
+    finally:
+        connection.close()
+
+
+# --- start / query / cancel --------------------------------------------------------------------
+
+
+def test_start_accepts_and_enqueues(client: FlaskClient, settings: ApiSettings) -> None:
+    response = client.post("/v1/fortunes", json=BODY)
+    assert response.status_code == 202
+    body = response.get_json()
+    request_id = body["id"]
+    assert body["status"] == "queued"
+    assert response.headers["Location"] == f"/v1/fortunes/{request_id}"
+    assert int(response.headers["Retry-After"]) >= 1
+
+    [(props, raw)] = _queue_messages(settings)
+    assert props.message_id == request_id and props.delivery_mode == 2
+    message = json.loads(raw)
+    assert message["id"] == request_id and message["pool"] == settings.core.pool
+    assert message["request"]["topic"] == "career"
+    assert message["request"]["date"]  # resolved at submission so every step reads one day
+
+    record = get_record(request_id)
+    assert record is not None and record.status == "queued"
+    assert record.profile["bazi"]["day"] == "壬午"
+
+    polled = client.get(f"/v1/fortunes/{request_id}").get_json()
+    assert polled["status"] == "queued" and polled["request"]["language"] == "en"
+    assert "result" not in polled
+
+
+def test_polling_in_flight_reads_redis_only(client: FlaskClient, settings: ApiSettings) -> None:
+    request_id = client.post("/v1/fortunes", json=BODY).get_json()["id"]
+    before = FINDS.reads
+    for _ in range(5):
+        assert client.get(f"/v1/fortunes/{request_id}").status_code == 200
+    assert FINDS.reads == before  # zero MongoDB reads while Redis has the entry
+
+    redis.Redis.from_url(settings.core.redis_url).delete(cache_key(request_id))
+    assert client.get(f"/v1/fortunes/{request_id}").get_json()["status"] == "queued"
+    assert FINDS.reads == before + 1  # fell through to MongoDB once ...
+    client.get(f"/v1/fortunes/{request_id}")
+    assert FINDS.reads == before + 1  # ... and refilled the cache
+
+
+def test_redis_entry_expires_with_the_retention(client: FlaskClient, settings: ApiSettings) -> None:
+    request_id = client.post("/v1/fortunes", json=BODY).get_json()["id"]
+    ttl = redis.Redis.from_url(settings.core.redis_url).ttl(cache_key(request_id))
+    assert settings.core.retention_seconds - 120 < ttl <= settings.core.retention_seconds
+
+
+def test_unknown_expired_and_malformed_ids(client: FlaskClient) -> None:
+    unknown = new_request_id()  # well-formed and recent, but never submitted
+    assert client.get(f"/v1/fortunes/{unknown}").status_code == 404
+    old = client.get("/v1/fortunes/01ARZ3NDEKTSV4RRFFQ69G5FAV")  # a ULID from 2016
+    assert old.status_code == 410 and old.get_json()["error"]["code"] == "expired"
+    assert client.get("/v1/fortunes/not-an-id").status_code == 404
+    assert client.delete(f"/v1/fortunes/{unknown}").status_code == 404
+
+
+def test_cancel_then_conflict(client: FlaskClient) -> None:
+    request_id = client.post("/v1/fortunes", json=BODY).get_json()["id"]
+    cancelled = client.delete(f"/v1/fortunes/{request_id}")
+    assert cancelled.status_code == 202 and cancelled.get_json()["status"] == "cancelled"
+    assert client.get(f"/v1/fortunes/{request_id}").get_json()["status"] == "cancelled"
+    again = client.delete(f"/v1/fortunes/{request_id}")
+    assert again.status_code == 409
+    assert again.get_json()["error"]["status"] == "cancelled"
+
+
+# --- idempotency -----------------------------------------------------------------------------
+
+
+def test_idempotency_key_returns_the_same_request(
+    client: FlaskClient, settings: ApiSettings
+) -> None:
+    headers = {"Idempotency-Key": "order-42"}
+    first = client.post("/v1/fortunes", json=BODY, headers=headers)
+    second = client.post("/v1/fortunes", json=dict(reversed(BODY.items())), headers=headers)
+    assert first.status_code == second.status_code == 202
+    assert first.get_json()["id"] == second.get_json()["id"]
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert len(_queue_messages(settings)) == 1  # one request, one message
+
+    other = client.post(
+        "/v1/fortunes", json={**BODY, "topic": "love"}, headers={"Idempotency-Key": "order-42"}
+    )
+    assert other.status_code == 422
+    assert other.get_json()["error"]["code"] == "idempotency_key_reused"
+    fresh = client.post("/v1/fortunes", json=BODY, headers={"Idempotency-Key": "order-43"})
+    assert fresh.get_json()["id"] != first.get_json()["id"]
+
+
+def test_idempotency_keys_are_per_client(settings: ApiSettings) -> None:
+    keyed = replace(settings, api_keys={"key-a": "alice", "key-b": "bob"})
+    for client in _client(keyed):
+        ids = {
+            client.post(
+                "/v1/fortunes",
+                json=BODY,
+                headers={"Idempotency-Key": "same", "Authorization": f"Bearer {key}"},
+            ).get_json()["id"]
+            for key in ("key-a", "key-b")
+        }
+        assert len(ids) == 2
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+
+def test_validation_errors_are_422_with_fields(client: FlaskClient) -> None:
+    response = client.post(
+        "/v1/fortunes",
+        json={"profile": {"birthDate": "2023-03-15", "calendar": "lunar", "leapMonth": True}},
+    )
+    assert response.status_code == 422
+    error = response.get_json()["error"]
+    assert error["code"] == "invalid_request"
+    assert set(error["fields"]) == {"profile.birthDate"}
+    assert error["fields"]["profile.birthDate"]["en"] and error["fields"]["profile.birthDate"]["zh"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "code"),
+    [
+        ({"data": "hello", "content_type": "text/plain"}, 415, "unsupported_media_type"),
+        ({"data": "{not json", "content_type": "application/json"}, 400, "malformed_json"),
+        ({"data": '{"a": 1', "content_type": "application/json"}, 400, "malformed_json"),
+        ({"json": {"profile": {"birthDate": "x" * 17000}}}, 413, "body_too_large"),
+        ({"json": ["not", "an", "object"]}, 422, "invalid_request"),
+    ],
+)
+def test_bad_bodies(client: FlaskClient, kwargs: dict[str, Any], status: int, code: str) -> None:
+    response = client.post("/v1/fortunes", **kwargs)
+    assert response.status_code == status
+    assert response.get_json()["error"]["code"] == code
+
+
+def test_unknown_route_and_method_are_json(client: FlaskClient) -> None:
+    missing = client.get("/v2/nothing")
+    assert missing.status_code == 404 and missing.get_json()["error"]["code"] == "not_found"
+    wrong = client.put("/v1/fortunes")
+    assert wrong.status_code == 405 and "POST" in wrong.headers["Allow"]
+    assert wrong.get_json()["error"]["message"]
+
+
+def test_rate_limit_answers_429_with_retry_after(settings: ApiSettings) -> None:
+    for client in _client(replace(settings, rate_limit_per_minute=3)):
+        statuses = [client.post("/v1/fortunes", json=BODY).status_code for _ in range(4)]
+        assert statuses == [202, 202, 202, 429]
+        limited = client.post("/v1/fortunes", json=BODY)
+        assert limited.get_json()["error"]["code"] == "rate_limited"
+        assert 1 <= int(limited.headers["Retry-After"]) <= 61
+
+
+def test_api_keys(settings: ApiSettings) -> None:
+    for client in _client(replace(settings, api_keys={"s3cret": "miniapp"})):
+        assert client.post("/v1/fortunes", json=BODY).status_code == 401
+        wrong = client.post("/v1/fortunes", json=BODY, headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401 and "Bearer" in wrong.headers["WWW-Authenticate"]
+        ok = client.post("/v1/fortunes", json=BODY, headers={"Authorization": "Bearer s3cret"})
+        assert ok.status_code == 202
+        assert client.get("/healthz").status_code == 200  # probes stay open
+
+
+def test_rabbitmq_down_is_503_and_nothing_is_left_pending(settings: ApiSettings) -> None:
+    broken = replace(settings, core=replace(settings.core, rabbitmq_url=CLOSED_PORT_AMQP))
+    for client in _client(broken):
+        response = client.post("/v1/fortunes", json=BODY, headers={"Idempotency-Key": "k"})
+        assert response.status_code == 503
+        error = response.get_json()["error"]
+        assert error["backend"] == "rabbitmq" and response.headers["Retry-After"]
+        metrics = client.get("/metrics").get_data(as_text=True)
+        assert "cyberfortune_queue_publish_failures_total" in metrics
+    from fortune_core.records import FortuneRecord, connect_records
+
+    connect_records(settings.core.mongodb_uri, None)
+    try:
+        records = list(FortuneRecord.objects())
+        assert [r.status for r in records] == ["failed"]  # recorded as not accepted
+        assert records[0].error["code"] == "not_accepted"
+    finally:
+        disconnect_records()
+    # The idempotency key was released, so the client can retry with it once RabbitMQ is back.
+    for client in _client(settings):
+        retry = client.post("/v1/fortunes", json=BODY, headers={"Idempotency-Key": "k"})
+        assert retry.status_code == 202 and retry.get_json()["id"] != records[0].id
+
+
+def test_redis_down_is_503(settings: ApiSettings) -> None:
+    broken = replace(settings, core=replace(settings.core, redis_url="redis://127.0.0.1:1/0"))
+    for client in _client(broken):
+        response = client.post("/v1/fortunes", json=BODY)
+        assert response.status_code == 503
+        assert response.get_json()["error"]["backend"] == "redis"
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and ready.get_json()["checks"]["redis"] != "ok"
+
+
+def test_mongodb_down_is_503(settings: ApiSettings) -> None:
+    broken = replace(
+        settings, core=replace(settings.core, mongodb_uri="mongodb://127.0.0.1:1/nothing")
+    )
+    for client in _client(broken):
+        response = client.post("/v1/fortunes", json=BODY)
+        assert response.status_code == 503
+        assert response.get_json()["error"]["backend"] == "mongodb"
+
+
+# --- profiles, health, metrics, OpenAPI --------------------------------------------------------
+
+
+def test_profiles_derives_synchronously(client: FlaskClient) -> None:
+    response = client.post(
+        "/v1/profiles", json={"profile": {"birthDate": "1990-05-17", "birthTime": "08:30"}}
+    )
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["profile"]["bazi"] == {
+        "year": "庚午",
+        "month": "辛巳",
+        "day": "壬午",
+        "hour": "甲辰",
+    }
+    assert body["almanac"]["yi"]
+    bad = client.post("/v1/profiles", json={"profile": {"birthDate": "1990-02-30"}})
+    assert bad.status_code == 422 and "profile.birthDate" in bad.get_json()["error"]["fields"]
+
+
+def test_readyz_checks_every_backend(client: FlaskClient) -> None:
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.get_json()["checks"] == {"mongodb": "ok", "redis": "ok", "rabbitmq": "ok"}
+
+
+def test_metrics_count_requests_by_route(client: FlaskClient) -> None:
+    client.post("/v1/fortunes", json=BODY)
+    client.get("/v1/fortunes/not-an-id")
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'route="/v1/fortunes",status="202"' in text
+    assert 'route="/v1/fortunes/<request_id>",status="404"' in text
+    assert "cyberfortune_http_request_duration_seconds_bucket" in text
+
+
+def test_openapi_matches_the_routes(client: FlaskClient) -> None:
+    document = client.get("/openapi.json").get_json()
+    assert document["openapi"].startswith("3.1")
+    documented = {
+        (path, method.upper())
+        for path, item in document["paths"].items()
+        for method in item
+        if method != "parameters"
+    }
+    app = client.application
+    served = {
+        (rule.rule.replace("<", "{").replace(">", "}"), method)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+        for method in rule.methods or ()
+        if method not in {"HEAD", "OPTIONS"}
+    }
+    assert documented == served
+    schemas = document["components"]["schemas"]
+    refs = set()
+
+    def collect(node: Any) -> None:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                refs.add(node["$ref"].rsplit("/", 1)[-1])
+            for value in node.values():
+                collect(value)
+        elif isinstance(node, list):
+            for value in node:
+                collect(value)
+
+    collect(document)
+    assert refs <= set(schemas)  # every reference resolves

@@ -63,5 +63,5 @@ cluster-up: venv binaries
 cluster-down:
 	@bash dev/controlplane/cluster.sh down
 
-clean:
+clean: cluster-down
 	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache

@@ -1,3 +1,71 @@
 #!/usr/bin/env bash
-# Placeholder replaced by the control-plane issue: builds kube-apiserver, etcd and helm from Go modules.
-exit 0
+# Build the local control plane and tools from Go modules into a cache outside the repository:
+#   ${CYBERFORTUNE_CACHE:-$HOME/.cache/cyberfortune}/bin/<component>-<version>/<component>
+# Pins are in versions.env. A binary is built only when its versioned directory lacks it, so this is
+# idempotent and a pin change triggers exactly the rebuilds it needs. Called by `make binaries`.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=versions.env
+source "$here/versions.env"
+cache="${CYBERFORTUNE_CACHE:-$HOME/.cache/cyberfortune}"
+bin="$cache/bin"
+mkdir -p "$bin"
+
+command -v go >/dev/null || { echo "build.sh: Go is not installed (need Go >= 1.26)" >&2; exit 1; }
+
+# Pins and wrapper modules must agree, or go.mod would silently decide the version.
+grep -q "^	k8s.io/kubernetes $KUBERNETES_VERSION\b" "$here/go.mod" || {
+  echo "build.sh: go.mod does not require k8s.io/kubernetes $KUBERNETES_VERSION (see versions.env)" >&2; exit 1; }
+staging="v0.${KUBERNETES_VERSION#v1.}"
+if grep -E '^	k8s\.io/[a-z-]+ => ' "$here/go.mod" | grep -vq " $staging\$"; then
+  echo "build.sh: some k8s.io replace in go.mod is not $staging" >&2; exit 1
+fi
+grep -q "^	go.etcd.io/etcd/server/v3 $ETCD_VERSION\b" "$here/etcd/go.mod" || {
+  echo "build.sh: etcd/go.mod does not require go.etcd.io/etcd/server/v3 $ETCD_VERSION" >&2; exit 1; }
+
+# One build at a time (parallel `make` invocations share the cache).
+exec 9>"$bin/.build.lock"
+flock 9
+
+export GOFLAGS="-trimpath -buildvcs=false -mod=readonly"
+export CGO_ENABLED=0
+jobs="$(nproc)"
+k8s_ldflags="-s -w"
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  k8s_ldflags+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1"
+  k8s_ldflags+=" -X $pkg.gitMinor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2) -X $pkg.gitTreeState=clean"
+done
+
+# build <name> <version> <command...>: run the command (which writes $out) unless the binary exists.
+build() {
+  local name="$1" version="$2"; shift 2
+  local dir="$bin/$name-$version"
+  if [ -x "$dir/$name" ]; then
+    echo "build.sh: $name $version cached: $dir/$name"
+    return
+  fi
+  mkdir -p "$dir"
+  out="$dir/.$name.partial"
+  echo "build.sh: building $name $version (cold builds take minutes) ..."
+  local start=$SECONDS
+  "$@"
+  mv -f "$out" "$dir/$name"
+  echo "build.sh: built $name $version in $((SECONDS - start))s: $dir/$name"
+}
+
+go_build_k8s() { (cd "$here" && go build -p "$jobs" -ldflags="$k8s_ldflags" -o "$out" "$1"); }
+go_build_etcd() { (cd "$here/etcd" && go build -p "$jobs" -ldflags="-s -w" -o "$out" go.etcd.io/etcd/server/v3); }
+go_install_helm() {
+  local gobin; gobin="$(mktemp -d)"
+  (cd "$gobin" && GOBIN="$gobin" GOFLAGS="-trimpath -buildvcs=false" go install -p "$jobs" \
+    -ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean" \
+    "helm.sh/helm/v3/cmd/helm@$HELM_VERSION")
+  mv -f "$gobin/helm" "$out"; rm -rf "$gobin"
+}
+
+build etcd "$ETCD_VERSION" go_build_etcd
+build kube-apiserver "$KUBERNETES_VERSION" go_build_k8s k8s.io/kubernetes/cmd/kube-apiserver
+build kube-controller-manager "$KUBERNETES_VERSION" go_build_k8s k8s.io/kubernetes/cmd/kube-controller-manager
+# kubectl at the server's version (inside the supported skew, whatever kubectl the machine has).
+build kubectl "$KUBERNETES_VERSION" go_build_k8s k8s.io/kubernetes/cmd/kubectl
+build helm "$HELM_VERSION" go_install_helm

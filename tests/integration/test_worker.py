@@ -1,0 +1,883 @@
+"""The worker against real RabbitMQ, Redis and SecantusDB, and the fake LLM.
+
+Requests are submitted the way the API does it (record pending → Redis → publish → queued). The
+worker runs in a thread of this process where that is enough, and as a real `python -m
+fortune_worker` process for the kill -9 and SIGTERM tests (processes are stopped by PID).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pika
+import pytest
+import redis
+from fakes.fake_llm import FakeLLM, _Handler
+from fakes.fake_llm import _count_tokens as count_tokens
+
+from fortune_core.ids import new_request_id
+from fortune_core.profile import ZiHourConvention, derive_profile
+from fortune_core.queue import (
+    REQUESTS_EXCHANGE,
+    Publisher,
+    QueueMessage,
+    dead_letter_queue,
+    declare_topology,
+    requests_queue,
+)
+from fortune_core.records import (
+    FortuneRecord,
+    connect_records,
+    create_pending,
+    disconnect_records,
+    get_record,
+    record_view,
+    transition,
+    utcnow,
+)
+from fortune_core.request import validate_request
+from fortune_core.settings import CoreSettings
+from fortune_core.status import ACTIVE, Status
+from fortune_core.status_cache import StatusCache
+from fortune_worker.consumer import ExitStatus, Worker
+from fortune_worker.llm_slots import LlmSlots
+from fortune_worker.processor import CLAIMABLE
+from fortune_worker.settings import ProviderName, WorkerSettings
+from localservices import RabbitMQServer, RedisServer, free_port
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+
+T = TypeVar("T")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BODY: dict[str, Any] = {
+    "profile": {"birthDate": "1990-05-17", "birthTime": "08:30", "gender": "female"},
+    "topic": "career",
+    "period": "day",
+    "date": "2025-06-01",
+    "language": "en",
+}
+
+
+def wait_for(
+    predicate: Callable[[], T | None], timeout: float = 30.0, what: str = "condition"
+) -> T:
+    """Poll `predicate` until it returns something truthy (returned); fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.05)
+
+
+# --- the test's view of the stack --------------------------------------------------------------
+
+
+@dataclass
+class Stack:
+    """This test's backends, and helpers that act like the API and inspect the stores."""
+
+    rabbitmq: RabbitMQServer
+    redis_server: RedisServer
+    mongo_uri: str
+    pool: str
+    redis: redis.Redis
+    cache: StatusCache
+    publisher: Publisher
+    retention: int = 3600
+
+    def submit(self, body: dict[str, Any] | None = None, publisher: Publisher | None = None) -> str:
+        """Submit a request exactly like the API: record pending → Redis → publish → queued."""
+        fortune = validate_request(body or BODY).request
+        assert fortune is not None
+        fortune = fortune.with_resolved_date()
+        request_json = fortune.to_json_dict()
+        profile = derive_profile(fortune.profile, ZiHourConvention.NEXT_DAY).to_json_dict()
+        request_id = new_request_id()
+        record = create_pending(
+            request_id=request_id,
+            request=request_json,
+            profile=profile,
+            pool=self.pool,
+            client="tests",
+            created_at=utcnow(),
+        )
+        self.cache.put(request_id, record_view(record), record.created_at)
+        (publisher or self.publisher).publish_request(
+            QueueMessage(request_id, request_json, self.pool)
+        )
+        queued = transition(request_id, {Status.PENDING}, Status.QUEUED)
+        if queued is not None:  # else a worker already claimed it (the API accepts that too)
+            self.cache.put(request_id, record_view(queued), queued.created_at)
+        return request_id
+
+    def cancel(self, request_id: str) -> None:
+        """Cancel like the API's DELETE."""
+        cancelled = transition(
+            request_id, ACTIVE, Status.CANCELLED, message="cancelled by the client"
+        )
+        assert cancelled is not None, "the request had already finished"
+        self.cache.put(request_id, record_view(cancelled), cancelled.created_at)
+
+    def status(self, request_id: str) -> str | None:
+        record = get_record(request_id)
+        return record.status if record is not None else None
+
+    def wait_status(self, request_id: str, status: Status, timeout: float = 60.0) -> Any:
+        """Wait until MongoDB has the record in `status`; the record."""
+
+        def reached() -> Any:
+            record = get_record(request_id)
+            return record if record is not None and record.status == status.value else None
+
+        return wait_for(reached, timeout, f"{request_id} to be {status.value}")
+
+    def cached(self, request_id: str) -> dict[str, Any] | None:
+        return self.cache.get(request_id)
+
+    def view(self, request_id: str) -> dict[str, Any]:
+        """The Redis view, which must exist."""
+        view = self.cache.get(request_id)
+        assert view is not None, f"Redis has no entry for {request_id}"
+        return view
+
+    def wait_view(self, request_id: str, status: str) -> dict[str, Any]:
+        """Wait until Redis shows `status`; the view."""
+
+        def shown() -> dict[str, Any] | None:
+            view = self.cache.get(request_id)
+            return view if view is not None and view["status"] == status else None
+
+        return wait_for(shown, 60, f"Redis to show {request_id} {status}")
+
+    def record(self, request_id: str) -> FortuneRecord:
+        """The MongoDB record, which must exist."""
+        record = get_record(request_id)
+        assert record is not None, f"MongoDB has no record {request_id}"
+        return record
+
+    def _channel_do(self, action: Callable[[Any], T]) -> T:
+        connection = pika.BlockingConnection(pika.URLParameters(self.rabbitmq.amqp_url))
+        try:
+            return action(connection.channel())
+        finally:
+            connection.close()
+
+    def ready_messages(self, queue: str) -> int:
+        """Ready (not delivered) messages in `queue`."""
+        return int(
+            self._channel_do(lambda ch: ch.queue_declare(queue, passive=True).method.message_count)
+        )
+
+    def take_dead_letters(self) -> list[tuple[Any, bytes]]:
+        """Take (basic_get + ack) every message in the pool's dead-letter queue."""
+
+        def take(channel: Any) -> list[tuple[Any, bytes]]:
+            taken: list[tuple[Any, bytes]] = []
+            while True:
+                method, props, body = channel.basic_get(dead_letter_queue(self.pool))
+                if method is None:
+                    return taken
+                taken.append((props, body))
+                channel.basic_ack(method.delivery_tag)
+
+        return self._channel_do(take)
+
+    def declare(self) -> None:
+        self._channel_do(lambda ch: declare_topology(ch, self.pool))
+
+    def publish_raw(self, body: bytes) -> None:
+        self._channel_do(
+            lambda ch: ch.basic_publish(
+                REQUESTS_EXCHANGE,
+                self.pool,
+                body,
+                pika.BasicProperties(delivery_mode=pika.DeliveryMode.Persistent),
+            )
+        )
+
+    def core(self) -> CoreSettings:
+        return CoreSettings(
+            rabbitmq_url=self.rabbitmq.amqp_url,
+            rabbitmq_management_url=self.rabbitmq.management_url,
+            redis_url=self.redis_server.redis_url,
+            mongodb_uri=self.mongo_uri,
+            retention_seconds=self.retention,
+            pool=self.pool,
+        )
+
+    def settings(self, llm: FakeLLM | None = None, **overrides: Any) -> WorkerSettings:
+        """In-process worker settings: the almanac provider, or openai against `llm`."""
+        values: dict[str, Any] = {
+            "core": self.core(),
+            "worker_id": f"thread-{uuid.uuid4().hex[:6]}",
+            "concurrency": 4,
+            "max_attempts": 4,
+            "retry_max_delay_seconds": 1.0,
+            "shutdown_grace_seconds": 30.0,
+            "provider": ProviderName.OPENAI if llm else ProviderName.ALMANAC,
+            "openai_base_url": llm.base_url if llm else None,
+            "openai_api_key": "test-key" if llm else None,
+            "llm_timeout_seconds": 30.0,
+        }
+        values.update(overrides)
+        return WorkerSettings(**values)
+
+
+@pytest.fixture
+def stack(
+    rabbitmq: RabbitMQServer,
+    redis_server: RedisServer,
+    redis_client: redis.Redis,  # flushes db 0
+    mongo_uri: str,
+    mongo_db: Any,  # dropped afterwards
+    pool: str,
+) -> Iterator[Stack]:
+    connect_records(mongo_uri, None)
+    client = redis.Redis.from_url(redis_server.redis_url)
+    publisher = Publisher(rabbitmq.amqp_url)
+    try:
+        yield Stack(
+            rabbitmq, redis_server, mongo_uri, pool, client, StatusCache(client, 3600), publisher
+        )
+    finally:
+        publisher.close()
+        client.close()
+        disconnect_records()
+
+
+@contextlib.contextmanager
+def running_worker(settings: WorkerSettings) -> Iterator[Worker]:
+    """A worker consuming in a thread of this process; stopped (drained) on exit."""
+    worker = Worker(settings)
+    outcome: dict[str, ExitStatus] = {}
+    thread = threading.Thread(
+        target=lambda: outcome.setdefault("status", worker.run()), name="worker", daemon=True
+    )
+    thread.start()
+    wait_for(worker.consuming.is_set, 60, "the worker to consume")
+    try:
+        yield worker
+    finally:
+        worker.request_stop()
+        thread.join(60)
+        assert not thread.is_alive(), "the worker did not stop"
+    assert outcome.get("status") == ExitStatus.DRAINED
+
+
+# --- worker processes --------------------------------------------------------------------------
+
+
+class WorkerProcess:
+    """`python -m fortune_worker` with its JSON log in a file; signalled by PID."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.log_path = log_path
+        with log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "fortune_worker"],
+                env=env,
+                cwd=REPO_ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self.pid = self.process.pid
+
+    def logs(self) -> list[dict[str, Any]]:
+        entries = []
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            with contextlib.suppress(ValueError):
+                entries.append(json.loads(line))
+        return entries
+
+    def logged(self, prefix: str) -> bool:
+        return any(str(e.get("msg", "")).startswith(prefix) for e in self.logs())
+
+    def wait_consuming(self) -> None:
+        def consuming() -> bool:
+            if self.process.poll() is not None:
+                raise AssertionError(f"worker exited early:\n{self.log_path.read_text()}")
+            return self.logged("consuming ")
+
+        wait_for(consuming, 60, f"worker {self.pid} to consume")
+
+    def signal(self, signum: int) -> None:
+        os.kill(self.pid, signum)
+
+    def wait(self, timeout: float) -> int:
+        return self.process.wait(timeout)
+
+
+@pytest.fixture
+def spawn_worker(
+    backend_env: dict[str, str], tmp_path: Path
+) -> Iterator[Callable[..., WorkerProcess]]:
+    """Start worker processes (openai provider against the session fake unless overridden)."""
+    started: list[WorkerProcess] = []
+
+    def spawn(**overrides: str) -> WorkerProcess:
+        env = {
+            **os.environ,
+            **backend_env,
+            "FORTUNE_WORKER_CONCURRENCY": "4",
+            "FORTUNE_WORKER_ID": f"proc-{len(started) + 1}",
+            "FORTUNE_RETRY_MAX_DELAY_SECONDS": "1",
+            **overrides,
+        }
+        worker = WorkerProcess(env, tmp_path / f"worker-{len(started) + 1}.log")
+        started.append(worker)
+        worker.wait_consuming()
+        return worker
+
+    yield spawn
+    for worker in started:
+        if worker.process.poll() is None:
+            worker.signal(signal.SIGKILL)
+            worker.process.wait(10)
+
+
+# --- a fake LLM of our own (released on demand, counting concurrent calls) ---------------------
+
+
+@dataclass
+class _Concurrency:
+    current: int = 0
+    peak: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def enter(self) -> None:
+        with self.lock:
+            self.current += 1
+            self.peak = max(self.peak, self.current)
+
+    def leave(self) -> None:
+        with self.lock:
+            self.current -= 1
+
+
+class _CountingHandler(_Handler):
+    """The fake's handler, counting chat completions in progress (latency included)."""
+
+    def _chat_completions(self, raw: bytes) -> None:
+        tracker: _Concurrency = self.server.concurrency  # type: ignore[attr-defined]
+        tracker.enter()
+        try:
+            super()._chat_completions(raw)
+        finally:
+            tracker.leave()
+
+
+class PrivateLLM(FakeLLM):
+    """A FakeLLM for one test: `release()` ends every latency wait now (the session fake's
+    would stay released), and `concurrency.peak` is the most calls it served at once."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.concurrency = _Concurrency()
+
+    def start(self) -> PrivateLLM:
+        super().start()
+        server: Any = self._server
+        server.concurrency = self.concurrency
+        server.RequestHandlerClass = _CountingHandler
+        return self
+
+    def release(self) -> None:
+        self.state.released.set()
+
+
+@pytest.fixture
+def private_llm() -> Iterator[PrivateLLM]:
+    fake = PrivateLLM().start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+# --- full flows --------------------------------------------------------------------------------
+
+
+def test_almanac_provider_full_flow(stack: Stack, llm: FakeLLM) -> None:
+    with running_worker(stack.settings()):
+        request_id = stack.submit()
+        record = stack.wait_status(request_id, Status.SUCCEEDED)
+        cached = stack.wait_view(request_id, "succeeded")
+    assert record.result["provider"] == "almanac"
+    assert record.attempts == 1 and record.error is None
+    assert cached["result"] == record.result and cached["attempts"] == 1
+    assert stack.ready_messages(requests_queue(stack.pool)) == 0
+    assert stack.take_dead_letters() == []
+    assert llm.stats()["total"] == 0
+
+
+def test_openai_provider_full_flow(stack: Stack, llm: FakeLLM) -> None:
+    with running_worker(stack.settings(llm)):
+        request_id = stack.submit()
+        record = stack.wait_status(request_id, Status.SUCCEEDED)
+        cached = stack.wait_view(request_id, "succeeded")
+    result = record.result
+    assert result["provider"] == "openai" and result["model"] == "gpt-4o-mini"
+    assert result["usage"]["promptTokens"] > 0 and result["usage"]["completionTokens"] > 0
+    assert "fake reading" in result["summary"]
+    assert cached["result"] == result and record.attempts == 1
+    assert llm.calls(request_id) == 1
+    [call] = llm.requests()
+    assert call["authorization"] == "Bearer test-key"
+    body = call["body"]
+    assert [m["role"] for m in body["messages"]] == ["system", "user"]
+    assert body["response_format"]["type"] == "json_schema"
+    assert body["response_format"]["json_schema"]["name"] == "fortune"
+    assert stack.ready_messages(requests_queue(stack.pool)) == 0
+
+
+def test_redelivered_finished_request_is_acked_without_a_second_call(
+    stack: Stack, llm: FakeLLM
+) -> None:
+    with running_worker(stack.settings(llm)) as worker:
+        request_id = stack.submit()
+        record = stack.wait_status(request_id, Status.SUCCEEDED)
+        wait_for(lambda: worker.settled == 1, what="the first delivery to be settled")
+        stack.redis.delete(f"cf:req:{request_id}")  # so we can see the redelivery handled
+        stack.publisher.publish_request(QueueMessage(request_id, record.request, stack.pool))
+        cached = wait_for(lambda: stack.cached(request_id), what="the redelivery to refresh Redis")
+        assert cached is not None
+        wait_for(lambda: worker.settled == 2, what="the redelivery to be settled")
+    assert cached["status"] == "succeeded" and cached["result"] == record.result
+    assert llm.calls(request_id) == 1
+    assert stack.record(request_id).version == record.version  # nothing changed in MongoDB
+    assert stack.ready_messages(requests_queue(stack.pool)) == 0  # acked, not requeued
+    assert stack.take_dead_letters() == []
+
+
+# --- cancellation ------------------------------------------------------------------------------
+
+
+def test_cancelled_before_processing_never_reaches_the_llm(stack: Stack, llm: FakeLLM) -> None:
+    request_id = stack.submit()
+    stack.cancel(request_id)
+    with running_worker(stack.settings(llm)) as worker:
+        wait_for(lambda: worker.settled == 1, what="the worker to settle the message")
+    assert stack.ready_messages(requests_queue(stack.pool)) == 0
+    assert stack.take_dead_letters() == []
+    assert llm.calls(request_id) == 0
+    record = stack.record(request_id)
+    assert record.status == "cancelled" and record.attempts == 0 and record.result is None
+    assert stack.view(request_id)["status"] == "cancelled"
+
+
+def test_cancelled_while_running_keeps_cancelled_and_drops_the_result(
+    stack: Stack, private_llm: PrivateLLM
+) -> None:
+    private_llm.configure(latency=120)
+    with running_worker(stack.settings(private_llm)) as worker:
+        request_id = stack.submit()
+        wait_for(lambda: private_llm.calls(request_id) == 1, what="the LLM call to start")
+        stack.cancel(request_id)
+        private_llm.release()  # the LLM answers now, after the cancellation
+        wait_for(lambda: worker.settled == 1, what="the worker to settle the message")
+    record = stack.record(request_id)
+    assert record.status == "cancelled" and record.result is None
+    assert record.message == "cancelled by the client"
+    assert stack.view(request_id)["status"] == "cancelled"
+    assert stack.view(request_id)["result"] is None
+    assert private_llm.calls(request_id) == 1
+    assert stack.ready_messages(requests_queue(stack.pool)) == 0
+    assert stack.take_dead_letters() == []
+
+
+# --- retries and failures ----------------------------------------------------------------------
+
+
+def test_429_with_retry_after_then_ok(stack: Stack, llm: FakeLLM) -> None:
+    request_id = stack.submit()
+    llm.script(request_id, {"outcome": "429", "retryAfter": 5}, "ok")
+    with running_worker(stack.settings(llm)):
+        # Only a retry puts a claimed request (attempts 1) back to queued.
+        def retry_scheduled() -> FortuneRecord | None:
+            record = stack.record(request_id)
+            return record if record.attempts == 1 and record.status == "queued" else None
+
+        waiting = wait_for(retry_scheduled, what="the retry to be scheduled")
+        cached_waiting = stack.wait_view(request_id, "queued")
+        record = stack.wait_status(request_id, Status.SUCCEEDED)
+    assert waiting.message == "retrying in 5 s after HTTP 429 (attempt 1 failed)"
+    assert cached_waiting["message"] == waiting.message
+    assert record.attempts == 2 and record.message == ""
+    assert llm.calls(request_id) == 2
+    assert stack.view(request_id)["status"] == "succeeded"
+    assert stack.ready_messages(requests_queue(stack.pool)) == 0
+    assert stack.take_dead_letters() == []
+
+
+def test_server_errors_beyond_max_attempts_fail_and_dead_letter(stack: Stack, llm: FakeLLM) -> None:
+    request_id = stack.submit()
+    llm.script(request_id, "500", "500", "500", "500", "ok")
+    with running_worker(stack.settings(llm, max_attempts=3)):
+        record = stack.wait_status(request_id, Status.FAILED)
+        dead = wait_for(stack.take_dead_letters, what="the dead letter")
+    assert record.attempts == 3 and llm.calls(request_id) == 3
+    assert record.error["code"] == "llm_unavailable"
+    assert record.error["message"].startswith("gave up after 3 attempts")
+    assert "HTTP 500" in record.error["message"]
+    assert stack.view(request_id)["status"] == "failed"
+    assert stack.view(request_id)["error"] == record.error
+    [(props, body)] = dead
+    assert json.loads(body)["id"] == request_id and props.message_id == request_id
+    assert stack.ready_messages(requests_queue(stack.pool)) == 0
+
+
+def test_invalid_json_is_repaired_in_the_same_attempt(stack: Stack, llm: FakeLLM) -> None:
+    request_id = stack.submit()
+    llm.script(request_id, "invalid_json", "ok")
+    with running_worker(stack.settings(llm)):
+        record = stack.wait_status(request_id, Status.SUCCEEDED)
+    assert record.attempts == 1 and llm.calls(request_id) == 2
+    first, repair = (r["body"] for r in llm.requests() if r["requestId"] == request_id)
+    assert [m["role"] for m in repair["messages"]] == ["system", "user", "assistant", "user"]
+    assert repair["messages"][2]["content"].startswith("Here is your fortune")
+    assert "not valid JSON" in repair["messages"][3]["content"]
+    assert first["messages"] == repair["messages"][:2]
+    # The usage covers both calls (the fake counts tokens of the messages it was sent).
+    assert record.result["usage"]["promptTokens"] == sum(
+        count_tokens(json.dumps(body["messages"], ensure_ascii=False)) for body in (first, repair)
+    )
+
+
+def test_answer_still_invalid_after_repair_fails_permanently(stack: Stack, llm: FakeLLM) -> None:
+    request_id = stack.submit()
+    llm.script(request_id, "wrong_schema", "wrong_schema", "ok")
+    with running_worker(stack.settings(llm)):
+        record = stack.wait_status(request_id, Status.FAILED)
+        dead = wait_for(stack.take_dead_letters, what="the dead letter")
+    assert record.attempts == 1 and llm.calls(request_id) == 2  # no retry for this
+    assert record.error["code"] == "invalid_output"
+    assert "still invalid after one repair attempt" in record.error["message"]
+    assert [json.loads(body)["id"] for _, body in dead] == [request_id]
+
+
+def test_malformed_and_orphan_messages_are_dead_lettered(stack: Stack, llm: FakeLLM) -> None:
+    invalid_id = new_request_id()
+    bad_request = {"profile": {"birthDate": "not a date"}, "topic": "career"}
+    create_pending(
+        request_id=invalid_id,
+        request=bad_request,
+        profile={},
+        pool=stack.pool,
+        client="tests",
+        created_at=utcnow(),
+    )
+    valid = validate_request(BODY).request
+    assert valid is not None
+    orphan = QueueMessage(new_request_id(), valid.to_json_dict(), "x")
+    with running_worker(stack.settings(llm)) as worker:
+        stack.publish_raw(b"this is not json")
+        stack.publish_raw(QueueMessage(invalid_id, bad_request, stack.pool).body())
+        stack.publish_raw(QueueMessage(orphan.request_id, orphan.request, stack.pool).body())
+        wait_for(lambda: worker.settled == 3, what="three messages settled")
+        wait_for(
+            lambda: stack.ready_messages(dead_letter_queue(stack.pool)) == 3,
+            what="three dead letters",
+        )
+    bodies = {body for _, body in stack.take_dead_letters()}
+    assert bodies == {
+        b"this is not json",
+        QueueMessage(invalid_id, bad_request, stack.pool).body(),
+        QueueMessage(orphan.request_id, orphan.request, stack.pool).body(),
+    }
+    record = stack.record(invalid_id)
+    assert record.status == "failed" and record.error["code"] == "invalid_request"
+    assert "profile.birthDate" in record.error["message"]
+    assert get_record(orphan.request_id) is None
+    assert llm.stats()["total"] == 0
+    assert stack.ready_messages(requests_queue(stack.pool)) == 0
+
+
+# --- worker processes: kill -9, SIGTERM --------------------------------------------------------
+
+
+def test_kill9_mid_request_completes_exactly_once(
+    stack: Stack, private_llm: PrivateLLM, spawn_worker: Callable[..., WorkerProcess]
+) -> None:
+    private_llm.configure(latency=120)
+    first = spawn_worker(OPENAI_BASE_URL=private_llm.base_url)
+    request_id = stack.submit()
+    stack.wait_status(request_id, Status.RUNNING)
+    wait_for(lambda: private_llm.calls(request_id) == 1, what="the LLM call to be in flight")
+    first.signal(signal.SIGKILL)
+    assert first.wait(10) == -signal.SIGKILL
+    private_llm.configure(latency=0)  # the next call answers at once
+
+    second = spawn_worker(OPENAI_BASE_URL=private_llm.base_url)
+    record = stack.wait_status(request_id, Status.SUCCEEDED)
+    second.signal(signal.SIGTERM)
+    assert second.wait(60) == 0
+    assert record.attempts == 2 and record.worker == "proc-2"
+    assert record.result["provider"] == "openai"
+    # The call in flight when the first worker died counts: the fake saw two calls.
+    assert private_llm.calls(request_id) == 2
+    assert stack.view(request_id)["status"] == "succeeded"
+    assert stack.ready_messages(requests_queue(stack.pool)) == 0
+    assert stack.take_dead_letters() == []
+
+
+def test_kill9_after_the_result_is_stored_but_before_the_ack(
+    stack: Stack, private_llm: PrivateLLM, spawn_worker: Callable[..., WorkerProcess]
+) -> None:
+    private_llm.configure(latency=120)
+    first = spawn_worker(OPENAI_BASE_URL=private_llm.base_url)
+    request_id = stack.submit()
+    stack.wait_status(request_id, Status.RUNNING)
+    wait_for(lambda: stack.view(request_id)["status"] == "running", what="Redis running")
+    wait_for(lambda: private_llm.calls(request_id) == 1, what="the LLM call to be in flight")
+    redis_pid = stack.redis_server.pid
+    assert redis_pid is not None
+    os.kill(redis_pid, signal.SIGSTOP)  # the worker's next Redis command blocks
+    try:
+        private_llm.release()  # the LLM answers now
+        stored = stack.wait_status(request_id, Status.SUCCEEDED)  # MongoDB written
+        first.signal(signal.SIGKILL)
+        assert first.wait(10) == -signal.SIGKILL
+    finally:
+        os.kill(redis_pid, signal.SIGCONT)
+    assert stack.view(request_id)["status"] == "running"  # the Redis write never happened
+
+    second = spawn_worker(OPENAI_BASE_URL=private_llm.base_url)
+    wait_for(
+        lambda: stack.view(request_id)["status"] == "succeeded",
+        what="the redelivery to refresh Redis",
+    )
+    second.signal(signal.SIGTERM)
+    assert second.wait(60) == 0
+    assert private_llm.calls(request_id) == 1
+    record = stack.record(request_id)
+    assert record.attempts == 1 and record.version == stored.version
+    assert stack.view(request_id)["result"] == stored.result
+    assert stack.ready_messages(requests_queue(stack.pool)) == 0
+    assert stack.take_dead_letters() == []
+
+
+def test_sigterm_drains_in_flight_work(
+    stack: Stack, private_llm: PrivateLLM, spawn_worker: Callable[..., WorkerProcess]
+) -> None:
+    private_llm.configure(latency=120)
+    worker = spawn_worker(OPENAI_BASE_URL=private_llm.base_url)
+    request_ids = [stack.submit() for _ in range(3)]
+    wait_for(
+        lambda: all(private_llm.calls(r) == 1 for r in request_ids),
+        what="three LLM calls in flight",
+    )
+    worker.signal(signal.SIGTERM)
+    wait_for(lambda: worker.logged("stopping: no new messages"), what="the worker to drain")
+    assert worker.process.poll() is None  # still finishing its work
+    private_llm.release()
+    assert worker.wait(60) == 0
+    for request_id in request_ids:
+        record = stack.record(request_id)
+        assert record.status == "succeeded" and record.attempts == 1
+        assert stack.view(request_id)["status"] == "succeeded"
+    assert stack.ready_messages(requests_queue(stack.pool)) == 0  # all acked
+    assert stack.take_dead_letters() == []
+    assert worker.logged("worker stopped (drained)")
+
+
+def test_global_llm_limit_across_workers(
+    stack: Stack, private_llm: PrivateLLM, spawn_worker: Callable[..., WorkerProcess]
+) -> None:
+    private_llm.configure(latency=0.5)
+    workers = [
+        spawn_worker(
+            OPENAI_BASE_URL=private_llm.base_url,
+            FORTUNE_LLM_GLOBAL_CONCURRENCY="2",
+            FORTUNE_WORKER_CONCURRENCY="4",
+        )
+        for _ in range(2)
+    ]
+    request_ids = [stack.submit() for _ in range(8)]
+    for request_id in request_ids:
+        stack.wait_status(request_id, Status.SUCCEEDED)
+    for worker in workers:
+        worker.signal(signal.SIGTERM)
+    assert [worker.wait(60) for worker in workers] == [0, 0]
+    assert private_llm.stats()["total"] == 8
+    assert private_llm.concurrency.peak == 2
+    assert {stack.record(r).worker for r in request_ids} == {"proc-1", "proc-2"}
+    assert LlmSlots(stack.redis, 2, 60).holders() == 0  # every slot was given back
+
+
+def test_sigterm_grace_over_leaves_work_for_redelivery(
+    stack: Stack, private_llm: PrivateLLM, spawn_worker: Callable[..., WorkerProcess]
+) -> None:
+    private_llm.configure(latency=120)
+    first = spawn_worker(
+        OPENAI_BASE_URL=private_llm.base_url, FORTUNE_WORKER_SHUTDOWN_GRACE_SECONDS="1"
+    )
+    request_id = stack.submit()
+    wait_for(lambda: private_llm.calls(request_id) == 1, what="the LLM call to be in flight")
+    first.signal(signal.SIGTERM)
+    assert first.wait(60) == ExitStatus.ABANDONED  # gave up waiting, settled nothing
+    assert first.logged("grace period over with 1 messages unsettled")
+    assert stack.record(request_id).status == "running"
+    # The broker put the unacknowledged message back.
+    wait_for(lambda: stack.ready_messages(requests_queue(stack.pool)) == 1, what="requeue")
+
+    private_llm.configure(latency=0)
+    second = spawn_worker(OPENAI_BASE_URL=private_llm.base_url)
+    record = stack.wait_status(request_id, Status.SUCCEEDED)
+    second.signal(signal.SIGTERM)
+    assert second.wait(60) == 0
+    assert record.attempts == 2 and private_llm.calls(request_id) == 2
+    assert stack.ready_messages(requests_queue(stack.pool)) == 0
+
+
+def test_waits_for_rabbitmq_at_start(stack: Stack, tmp_path: Path) -> None:
+    broker = RabbitMQServer(tmp_path / "late-rabbitmq", free_port())
+    worker = WorkerProcess(
+        {
+            **os.environ,
+            "RABBITMQ_URL": broker.amqp_url,
+            "REDIS_URL": stack.redis_server.redis_url,
+            "MONGODB_URI": stack.mongo_uri,
+            "FORTUNE_POOL": stack.pool,
+            "FORTUNE_LLM_PROVIDER": "almanac",
+            "FORTUNE_WORKER_ID": "early",
+        },
+        tmp_path / "early-worker.log",
+    )
+    try:
+        wait_for(lambda: worker.logged("RabbitMQ not reachable"), what="connection attempts")
+        assert worker.process.poll() is None  # still waiting, not crashed
+        broker.start()
+        worker.wait_consuming()
+        publisher = Publisher(broker.amqp_url)
+        try:
+            request_id = stack.submit(publisher=publisher)
+        finally:
+            publisher.close()
+        record = stack.wait_status(request_id, Status.SUCCEEDED)
+        assert record.worker == "early" and record.result["provider"] == "almanac"
+        worker.signal(signal.SIGTERM)
+        assert worker.wait(60) == 0
+    finally:
+        if worker.process.poll() is None:
+            worker.signal(signal.SIGKILL)
+            worker.wait(10)
+        broker.stop()
+
+
+def test_reconnects_after_the_connection_drops(
+    stack: Stack, llm: FakeLLM, caplog: pytest.LogCaptureFixture
+) -> None:
+    with running_worker(stack.settings(llm)):
+        stack.rabbitmq.ctl("close_all_connections", "test: connection drop")
+        wait_for(lambda: "RabbitMQ connection lost" in caplog.text, what="the drop")
+        request_id = stack.submit()
+        record = stack.wait_status(request_id, Status.SUCCEEDED)
+    assert record.attempts == 1 and llm.calls(request_id) == 1
+    assert stack.ready_messages(requests_queue(stack.pool)) == 0
+
+
+def test_request_whose_workers_kept_dying_fails_instead_of_looping(
+    stack: Stack, llm: FakeLLM
+) -> None:
+    request_id = stack.submit()
+    for _ in range(4):  # four workers claimed it and died
+        assert transition(request_id, CLAIMABLE, Status.RUNNING, increment_attempts=True)
+    with running_worker(stack.settings(llm, max_attempts=4)):
+        record = stack.wait_status(request_id, Status.FAILED)
+        dead = wait_for(stack.take_dead_letters, what="the dead letter")
+    assert record.error["code"] == "too_many_attempts"
+    assert record.error["message"].startswith("gave up after 4 attempts")
+    assert llm.calls(request_id) == 0
+    assert [json.loads(body)["id"] for _, body in dead] == [request_id]
+
+
+# --- the LLM semaphore on real Redis -----------------------------------------------------------
+
+_HOLDER = """
+import sys, redis
+from fortune_worker.llm_slots import LlmSlots
+slots = LlmSlots(redis.Redis.from_url(sys.argv[1]), 1, 1.0, key=sys.argv[2], owner="holder")
+print(slots.acquire(), flush=True)
+sys.stdin.read()  # hold the slot (the heartbeat renews it) until killed
+"""
+
+
+def _redis_now_ms(client: redis.Redis) -> int:
+    seconds, micros = client.time()
+    return int(seconds) * 1000 + int(micros) // 1000
+
+
+def test_slots_limit_and_release(redis_server: RedisServer, redis_client: redis.Redis) -> None:
+    client = redis.Redis.from_url(redis_server.redis_url)
+    slots = LlmSlots(client, 2, 60, key="cf:test:slots")
+    a, b, c = (slots.new_token() for _ in range(3))
+    assert slots.try_acquire(a) and slots.try_acquire(b)
+    assert not slots.try_acquire(c)
+    assert slots.holders() == 2
+    assert slots.try_acquire(a)  # a holder re-acquiring just renews
+    slots.release(a)
+    assert slots.try_acquire(c)
+    assert slots.holders() == 2
+    slots.release(b)
+    slots.release(c)
+    assert slots.holders() == 0
+    with slots.hold() as held:
+        assert client.zscore("cf:test:slots", held) is not None
+    assert client.zscore("cf:test:slots", held) is None
+    client.close()
+
+
+def test_slot_of_a_killed_holder_is_reclaimed(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    key = "cf:test:slots"
+    client = redis.Redis.from_url(redis_server.redis_url)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, redis_server.redis_url, key],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None
+        token = holder.stdout.readline().decode().strip()
+        assert token.startswith("holder:")
+        slots = LlmSlots(client, 1, 1.0, key=key)
+        mine = slots.new_token()
+        first_expiry = client.zscore(key, token)
+        assert first_expiry is not None
+        assert not slots.try_acquire(mine)
+        # The heartbeat keeps a live holder's lease beyond its first expiry.
+        wait_for(
+            lambda: _redis_now_ms(client) > first_expiry + 500,
+            what="the first lease period to pass",
+        )
+        assert not slots.try_acquire(mine)
+        renewed = client.zscore(key, token)
+        assert renewed is not None and renewed > _redis_now_ms(client)
+
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(10)
+        wait_for(lambda: slots.try_acquire(mine), 10, "the dead holder's lease to expire")
+        assert client.zscore(key, token) is None  # reclaimed
+        assert client.zrange(key, 0, -1) == [mine.encode()]
+    finally:
+        if holder.poll() is None:
+            holder.send_signal(signal.SIGKILL)
+            holder.wait(10)
+        client.close()

@@ -1,0 +1,259 @@
+"""The RabbitMQ consumer: one pika BlockingConnection driven by the main thread, a thread pool that
+processes the messages, settlements sent back through `add_callback_threadsafe` (pika is not
+thread-safe).
+
+Prefetch = concurrency, so the broker never hands this worker more than it can run at once.
+Stopping (SIGTERM/SIGINT → `request_stop`): cancel the consumer, keep pumping the connection while
+in-flight work finishes and is acknowledged, close, return. If work is still running when the
+grace period is over, the connection is closed without settling it and the broker redelivers it.
+A dropped connection is reopened with backoff; its unsettled messages are redelivered by the
+broker (processing is idempotent).
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import pika
+import redis
+from pika.exceptions import AMQPError
+
+from fortune_core.queue import DEFAULT_DELIVERY_LIMIT, Publisher, declare_topology, requests_queue
+from fortune_core.records import connect_records
+from fortune_core.status_cache import StatusCache
+from fortune_worker.llm_slots import LlmSlots
+from fortune_worker.processor import Outcome, Processor
+from fortune_worker.providers import Provider, make_provider
+from fortune_worker.settings import WorkerSettings
+
+log = logging.getLogger(__name__)
+
+_PUMP_SECONDS = 0.2
+
+
+class ExitStatus(enum.IntEnum):
+    """What `Worker.run` ended with (the process exit code)."""
+
+    DRAINED = 0  # every message taken was settled
+    ABANDONED = 1  # the grace period ended with work still running (the broker redelivers it)
+
+
+@dataclass
+class _Session:
+    """One connection and channel, and the deliveries taken on it that are not settled yet."""
+
+    connection: Any
+    channel: Any
+    unsettled: set[int] = field(default_factory=set)
+
+
+class Worker:
+    """Consumes the pool's queue until `request_stop()`; `run()` blocks (call it from a thread
+    in tests, from the main thread in the process)."""
+
+    def __init__(self, settings: WorkerSettings, provider: Provider | None = None) -> None:
+        self.settings = settings
+        self.provider = provider or make_provider(settings)
+        self.consuming = threading.Event()  # set while a consumer is registered
+        self.settled = 0  # deliveries acked, rejected or requeued so far
+        self._stop = threading.Event()
+        self._no_grace = threading.Event()
+        self._hard_stop = threading.Event()
+        self._lock = threading.Lock()
+        self._running_tasks = 0
+        self._session: _Session | None = None
+        self._redis = redis.Redis.from_url(
+            settings.core.redis_url,
+            socket_timeout=10,
+            socket_connect_timeout=5,
+            health_check_interval=30,
+        )
+        self._slots = (
+            LlmSlots(
+                self._redis,
+                settings.llm_global_concurrency,
+                settings.llm_slot_lease_seconds,
+                owner=settings.worker_id,
+            )
+            if self.provider.uses_llm
+            else None
+        )
+        self._publisher = Publisher(settings.core.rabbitmq_url, DEFAULT_DELIVERY_LIMIT)
+        self.processor = Processor(
+            settings,
+            self.provider,
+            StatusCache(self._redis, settings.core.retention_seconds),
+            self._publisher,
+            self._slots,
+            self._hard_stop,
+        )
+
+    # --- control -------------------------------------------------------------------------------
+    def request_stop(self, immediately: bool = False) -> None:
+        """Stop consuming and drain (safe from a signal handler or another thread);
+        `immediately`: do not wait for in-flight work (the broker redelivers it)."""
+        if immediately:
+            self._no_grace.set()
+        self._stop.set()
+
+    @property
+    def busy(self) -> int:
+        """Messages being processed right now."""
+        with self._lock:
+            return self._running_tasks
+
+    # --- main loop -----------------------------------------------------------------------------
+    def run(self) -> ExitStatus:
+        """Consume until stopped; reconnects when the connection drops."""
+        settings = self.settings
+        connect_records(settings.core.mongodb_uri, None)
+        log.info(
+            "worker starting: pool %s, concurrency %d, provider %s, LLM global limit %d",
+            settings.core.pool,
+            settings.concurrency,
+            self.provider.describe(),
+            settings.llm_global_concurrency,
+        )
+        executor = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="fortune")
+        status = ExitStatus.DRAINED
+        try:
+            backoff = 0.5
+            while not self._stop.is_set():
+                try:
+                    session = self._connect()
+                    if session is None:
+                        break  # stopped while waiting for RabbitMQ
+                    backoff = 0.5
+                    status = self._consume(session, executor)
+                except AMQPError as exc:
+                    self.consuming.clear()
+                    self._drop_session()
+                    if self._stop.is_set():
+                        break
+                    log.warning(
+                        "RabbitMQ connection lost (%r); reconnecting in %.1f s", exc, backoff
+                    )
+                    self._stop.wait(backoff)
+                    backoff = min(backoff * 2, 10.0)
+        finally:
+            self.consuming.clear()
+            self._drop_session()
+            if self.busy:
+                status = ExitStatus.ABANDONED
+                self._hard_stop.set()
+            executor.shutdown(wait=status == ExitStatus.DRAINED, cancel_futures=True)
+            self._publisher.close()
+            if self._slots is not None:
+                self._slots.close()
+            if status == ExitStatus.DRAINED:
+                self._redis.close()
+        log.info("worker stopped (%s)", status.name.lower())
+        return status
+
+    def _connect(self) -> _Session | None:
+        """Open a connection, declare the topology, set prefetch; None if stopped meanwhile."""
+        params = pika.URLParameters(self.settings.core.rabbitmq_url)
+        params.connection_attempts = 1
+        params.socket_timeout = 5
+        params.blocked_connection_timeout = 60
+        delay = 0.5
+        while not self._stop.is_set():
+            try:
+                connection = pika.BlockingConnection(params)
+                channel = connection.channel()
+                declare_topology(channel, self.settings.core.pool, DEFAULT_DELIVERY_LIMIT)
+                channel.basic_qos(prefetch_count=self.settings.concurrency)
+                session = _Session(connection, channel)
+                with self._lock:
+                    self._session = session
+                return session
+            except AMQPError as exc:
+                log.warning("RabbitMQ not reachable (%r); retrying in %.1f s", exc, delay)
+                self._stop.wait(delay)
+                delay = min(delay * 2, 10.0)
+        return None
+
+    def _consume(self, session: _Session, executor: ThreadPoolExecutor) -> ExitStatus:
+        """Consume on `session` until stopped, then drain; AMQPError when the connection drops."""
+        queue = requests_queue(self.settings.core.pool)
+
+        def on_message(channel: Any, method: Any, properties: Any, body: bytes) -> None:
+            tag = method.delivery_tag
+            session.unsettled.add(tag)
+            with self._lock:
+                self._running_tasks += 1
+            executor.submit(self._work, session, tag, body)
+
+        consumer_tag = session.channel.basic_consume(queue, on_message, auto_ack=False)
+        self.consuming.set()
+        log.info("consuming %s", queue)
+        while not self._stop.is_set():
+            session.connection.process_data_events(time_limit=_PUMP_SECONDS)
+
+        log.info("stopping: no new messages; %d in flight", len(session.unsettled))
+        session.channel.basic_cancel(consumer_tag)
+        self.consuming.clear()
+        deadline = time.monotonic() + self.settings.shutdown_grace_seconds
+        while session.unsettled and time.monotonic() < deadline and not self._no_grace.is_set():
+            session.connection.process_data_events(time_limit=_PUMP_SECONDS)
+        if session.unsettled:
+            log.warning(
+                "grace period over with %d messages unsettled; the broker redelivers them",
+                len(session.unsettled),
+            )
+            self._hard_stop.set()
+            return ExitStatus.ABANDONED
+        self._drop_session()
+        return ExitStatus.DRAINED
+
+    # --- per message (pool threads) ------------------------------------------------------------
+    def _work(self, session: _Session, tag: int, body: bytes) -> None:
+        try:
+            outcome = self.processor.process(body)
+        except BaseException:  # never lose track of a delivery
+            log.exception("processing crashed")
+            outcome = Outcome.REQUEUE
+        finally:
+            with self._lock:
+                self._running_tasks -= 1
+        if outcome == Outcome.ABANDON:
+            return
+        settle = functools.partial(self._settle, session, tag, outcome)
+        try:
+            session.connection.add_callback_threadsafe(settle)
+        except AMQPError:
+            log.warning("connection gone before settling; the broker redelivers the message")
+
+    def _settle(self, session: _Session, tag: int, outcome: Outcome) -> None:
+        """Runs on the connection's thread."""
+        session.unsettled.discard(tag)
+        channel = session.channel
+        if not channel.is_open:
+            return
+        self.settled += 1
+        if outcome == Outcome.ACK:
+            channel.basic_ack(tag)
+        elif outcome == Outcome.DEAD_LETTER:
+            channel.basic_reject(tag, requeue=False)
+        else:
+            channel.basic_nack(tag, requeue=True)
+
+    def _drop_session(self) -> None:
+        with self._lock:
+            session, self._session = self._session, None
+        if session is None:
+            return
+        try:
+            if session.connection.is_open:
+                session.connection.close()
+        except AMQPError:
+            pass
+        except Exception:  # closing a broken connection must not hide the original error
+            log.debug("error while closing the connection", exc_info=True)

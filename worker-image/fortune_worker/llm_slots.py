@@ -1,0 +1,190 @@
+"""The global LLM concurrency limit: a Redis semaphore with leases, shared by every worker.
+
+The holders live in one sorted set, each scored by its lease expiry (milliseconds, Redis server
+time, so worker clocks do not matter). Acquire, renew and release are Lua scripts, atomic on the
+server. Acquiring first drops expired leases, so a worker that died holding a slot gives it back
+when its lease runs out. A holder renews its lease from a heartbeat thread while its call lasts.
+Waiting for a free slot polls with a short, growing, jittered backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import redis
+
+log = logging.getLogger(__name__)
+
+DEFAULT_KEY = "cf:llm:slots"
+
+_NOW_MS = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+
+# KEYS[1] holders; ARGV[1] limit, ARGV[2] lease ms, ARGV[3] token → 1 acquired, 0 full.
+_ACQUIRE = (
+    _NOW_MS
+    + """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local expiry = now + tonumber(ARGV[2])
+if redis.call('ZSCORE', KEYS[1], ARGV[3]) then
+  redis.call('ZADD', KEYS[1], expiry, ARGV[3])
+  return 1
+end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], expiry, ARGV[3])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 1
+"""
+)
+
+# KEYS[1] holders; ARGV[1] lease ms, ARGV[2] token → 1 renewed, 0 the lease was lost.
+_RENEW = (
+    _NOW_MS
+    + """
+local current = redis.call('ZSCORE', KEYS[1], ARGV[2])
+if not current or tonumber(current) <= now then
+  redis.call('ZREM', KEYS[1], ARGV[2])
+  return 0
+end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[2])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return 1
+"""
+)
+
+# KEYS[1] holders → number of live leases.
+_COUNT = (
+    _NOW_MS
+    + """
+return redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')
+"""
+)
+
+
+class SlotWaitAbortedError(Exception):
+    """Waiting for a slot was given up (the caller's abort condition became true)."""
+
+
+class LlmSlots:
+    """A counting semaphore over Redis with leased slots.
+
+    `limit` holders at most across every process using the same `key`; a lease not renewed
+    within `lease_seconds` expires and its slot is reclaimed by the next acquirer.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        limit: int,
+        lease_seconds: float,
+        key: str = DEFAULT_KEY,
+        owner: str = "worker",
+    ) -> None:
+        self._redis = client
+        self.limit = limit
+        self.lease_ms = max(1, int(lease_seconds * 1000))
+        self.key = key
+        self._owner = owner
+        self._acquire = client.register_script(_ACQUIRE)
+        self._renew = client.register_script(_RENEW)
+        self._count = client.register_script(_COUNT)
+        self._held: set[str] = set()
+        self._held_lock = threading.Lock()
+        self._heartbeat: threading.Thread | None = None
+        self._closing = threading.Event()
+
+    # --- single operations ---------------------------------------------------------------------
+    def new_token(self) -> str:
+        return f"{self._owner}:{uuid.uuid4().hex}"
+
+    def try_acquire(self, token: str) -> bool:
+        """Take a slot for `token` if one is free (or renew it if `token` holds one)."""
+        return bool(self._acquire(keys=[self.key], args=[self.limit, self.lease_ms, token]))
+
+    def renew(self, token: str) -> bool:
+        """Extend `token`'s lease; False if it had expired (the slot may be someone else's)."""
+        return bool(self._renew(keys=[self.key], args=[self.lease_ms, token]))
+
+    def release(self, token: str) -> None:
+        """Give the slot back (a no-op if the lease already expired)."""
+        with self._held_lock:
+            self._held.discard(token)
+        self._redis.zrem(self.key, token)
+
+    def holders(self) -> int:
+        """How many live leases there are now."""
+        return int(self._count(keys=[self.key]))
+
+    # --- waiting and holding -------------------------------------------------------------------
+    def acquire(
+        self,
+        abort: Callable[[], bool] = lambda: False,
+        max_interval: float = 1.0,
+    ) -> str:
+        """Wait for a slot and return its token; the heartbeat renews it until `release`.
+
+        Polls with a backoff from 20 ms up to `max_interval`; raises `SlotWaitAbortedError` as
+        soon as `abort()` is true (checked before every poll).
+        """
+        token = self.new_token()
+        interval = 0.02
+        while True:
+            if abort():
+                raise SlotWaitAbortedError("gave up waiting for an LLM slot")
+            if self.try_acquire(token):
+                with self._held_lock:
+                    self._held.add(token)
+                self._ensure_heartbeat()
+                return token
+            time.sleep(interval * random.uniform(0.5, 1.0))
+            interval = min(max_interval, interval * 2)
+
+    @contextmanager
+    def hold(self, abort: Callable[[], bool] = lambda: False) -> Iterator[str]:
+        """`with slots.hold(): ...` — acquire, and release however the block ends."""
+        token = self.acquire(abort)
+        try:
+            yield token
+        finally:
+            self.release(token)
+
+    def close(self) -> None:
+        """Stop the heartbeat thread (held leases then simply expire)."""
+        self._closing.set()
+
+    def _ensure_heartbeat(self) -> None:
+        with self._held_lock:
+            if self._heartbeat is not None and self._heartbeat.is_alive():
+                return
+            self._heartbeat = threading.Thread(
+                target=self._renew_loop, name="llm-slot-heartbeat", daemon=True
+            )
+            self._heartbeat.start()
+
+    def _renew_loop(self) -> None:
+        period = self.lease_ms / 1000 / 3
+        while not self._closing.wait(period):
+            with self._held_lock:
+                tokens = list(self._held)
+            for token in tokens:
+                try:
+                    if not self.renew(token):
+                        with self._held_lock:
+                            lost = token in self._held  # not merely released meanwhile
+                            self._held.discard(token)
+                        if lost:
+                            log.warning("an LLM slot lease expired before it was renewed")
+                except redis.RedisError as exc:
+                    log.warning("could not renew an LLM slot lease: %s", exc)

@@ -1,0 +1,282 @@
+"""One request's lifecycle in the worker, from a delivered message to the settlement.
+
+parse → load the record → (terminal: refresh Redis, ack) → claim (running, attempts+1) → LLM slot
+→ still not cancelled? → provider → store (MongoDB, then Redis) → ack. Provider errors are retried
+through the delay queues or fail the request (then the message is dead-lettered). Every step is
+idempotent, so a redelivered message (the previous worker died) is safe.
+
+Backend errors (MongoDB, Redis) are retried in place with backoff until they succeed or the worker
+gives up at the end of its shutdown grace period: then nothing is settled and the broker redelivers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import redis
+from pymongo.errors import PyMongoError
+
+from fortune_core.queue import Publisher, PublishError, QueueMessage, retry_tier
+from fortune_core.records import FortuneRecord, get_record, record_view, transition
+from fortune_core.request import FortuneRequest, validate_request
+from fortune_core.status import ACTIVE, Status
+from fortune_core.status_cache import StatusCache
+from fortune_worker.llm_slots import LlmSlots, SlotWaitAbortedError
+from fortune_worker.providers import Provider
+from fortune_worker.retries import ProviderError, classify_exception, retry_delay
+from fortune_worker.settings import WorkerSettings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+CLAIMABLE = frozenset({Status.PENDING, Status.QUEUED, Status.RUNNING})
+_CANCEL_CHECK_SECONDS = 2.0
+
+
+class Outcome(enum.Enum):
+    """How a delivery is settled with the broker."""
+
+    ACK = "ack"
+    DEAD_LETTER = "dead_letter"  # basic_reject(requeue=False)
+    REQUEUE = "requeue"  # basic_nack(requeue=True): try again now (counts toward the limit)
+    ABANDON = "abandon"  # settle nothing: the broker redelivers when the connection closes
+
+
+class AbandonedError(Exception):
+    """The worker is stopping hard; leave the message unsettled."""
+
+
+class Processor:
+    """Processes deliveries; safe to call from many threads at once."""
+
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        provider: Provider,
+        cache: StatusCache,
+        publisher: Publisher,
+        slots: LlmSlots | None,
+        hard_stop: threading.Event,
+    ) -> None:
+        self._settings = settings
+        self._provider = provider
+        self._cache = cache
+        self._publisher = publisher
+        self._slots = slots
+        self._hard_stop = hard_stop
+
+    # --- entry point ---------------------------------------------------------------------------
+    def process(self, body: bytes) -> Outcome:
+        """Process one delivered message body; how to settle it."""
+        try:
+            message = QueueMessage.parse(body)
+        except ValueError as exc:
+            log.error("malformed message, dead-lettering it: %s", exc)
+            return Outcome.DEAD_LETTER
+        request_id = message.request_id
+        extra = {"request_id": request_id}
+        try:
+            return self._process(message)
+        except AbandonedError:
+            log.warning("worker stopping: leaving the message for redelivery", extra=extra)
+            return Outcome.ABANDON
+        except Exception:
+            # A bug outside the provider call: back to the queue after a pause; the queue's
+            # delivery limit dead-letters a message that keeps failing like this.
+            log.exception("unexpected error; the message goes back to the queue", extra=extra)
+            self._hard_stop.wait(1.0)
+            return Outcome.REQUEUE
+
+    def _process(self, message: QueueMessage) -> Outcome:
+        request_id = message.request_id
+        extra = {"request_id": request_id}
+        record = self._backend(lambda: get_record(request_id), "load the record")
+        if record is None:
+            log.error("no record for this request, dead-lettering the message", extra=extra)
+            return Outcome.DEAD_LETTER
+        if record.state.terminal:
+            self._show(record)
+            log.info("already %s; acknowledging the redelivery", record.status, extra=extra)
+            return Outcome.ACK
+        validated = validate_request(message.request)
+        if validated.request is None:
+            fields = ", ".join(f"{path}: {m.en}" for path, m in validated.errors.items())
+            log.error("invalid request in the message (%s), dead-lettering it", fields, extra=extra)
+            self._fail(request_id, "invalid_request", f"the queued request is invalid: {fields}")
+            return Outcome.DEAD_LETTER
+
+        claimed = self._backend(
+            lambda: transition(
+                request_id,
+                CLAIMABLE,
+                Status.RUNNING,
+                increment_attempts=True,
+                worker=self._settings.worker_id,
+                message="",
+            ),
+            "claim the request",
+        )
+        if claimed is None:  # it became terminal (cancelled) since we loaded it
+            return self._settle_finished(request_id)
+        self._show(claimed)
+        log.info("processing, attempt %d", claimed.attempts, extra=extra)
+        if claimed.attempts > self._settings.max_attempts:
+            # Only reachable through redeliveries of a message whose worker kept dying.
+            self._fail(
+                request_id,
+                "too_many_attempts",
+                f"gave up after {claimed.attempts - 1} attempts: the workers processing this "
+                "request stopped before finishing it",
+            )
+            return Outcome.DEAD_LETTER
+        return self._run(message, validated.request, claimed.attempts)
+
+    # --- the provider call ---------------------------------------------------------------------
+    def _run(self, message: QueueMessage, request: FortuneRequest, attempt: int) -> Outcome:
+        request_id = message.request_id
+        extra = {"request_id": request_id}
+        token: str | None = None
+        if self._provider.uses_llm and self._slots is not None:
+            try:
+                token = self._slots_acquire(request_id)
+            except SlotWaitAbortedError:
+                return self._settle_finished(request_id)
+        try:
+            current = self._backend(lambda: get_record(request_id), "re-check the record")
+            if current is None or current.status != Status.RUNNING.value:
+                log.info("cancelled before the provider call; not calling it", extra=extra)
+                return self._settle_finished(request_id)
+            try:
+                result = self._provider.reading(request, request_id)
+            except Exception as exc:  # a ProviderError, or a bug: then it fails permanently
+                return self._failed_attempt(message, attempt, classify_exception(exc))
+            stored = self._backend(
+                lambda: transition(
+                    request_id,
+                    {Status.RUNNING},
+                    Status.SUCCEEDED,
+                    result=result.model_dump(mode="json"),
+                    error=None,
+                    message="",
+                ),
+                "store the result",
+            )
+        finally:
+            if token is not None and self._slots is not None:
+                self._release_slot(token)
+        if stored is None:
+            log.info("cancelled while running; the result is dropped", extra=extra)
+            return self._settle_finished(request_id)
+        self._show(stored)
+        log.info("succeeded (provider %s, model %s)", result.provider, result.model, extra=extra)
+        return Outcome.ACK
+
+    def _slots_acquire(self, request_id: str) -> str:
+        assert self._slots is not None
+        slots = self._slots
+        next_check = time.monotonic() + _CANCEL_CHECK_SECONDS
+
+        def abort() -> bool:
+            nonlocal next_check
+            if self._hard_stop.is_set():
+                raise AbandonedError
+            if time.monotonic() < next_check:
+                return False
+            next_check = time.monotonic() + _CANCEL_CHECK_SECONDS
+            record = self._backend(lambda: get_record(request_id), "check for cancellation")
+            return record is None or record.status != Status.RUNNING.value
+
+        return self._backend(lambda: slots.acquire(abort), "acquire an LLM slot")
+
+    def _release_slot(self, token: str) -> None:
+        assert self._slots is not None
+        slots = self._slots
+        with contextlib.suppress(AbandonedError):  # if so, the lease expires by itself
+            self._backend(lambda: slots.release(token), "release the LLM slot")
+
+    def _failed_attempt(self, message: QueueMessage, attempt: int, error: ProviderError) -> Outcome:
+        request_id = message.request_id
+        extra = {"request_id": request_id}
+        settings = self._settings
+        if error.retryable and attempt < settings.max_attempts:
+            delay = retry_delay(
+                attempt,
+                error.retry_after,
+                settings.retry_base_seconds,
+                settings.retry_max_delay_seconds,
+            )
+            tier = retry_tier(delay)
+            text = f"retrying in {tier} s after {error.reason} (attempt {attempt} failed)"
+            # Queued first, then published: the retried message must find the record queued,
+            # never overtake this transition.
+            queued = self._backend(
+                lambda: transition(request_id, {Status.RUNNING}, Status.QUEUED, message=text),
+                "mark the request queued for a retry",
+            )
+            if queued is None:
+                return self._settle_finished(request_id)
+            try:
+                self._publisher.publish_retry(message, delay, attempt)
+            except PublishError as exc:
+                log.error("could not publish the retry (%s); requeueing", exc, extra=extra)
+                self._show(queued)
+                return Outcome.REQUEUE
+            self._show(queued)
+            log.warning("attempt %d failed: %s; %s", attempt, error.message, text, extra=extra)
+            return Outcome.ACK
+        if error.retryable:
+            text = f"gave up after {attempt} attempts; the last one failed: {error.message}"
+        else:
+            text = f"attempt {attempt} failed and cannot be retried: {error.message}"
+        log.error("failed: %s", text, extra=extra)
+        self._fail(request_id, error.code, text)
+        return Outcome.DEAD_LETTER
+
+    # --- stores --------------------------------------------------------------------------------
+    def _fail(self, request_id: str, code: str, text: str) -> None:
+        failed = self._backend(
+            lambda: transition(
+                request_id,
+                ACTIVE,
+                Status.FAILED,
+                error={"code": code, "message": text},
+                message=text,
+            ),
+            "mark the request failed",
+        )
+        if failed is not None:
+            self._show(failed)
+        else:
+            self._settle_finished(request_id)
+
+    def _settle_finished(self, request_id: str) -> Outcome:
+        """The record changed under us (cancelled, or finished elsewhere): show it, ack."""
+        record = self._backend(lambda: get_record(request_id), "reload the record")
+        if record is not None:
+            self._show(record)
+        return Outcome.ACK
+
+    def _show(self, record: FortuneRecord) -> None:
+        """Write the record's view to Redis (a newer cached version wins)."""
+        self._backend(
+            lambda: self._cache.put(record.id, record_view(record), record.created_at),
+            "update the status cache",
+        )
+
+    def _backend(self, action: Callable[[], T], what: str) -> T:
+        """Run a MongoDB/Redis step, retrying with backoff while the backend is down."""
+        delay = 0.2
+        while True:
+            try:
+                return action()
+            except (PyMongoError, redis.RedisError) as exc:
+                log.warning("could not %s (%s); retrying in %.1f s", what, exc, delay)
+                if self._hard_stop.wait(delay):
+                    raise AbandonedError from exc
+                delay = min(delay * 2, 5.0)

@@ -1,0 +1,238 @@
+"""Providers that write a reading: the offline almanac engine, or an OpenAI-compatible LLM.
+
+Both return the same `FortuneResult`; a failure is a `ProviderError` (retryable or permanent).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Protocol
+
+import openai
+from pydantic import ValidationError
+
+from fortune_core.almanac import almanac_reading
+from fortune_core.profile import ZiHourConvention, derive_profile
+from fortune_core.prompt import build_messages
+from fortune_core.request import FortuneRequest, Language
+from fortune_core.result import FortuneContent, FortuneResult, Usage, content_json_schema
+from fortune_worker.retries import ProviderError, classify_exception
+from fortune_worker.settings import ProviderName, WorkerSettings
+
+log = logging.getLogger(__name__)
+
+REQUEST_ID_HEADER = "X-Request-Id"
+
+
+class Provider(Protocol):
+    """Writes one reading."""
+
+    name: str
+    #: Whether a call goes to the LLM endpoint (and so needs a global LLM slot).
+    uses_llm: bool
+
+    def describe(self) -> str:
+        """What is active, for the start-up log line (no secrets)."""
+        ...
+
+    def reading(self, request: FortuneRequest, request_id: str) -> FortuneResult:
+        """The reading for `request`; raises ProviderError."""
+        ...
+
+
+class AlmanacProvider:
+    """Deterministic, offline, rule-based readings (`fortune_core.almanac`)."""
+
+    name = "almanac"
+    uses_llm = False
+
+    def __init__(self, convention: ZiHourConvention = ZiHourConvention.NEXT_DAY) -> None:
+        self._convention = convention
+
+    def describe(self) -> str:
+        return "almanac (offline rule-based engine)"
+
+    def reading(self, request: FortuneRequest, request_id: str) -> FortuneResult:
+        # The same as `almanac.reading_for_request`, with the configured zi-hour convention.
+        try:
+            profile = derive_profile(request.profile, self._convention)
+            return almanac_reading(
+                profile, request.target_date(), request.topic, request.period, request.language
+            )
+        except Exception as exc:  # a bug or an input the engine cannot read: never retried
+            raise ProviderError(
+                "almanac_error", f"the almanac engine failed: {type(exc).__name__}: {exc}", False
+            ) from exc
+
+
+def response_format() -> dict[str, Any]:
+    """Structured output: the reading's JSON schema (non-strict: pydantic validates it)."""
+    return {
+        "type": "json_schema",
+        "json_schema": {"name": "fortune", "schema": content_json_schema(), "strict": False},
+    }
+
+
+def validation_problems(answer: str | None) -> tuple[FortuneContent | None, str]:
+    """Parse and validate an answer; (content, "") or (None, what is wrong, in English)."""
+    if answer is None or not answer.strip():
+        return None, "the answer was empty"
+    text = _strip_code_fence(answer)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return None, f"the answer is not valid JSON ({exc})"
+    try:
+        return FortuneContent.model_validate(data), ""
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in error['loc']) or '(top level)'}: {error['msg']}"
+            for error in exc.errors(include_url=False)[:20]
+        ]
+        return None, "the JSON does not match the schema: " + "; ".join(problems)
+
+
+def _strip_code_fence(text: str) -> str:
+    """Accept ```json fenced answers, which some models produce despite instructions."""
+    stripped = text.strip()
+    if stripped.startswith("```") and stripped.endswith("```"):
+        stripped = stripped[3:-3]
+        if stripped.startswith("json"):
+            stripped = stripped[4:]
+    return stripped.strip()
+
+
+def repair_message(problems: str, language: Language) -> dict[str, str]:
+    """The user message asking for a corrected answer."""
+    if language == Language.ZH_CN:
+        content = (
+            f"上面的回答不符合要求：{problems}。请只输出修正后的 JSON 对象，"
+            "符合系统消息中的 JSON Schema，不要输出其他文字。"
+        )
+    else:
+        content = (
+            f"Your previous answer is not usable: {problems}. Reply with only the corrected JSON "
+            "object, matching the JSON Schema in the system message, and nothing else."
+        )
+    return {"role": "user", "content": content}
+
+
+class OpenAIProvider:
+    """An OpenAI-compatible chat completions endpoint, through the openai SDK.
+
+    The SDK does not retry (`max_retries=0`): the queue does, with delays, across workers. One
+    repair attempt is made in the same call when the answer is not valid JSON for the schema.
+    """
+
+    name = "openai"
+    uses_llm = True
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str | None,
+        model: str,
+        timeout_seconds: float,
+        convention: ZiHourConvention = ZiHourConvention.NEXT_DAY,
+    ) -> None:
+        self._client = openai.OpenAI(
+            api_key=api_key, base_url=base_url, timeout=timeout_seconds, max_retries=0
+        )
+        self._model = model
+        self._base_url = base_url
+        self._convention = convention
+
+    def describe(self) -> str:
+        return f"openai (model {self._model}, endpoint {self._client.base_url})"
+
+    def _complete(self, messages: list[dict[str, str]], request_id: str) -> Any:
+        create: Any = self._client.chat.completions.create  # plain dicts for the typed params
+        try:
+            return create(
+                model=self._model,
+                messages=messages,
+                response_format=response_format(),
+                extra_headers={REQUEST_ID_HEADER: request_id},
+            )
+        except Exception as exc:
+            raise classify_exception(exc) from exc
+
+    def reading(self, request: FortuneRequest, request_id: str) -> FortuneResult:
+        messages = build_messages(request, self._convention)
+        response = self._complete(messages, request_id)
+        usage = _usage(response)
+        answer = _answer(response)
+        content, problems = validation_problems(answer)
+        if content is None:
+            log.warning(
+                "invalid LLM answer, asking for a repair: %s",
+                problems,
+                extra={"request_id": request_id},
+            )
+            messages = [
+                *messages,
+                {"role": "assistant", "content": answer or ""},
+                repair_message(problems, request.language),
+            ]
+            response = self._complete(messages, request_id)
+            usage = _add_usage(usage, _usage(response))
+            content, problems = validation_problems(_answer(response))
+            if content is None:
+                raise ProviderError(
+                    "invalid_output",
+                    f"the LLM answer was still invalid after one repair attempt: {problems}",
+                    retryable=False,
+                )
+        return FortuneResult(
+            **content.model_dump(),
+            provider=self.name,
+            model=str(getattr(response, "model", None) or self._model),
+            usage=usage,
+        )
+
+
+def _answer(response: Any) -> str | None:
+    choices = getattr(response, "choices", None) or []
+    if not choices:
+        return None
+    message = choices[0].message
+    content = getattr(message, "content", None)
+    return content if isinstance(content, str) else None
+
+
+def _usage(response: Any) -> Usage:
+    usage = getattr(response, "usage", None)
+    if usage is None:
+        return Usage()
+    return Usage(
+        promptTokens=getattr(usage, "prompt_tokens", None),
+        completionTokens=getattr(usage, "completion_tokens", None),
+    )
+
+
+def _add_usage(first: Usage, second: Usage) -> Usage:
+    def total(a: int | None, b: int | None) -> int | None:
+        return None if a is None and b is None else (a or 0) + (b or 0)
+
+    return Usage(
+        promptTokens=total(first.promptTokens, second.promptTokens),
+        completionTokens=total(first.completionTokens, second.completionTokens),
+    )
+
+
+def make_provider(settings: WorkerSettings) -> Provider:
+    """The provider chosen by the settings (`FORTUNE_LLM_PROVIDER`, resolved)."""
+    convention = settings.core.zi_hour_convention
+    if settings.provider == ProviderName.OPENAI:
+        if not settings.openai_api_key:
+            raise ValueError("the openai provider needs OPENAI_API_KEY")
+        return OpenAIProvider(
+            api_key=settings.openai_api_key,
+            base_url=settings.openai_base_url,
+            model=settings.llm_model,
+            timeout_seconds=settings.llm_timeout_seconds,
+            convention=convention,
+        )
+    return AlmanacProvider(convention)

@@ -1,0 +1,141 @@
+"""Provider errors, their classification (retryable or permanent) and retry delays.
+
+Retryable: HTTP 429 (honouring Retry-After), 408, 409, 5xx, timeouts and connection errors: the
+request goes back to the queue through a delay tier. Permanent: any other 4xx, or an answer that
+is still invalid after the repair attempt: the request fails at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import openai
+
+RETRYABLE_STATUS = frozenset({408, 409, 429})
+MAX_RETRY_AFTER_SECONDS = 3600.0
+
+
+@dataclass
+class ProviderError(Exception):
+    """A provider call that did not give a usable reading."""
+
+    code: str
+    message: str
+    retryable: bool
+    retry_after: float | None = None
+    status: int | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+    @property
+    def reason(self) -> str:
+        """A short cause for status messages: ``HTTP 429``, ``a timeout``…"""
+        if self.status is not None:
+            return f"HTTP {self.status}"
+        return _REASONS.get(self.code, self.code.replace("_", " "))
+
+
+_REASONS = {
+    "llm_timeout": "a timeout",
+    "llm_unreachable": "a connection error",
+    "invalid_output": "an invalid answer",
+}
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from `retry-after-ms`, or `Retry-After` (seconds or an HTTP date)."""
+    lowered = {key.lower(): value for key, value in headers.items()}
+    millis = lowered.get("retry-after-ms")
+    if millis:
+        try:
+            return _bounded(float(millis) / 1000)
+        except ValueError:
+            pass
+    raw = lowered.get("retry-after")
+    if not raw:
+        return None
+    try:
+        return _bounded(float(raw))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return _bounded((when - dt.datetime.now(dt.UTC)).total_seconds())
+
+
+def _bounded(seconds: float) -> float | None:
+    if math.isnan(seconds):
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+
+
+def classify_status(status: int, headers: Mapping[str, str], detail: str = "") -> ProviderError:
+    """The error for an HTTP error answer from the LLM endpoint."""
+    suffix = f": {detail}" if detail else ""
+    if status == 429:
+        return ProviderError(
+            "rate_limited",
+            f"the LLM endpoint answered HTTP 429 (rate limited){suffix}",
+            retryable=True,
+            retry_after=parse_retry_after(headers),
+            status=status,
+        )
+    if status in RETRYABLE_STATUS or status >= 500:
+        return ProviderError(
+            "llm_unavailable",
+            f"the LLM endpoint answered HTTP {status}{suffix}",
+            retryable=True,
+            retry_after=parse_retry_after(headers),
+            status=status,
+        )
+    return ProviderError(
+        "llm_rejected",
+        f"the LLM endpoint refused the request with HTTP {status}{suffix}",
+        retryable=False,
+        status=status,
+    )
+
+
+def classify_exception(exc: BaseException) -> ProviderError:
+    """Map an openai SDK exception (or any other) to a `ProviderError`."""
+    if isinstance(exc, ProviderError):
+        return exc
+    if isinstance(exc, openai.APITimeoutError):
+        return ProviderError("llm_timeout", "the LLM call timed out", retryable=True)
+    if isinstance(exc, openai.APIConnectionError):
+        return ProviderError(
+            "llm_unreachable", f"could not connect to the LLM endpoint: {exc}", retryable=True
+        )
+    if isinstance(exc, openai.APIStatusError):
+        detail = _short(getattr(exc, "message", "") or "")
+        return classify_status(exc.status_code, dict(exc.response.headers), detail)
+    return ProviderError(
+        "provider_error", f"the provider failed: {type(exc).__name__}: {_short(str(exc))}", False
+    )
+
+
+def _short(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def backoff_seconds(attempt: int, base: float = 1.0, cap: float = 300.0) -> float:
+    """Exponential backoff after the `attempt`-th failed attempt: base, 2·base, 4·base… ≤ cap."""
+    exponent = max(0, attempt - 1)
+    return float(min(cap, base * (2 ** min(exponent, 32))))
+
+
+def retry_delay(
+    attempt: int, retry_after: float | None, base: float = 1.0, cap: float = 300.0
+) -> float:
+    """How long to wait before the next attempt: the backoff, or Retry-After when longer."""
+    return max(retry_after or 0.0, backoff_seconds(attempt, base, cap))

@@ -1,0 +1,1 @@
+"""Fakes for what the tests cannot reach: an OpenAI-compatible LLM server."""

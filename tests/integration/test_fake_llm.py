@@ -1,0 +1,225 @@
+"""The fake LLM speaks the OpenAI API as the real `openai` SDK sees it, and its knobs work."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import openai
+import pydantic
+import pytest
+import requests
+from fakes.fake_llm import FakeLLM
+
+from fortune_core.result import FortuneContent, content_json_schema
+from localservices import free_port, wait_for
+
+pytestmark = pytest.mark.integration
+
+FAKE_LLM_SCRIPT = Path(__file__).resolve().parents[1] / "fakes" / "fake_llm.py"
+
+
+def _client(llm: FakeLLM, max_retries: int = 0, timeout: float = 30.0) -> openai.OpenAI:
+    return openai.OpenAI(
+        base_url=llm.base_url, api_key="test-key", max_retries=max_retries, timeout=timeout
+    )
+
+
+def _messages(text: str) -> list[dict[str, str]]:
+    return [
+        {"role": "system", "content": "Answer with one JSON object."},
+        {"role": "user", "content": text},
+    ]
+
+
+def _ask(client: openai.OpenAI, request_id: str, text: str = "my fortune") -> str:
+    completion = client.chat.completions.create(
+        model="fake-model",
+        messages=_messages(text),
+        extra_headers={"X-Request-Id": request_id},
+    )
+    return completion.choices[0].message.content or ""
+
+
+def test_a_completion_is_a_valid_fortune(llm: FakeLLM) -> None:
+    completion = _client(llm).chat.completions.create(
+        model="fake-model",
+        messages=_messages("Write the fortune reading."),
+        extra_headers={"X-Request-Id": "req-ok"},
+    )
+    assert completion.object == "chat.completion"
+    assert completion.model == "fake-model"
+    assert completion.choices[0].finish_reason == "stop"
+    assert completion.choices[0].message.role == "assistant"
+    assert completion.usage is not None
+    assert completion.usage.prompt_tokens > 0
+    assert completion.usage.completion_tokens > 0
+    FortuneContent.model_validate_json(completion.choices[0].message.content or "")
+    assert llm.stats() == {"calls": {"req-ok": 1}, "total": 1}
+
+
+def test_different_prompts_give_different_fortunes(llm: FakeLLM) -> None:
+    client = _client(llm)
+    first = FortuneContent.model_validate_json(_ask(client, "a", "born 1990"))
+    second = FortuneContent.model_validate_json(_ask(client, "b", "born 1991"))
+    again = FortuneContent.model_validate_json(_ask(client, "c", "born 1990"))
+    assert first != second
+    assert first == again
+
+
+def test_json_schema_mode(llm: FakeLLM) -> None:
+    completion = _client(llm).chat.completions.create(
+        model="fake-model",
+        messages=_messages("Write the fortune reading."),
+        response_format={
+            "type": "json_schema",
+            "json_schema": {"name": "fortune", "schema": content_json_schema(), "strict": True},
+        },
+    )
+    FortuneContent.model_validate_json(completion.choices[0].message.content or "")
+    recorded = llm.requests()[0]["body"]
+    assert recorded["response_format"]["json_schema"]["name"] == "fortune"
+
+
+def test_json_object_mode_needs_the_word_json(llm: FakeLLM) -> None:
+    client = _client(llm)
+    completion = client.chat.completions.create(
+        model="fake-model",
+        messages=_messages("hello"),  # the system message says JSON
+        response_format={"type": "json_object"},
+    )
+    FortuneContent.model_validate_json(completion.choices[0].message.content or "")
+    with pytest.raises(openai.BadRequestError, match="json"):
+        client.chat.completions.create(
+            model="fake-model",
+            messages=[{"role": "user", "content": "hello"}],
+            response_format={"type": "json_object"},
+        )
+
+
+def test_streaming_yields_the_same_fortune_in_chunks(llm: FakeLLM) -> None:
+    client = _client(llm)
+    stream = client.chat.completions.create(
+        model="fake-model",
+        messages=_messages("Stream it."),
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    pieces: list[str] = []
+    finish_reasons: list[str] = []
+    usage = None
+    for chunk in stream:
+        if chunk.usage is not None:
+            usage = chunk.usage
+        for choice in chunk.choices:
+            pieces.append(choice.delta.content or "")
+            if choice.finish_reason:
+                finish_reasons.append(choice.finish_reason)
+    assert len([p for p in pieces if p]) > 1
+    assert finish_reasons == ["stop"]
+    assert usage is not None
+    assert usage.completion_tokens > 0
+    assert "".join(pieces) == _ask(client, "same", "Stream it.")
+    FortuneContent.model_validate_json("".join(pieces))
+
+
+def test_429_is_a_rate_limit_error_with_retry_after(llm: FakeLLM) -> None:
+    llm.script("req-429", "429", {"outcome": "429", "retryAfter": 7})
+    client = _client(llm)
+    with pytest.raises(openai.RateLimitError) as first:
+        _ask(client, "req-429")
+    assert first.value.status_code == 429
+    assert first.value.response.headers["retry-after"] == "1"
+    with pytest.raises(openai.RateLimitError) as second:
+        _ask(client, "req-429")
+    assert second.value.response.headers["retry-after"] == "7"
+    FortuneContent.model_validate_json(_ask(client, "req-429"))
+    assert llm.calls("req-429") == 3
+
+
+def test_a_script_plays_out_through_sdk_retries(llm: FakeLLM) -> None:
+    llm.script("req-retry", {"outcome": "429", "retryAfter": 0.1}, "500", "ok")
+    llm.script("other", "500")
+    client = _client(llm, max_retries=2)
+    FortuneContent.model_validate_json(_ask(client, "req-retry"))
+    assert llm.calls("req-retry") == 3
+    assert [r["outcome"] for r in llm.requests()] == ["429", "500", "ok"]
+    with pytest.raises(openai.InternalServerError):
+        _ask(_client(llm), "other")
+
+
+def test_timeout_holds_the_connection_past_the_client_timeout(llm: FakeLLM) -> None:
+    llm.script("req-slow", "timeout")
+    with pytest.raises(openai.APITimeoutError):
+        _ask(_client(llm, timeout=0.5), "req-slow")
+    assert llm.calls("req-slow") == 1
+
+
+def test_invalid_json_and_wrong_schema(llm: FakeLLM) -> None:
+    llm.script("req-bad", "invalid_json", "wrong_schema")
+    client = _client(llm)
+    not_json = _ask(client, "req-bad")
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(not_json)
+    wrong = _ask(client, "req-bad")
+    assert isinstance(json.loads(wrong), dict)
+    with pytest.raises(pydantic.ValidationError):
+        FortuneContent.model_validate_json(wrong)
+
+
+def test_http_control_stats_reset_and_auth(llm: FakeLLM) -> None:
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    unauthenticated = requests.post(f"{llm.base_url}/chat/completions", json=body, timeout=10)
+    assert unauthenticated.status_code == 401
+    assert unauthenticated.json()["error"]["code"] == "invalid_api_key"
+
+    settings = requests.post(
+        f"{llm.url}/_control",
+        json={"latency": 0.01, "default": "500", "scripts": {"x": ["ok"]}},
+        timeout=10,
+    ).json()
+    assert settings["latency"] == 0.01
+    assert settings["default"] == "500"
+    assert settings["scripts"] == {"x": [{"outcome": "ok"}]}
+    headers = {"Authorization": "Bearer k", "X-Request-Id": "x"}
+    url = f"{llm.base_url}/chat/completions"
+    assert requests.post(url, json=body, headers=headers, timeout=10).status_code == 200
+    assert requests.post(url, json=body, headers=headers, timeout=10).status_code == 500
+    stats = requests.get(f"{llm.url}/_stats", timeout=10).json()
+    assert stats == {"calls": {"(none)": 1, "x": 2}, "total": 3}
+
+    bad = requests.post(f"{llm.url}/_control", json={"default": "maybe"}, timeout=10)
+    assert bad.status_code == 400
+    assert requests.post(f"{llm.url}/_reset", timeout=10).status_code == 200
+    assert requests.get(f"{llm.url}/_stats", timeout=10).json() == {"calls": {}, "total": 0}
+    assert requests.post(url, json=body, headers=headers, timeout=10).status_code == 200
+
+
+def test_runs_as_a_process(tmp_path: Path) -> None:
+    port = free_port()
+    log = (tmp_path / "fake_llm.out").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, str(FAKE_LLM_SCRIPT), "--port", str(port), "--latency", "0.05"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+
+        def answers() -> bool:
+            try:
+                return requests.get(f"{base_url}/_stats", timeout=1).ok
+            except requests.ConnectionError:
+                return False
+
+        wait_for(answers, 30, "the fake LLM process")
+        client = openai.OpenAI(base_url=f"{base_url}/v1", api_key="k", max_retries=0)
+        FortuneContent.model_validate_json(_ask(client, "proc"))
+        assert requests.get(f"{base_url}/_stats", timeout=5).json()["calls"] == {"proc": 1}
+    finally:
+        process.terminate()
+        process.wait(30)
+        log.close()
+    assert process.returncode == 0

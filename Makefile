@@ -29,6 +29,7 @@ setup: system-packages venv binaries
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/hadolint api-image/Dockerfile worker-image/Dockerfile
 
 typecheck: venv
 	$(VENV)/bin/mypy --strict core/fortune_core

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import datetime as dt
-import json
 import os
 import platform
 import statistics
@@ -27,8 +26,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +39,7 @@ from localservices import (  # noqa: E402
     free_port,
     wait_for,
 )
+from localservices import http_json as _http  # noqa: E402
 
 BODY = {
     "profile": {"birthDate": "1990-05-17", "birthTime": "08:30", "gender": "female"},
@@ -51,18 +49,6 @@ BODY = {
 }
 MARK_BEGIN = "<!-- pipeline-benchmark:begin -->"
 MARK_END = "<!-- pipeline-benchmark:end -->"
-
-
-def _http(method: str, url: str, body: Any = None) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
 
 
 def _percentile(values: list[float], q: float) -> float:

@@ -28,6 +28,7 @@ import base64
 import contextlib
 import ctypes
 import ctypes.util
+import json
 import os
 import signal
 import socket
@@ -72,8 +73,8 @@ def port_in_use(port: int, host: str = HOST) -> bool:
 
 def wait_for(
     condition: Callable[[], T | None],
-    timeout: float,
-    what: str,
+    timeout: float = 30.0,
+    what: str = "condition",
     interval: float = 0.05,
 ) -> T:
     """Poll `condition` until it returns a truthy value (returned); ServiceError after `timeout`."""
@@ -85,6 +86,19 @@ def wait_for(
         if time.monotonic() > deadline:
             raise ServiceError(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(interval)
+
+
+def http_json(method: str, url: str, body: Any = None, timeout: float = 30.0) -> tuple[int, Any]:
+    """One JSON HTTP call on loopback: (status, decoded body); HTTP errors are returned too."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
 
 
 def _die_with_parent(sig: int) -> Callable[[], None]:

@@ -34,6 +34,9 @@ done
 [ "$busy" -eq 0 ] || exit 1
 
 mkdir -p .local/log .local/rabbitmq .local/redis .local/mongodb
+# gunicorn runs several API workers: their metrics meet in this directory (emptied at each start).
+rm -rf .local/prometheus && mkdir -p .local/prometheus
+export PROMETHEUS_MULTIPROC_DIR="$PWD/.local/prometheus"
 
 export RABBITMQ_URL="${RABBITMQ_URL:-amqp://guest:guest@127.0.0.1:5672/%2F}"
 export RABBITMQ_MANAGEMENT_URL="${RABBITMQ_MANAGEMENT_URL:-http://guest:guest@127.0.0.1:15672}"

@@ -66,6 +66,7 @@ def connect_records(
         alias=alias,
         tz_aware=False,
         uuidRepresentation="standard",
+        journal=True,  # a write is acknowledged once journaled: a crash cannot lose it
         serverSelectionTimeoutMS=server_timeout_ms,
         connectTimeoutMS=server_timeout_ms,
     )

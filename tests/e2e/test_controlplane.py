@@ -16,10 +16,11 @@ from e2e_cluster import (
     VERSION,
     Cluster,
     ServiceAccountClient,
-    wait_for,
     widget,
 )
 from kubernetes import client, watch
+
+from localservices import wait_for
 
 pytestmark = pytest.mark.e2e
 

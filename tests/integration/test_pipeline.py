@@ -3,14 +3,10 @@ RabbitMQ, Redis and SecantusDB, including broker and cache restarts."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +16,8 @@ import redis
 
 from fortune_core.result import FortuneResult
 from fortune_core.status_cache import cache_key
-from localservices import RabbitMQServer, RedisServer, free_port
+from localservices import RabbitMQServer, RedisServer, free_port, wait_for
+from localservices import http_json as http
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,29 +28,6 @@ BODY: dict[str, Any] = {
     "language": "zh-CN",
 }
 FINISHED = {"succeeded", "failed", "cancelled"}
-
-
-def http(method: str, url: str, body: Any = None) -> tuple[int, dict[str, Any]]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.1)
 
 
 class Process:

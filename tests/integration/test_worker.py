@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -55,7 +54,7 @@ from fortune_worker.consumer import ExitStatus, Worker
 from fortune_worker.llm_slots import LlmSlots
 from fortune_worker.processor import CLAIMABLE
 from fortune_worker.settings import ProviderName, WorkerSettings
-from localservices import RabbitMQServer, RedisServer, free_port
+from localservices import RabbitMQServer, RedisServer, free_port, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -68,20 +67,6 @@ BODY: dict[str, Any] = {
     "date": "2025-06-01",
     "language": "en",
 }
-
-
-def wait_for(
-    predicate: Callable[[], T | None], timeout: float = 30.0, what: str = "condition"
-) -> T:
-    """Poll `predicate` until it returns something truthy (returned); fail after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.05)
 
 
 # --- the test's view of the stack --------------------------------------------------------------

@@ -145,7 +145,13 @@ def run(requests: int, sequential: int, latency: float, concurrency: int, query_
         )  # fmt: skip
         processes.append(_spawn([py, "-m", "fortune_worker"], env, workdir / "worker.log"))
         api = f"http://127.0.0.1:{api_port}"
-        wait_for(lambda: _http("GET", f"{api}/readyz")[0] == 200, timeout=60, what="API ready")
+        def api_ready() -> bool:
+            try:
+                return _http("GET", f"{api}/readyz")[0] == 200
+            except OSError:
+                return False
+
+        wait_for(api_ready, timeout=60, what="API ready")
 
         # warm-up: one request through the whole path
         warm = _http("POST", f"{api}/v1/fortunes", BODY)[1]["id"]

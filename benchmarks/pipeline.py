@@ -145,6 +145,7 @@ def run(requests: int, sequential: int, latency: float, concurrency: int, query_
         )  # fmt: skip
         processes.append(_spawn([py, "-m", "fortune_worker"], env, workdir / "worker.log"))
         api = f"http://127.0.0.1:{api_port}"
+
         def api_ready() -> bool:
             try:
                 return _http("GET", f"{api}/readyz")[0] == 200

@@ -89,7 +89,9 @@ class FakeState:
         self.calls: dict[str, int] = {}
         self.requests: list[dict[str, Any]] = []
         self.lock = threading.Lock()
-        self.released = threading.Event()  # set on stop: held connections and latency end now
+        self.released = threading.Event()  # set on stop/release: held calls answer now
+        self.in_flight = 0  # chat completions being served right now (latency included)
+        self.max_in_flight = 0
 
     def configure(self, changes: dict[str, Any]) -> dict[str, Any]:
         """Apply a `/_control` body; the resulting settings. ValueError on a bad value."""
@@ -120,6 +122,8 @@ class FakeState:
             self.settings = copy.deepcopy(self._initial)
             self.calls.clear()
             self.requests.clear()
+            self.max_in_flight = self.in_flight
+        self.released.clear()
 
     def next_call(self, request_id: str) -> tuple[dict[str, Any], float, float, float]:
         """Count a call; (its outcome entry, latency, retry_after, hold_seconds)."""
@@ -130,10 +134,24 @@ class FakeState:
             s = self.settings
             return entry, s.latency, s.retry_after, s.hold_seconds
 
-    def stats(self) -> dict[str, Any]:
-        """`{"calls": {id: n}, "total": n}`."""
+    def enter(self) -> None:
         with self.lock:
-            return {"calls": dict(self.calls), "total": sum(self.calls.values())}
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def leave(self) -> None:
+        with self.lock:
+            self.in_flight -= 1
+
+    def stats(self) -> dict[str, Any]:
+        """`{"calls": {id: n}, "total": n, "inFlight": n, "maxConcurrent": n}`."""
+        with self.lock:
+            return {
+                "calls": dict(self.calls),
+                "total": sum(self.calls.values()),
+                "inFlight": self.in_flight,
+                "maxConcurrent": self.max_in_flight,
+            }
 
 
 # --- content -------------------------------------------------------------------------------------
@@ -219,7 +237,7 @@ def answer_content(outcome: str, messages: list[dict[str, Any]]) -> str:
     return content.model_dump_json()
 
 
-def _count_tokens(text: str) -> int:
+def count_tokens(text: str) -> int:
     """A rough token count (words and CJK characters), enough for a `usage` block."""
     return max(1, len(re.findall(r"[\u4e00-\u9fff]|\w+|[^\w\s]", text)))
 
@@ -295,6 +313,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_error(404, f"no route POST {self.path}", "invalid_request_error")
 
     def _chat_completions(self, raw: bytes) -> None:
+        self.server.state.enter()
+        try:
+            self._serve_chat(raw)
+        finally:
+            self.server.state.leave()
+
+    def _serve_chat(self, raw: bytes) -> None:
         state = self.server.state
         request_id = self.headers.get("X-Request-Id") or NO_REQUEST_ID
         entry, latency, retry_after, hold = state.next_call(request_id)
@@ -355,8 +380,8 @@ class _Handler(BaseHTTPRequestHandler):
         content = answer_content(outcome, messages)
         model = str(body.get("model") or DEFAULT_MODEL)
         usage = {
-            "prompt_tokens": _count_tokens(json.dumps(messages, ensure_ascii=False)),
-            "completion_tokens": _count_tokens(content),
+            "prompt_tokens": count_tokens(json.dumps(messages, ensure_ascii=False)),
+            "completion_tokens": count_tokens(content),
         }
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
@@ -516,6 +541,10 @@ class FakeLLM:
             self._thread.join()
         self._server = None
         self._thread = None
+
+    def release(self) -> None:
+        """Answer every call now: latency and `timeout` holds end until the next reset."""
+        self.state.released.set()
 
     def configure(self, **changes: Any) -> dict[str, Any]:
         """Same as `POST /_control` with these keys."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import openai
@@ -57,7 +58,8 @@ def test_a_completion_is_a_valid_fortune(llm: FakeLLM) -> None:
     assert completion.usage.prompt_tokens > 0
     assert completion.usage.completion_tokens > 0
     FortuneContent.model_validate_json(completion.choices[0].message.content or "")
-    assert llm.stats() == {"calls": {"req-ok": 1}, "total": 1}
+    stats = llm.stats()
+    assert (stats["calls"], stats["total"]) == ({"req-ok": 1}, 1)
 
 
 def test_different_prompts_give_different_fortunes(llm: FakeLLM) -> None:
@@ -188,12 +190,13 @@ def test_http_control_stats_reset_and_auth(llm: FakeLLM) -> None:
     assert requests.post(url, json=body, headers=headers, timeout=10).status_code == 200
     assert requests.post(url, json=body, headers=headers, timeout=10).status_code == 500
     stats = requests.get(f"{llm.url}/_stats", timeout=10).json()
-    assert stats == {"calls": {"(none)": 1, "x": 2}, "total": 3}
+    assert (stats["calls"], stats["total"]) == ({"(none)": 1, "x": 2}, 3)
 
     bad = requests.post(f"{llm.url}/_control", json={"default": "maybe"}, timeout=10)
     assert bad.status_code == 400
     assert requests.post(f"{llm.url}/_reset", timeout=10).status_code == 200
-    assert requests.get(f"{llm.url}/_stats", timeout=10).json() == {"calls": {}, "total": 0}
+    after_reset = requests.get(f"{llm.url}/_stats", timeout=10).json()
+    assert (after_reset["calls"], after_reset["total"]) == ({}, 0)
     assert requests.post(url, json=body, headers=headers, timeout=10).status_code == 200
 
 
@@ -223,3 +226,28 @@ def test_runs_as_a_process(tmp_path: Path) -> None:
         process.wait(30)
         log.close()
     assert process.returncode == 0
+
+
+def test_concurrency_is_counted_and_release_answers_held_calls() -> None:
+    with FakeLLM(latency=120) as llm:  # its own: calls other tests left held cannot count here
+        _count_concurrency(llm)
+
+
+def _count_concurrency(llm: FakeLLM) -> None:
+    client = _client(llm)
+    answers: list[str] = []
+    threads = [
+        threading.Thread(target=lambda i=i: answers.append(_ask(client, f"held-{i}")))
+        for i in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+    wait_for(lambda: llm.stats()["inFlight"] == 3, 30, "three calls in flight")
+    llm.release()
+    for thread in threads:
+        thread.join(30)
+    # a call leaves the count once its answer is written, a moment after the client has it
+    wait_for(lambda: llm.stats()["inFlight"] == 0, 30, "the calls to end")
+    assert len(answers) == 3 and llm.stats()["maxConcurrent"] == 3
+    llm.reset()
+    assert llm.stats()["maxConcurrent"] == 0

@@ -16,15 +16,14 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pika
 import pytest
 import redis
-from fakes.fake_llm import FakeLLM, _Handler
-from fakes.fake_llm import _count_tokens as count_tokens
+from fakes.fake_llm import FakeLLM, count_tokens
 
 from fortune_core.ids import new_request_id
 from fortune_core.profile import ZiHourConvention, derive_profile
@@ -336,59 +335,13 @@ def spawn_worker(
             worker.process.wait(10)
 
 
-# --- a fake LLM of our own (released on demand, counting concurrent calls) ---------------------
-
-
-@dataclass
-class _Concurrency:
-    current: int = 0
-    peak: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def enter(self) -> None:
-        with self.lock:
-            self.current += 1
-            self.peak = max(self.peak, self.current)
-
-    def leave(self) -> None:
-        with self.lock:
-            self.current -= 1
-
-
-class _CountingHandler(_Handler):
-    """The fake's handler, counting chat completions in progress (latency included)."""
-
-    def _chat_completions(self, raw: bytes) -> None:
-        tracker: _Concurrency = self.server.concurrency  # type: ignore[attr-defined]
-        tracker.enter()
-        try:
-            super()._chat_completions(raw)
-        finally:
-            tracker.leave()
-
-
-class PrivateLLM(FakeLLM):
-    """A FakeLLM for one test: `release()` ends every latency wait now (the session fake's
-    would stay released), and `concurrency.peak` is the most calls it served at once."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.concurrency = _Concurrency()
-
-    def start(self) -> PrivateLLM:
-        super().start()
-        server: Any = self._server
-        server.concurrency = self.concurrency
-        server.RequestHandlerClass = _CountingHandler
-        return self
-
-    def release(self) -> None:
-        self.state.released.set()
+# --- a fake LLM of this test's own ----------------------------------------------------------------
 
 
 @pytest.fixture
-def private_llm() -> Iterator[PrivateLLM]:
-    fake = PrivateLLM().start()
+def private_llm() -> Iterator[FakeLLM]:
+    """A fake of this test's own: `release()` on it cannot affect the session fake."""
+    fake = FakeLLM().start()
     try:
         yield fake
     finally:
@@ -467,7 +420,7 @@ def test_cancelled_before_processing_never_reaches_the_llm(stack: Stack, llm: Fa
 
 
 def test_cancelled_while_running_keeps_cancelled_and_drops_the_result(
-    stack: Stack, private_llm: PrivateLLM
+    stack: Stack, private_llm: FakeLLM
 ) -> None:
     private_llm.configure(latency=120)
     with running_worker(stack.settings(private_llm)) as worker:
@@ -597,7 +550,7 @@ def test_malformed_and_orphan_messages_are_dead_lettered(stack: Stack, llm: Fake
 
 
 def test_kill9_mid_request_completes_exactly_once(
-    stack: Stack, private_llm: PrivateLLM, spawn_worker: Callable[..., WorkerProcess]
+    stack: Stack, private_llm: FakeLLM, spawn_worker: Callable[..., WorkerProcess]
 ) -> None:
     private_llm.configure(latency=120)
     first = spawn_worker(OPENAI_BASE_URL=private_llm.base_url)
@@ -622,7 +575,7 @@ def test_kill9_mid_request_completes_exactly_once(
 
 
 def test_kill9_after_the_result_is_stored_but_before_the_ack(
-    stack: Stack, private_llm: PrivateLLM, spawn_worker: Callable[..., WorkerProcess]
+    stack: Stack, private_llm: FakeLLM, spawn_worker: Callable[..., WorkerProcess]
 ) -> None:
     private_llm.configure(latency=120)
     first = spawn_worker(OPENAI_BASE_URL=private_llm.base_url)
@@ -658,7 +611,7 @@ def test_kill9_after_the_result_is_stored_but_before_the_ack(
 
 
 def test_sigterm_drains_in_flight_work(
-    stack: Stack, private_llm: PrivateLLM, spawn_worker: Callable[..., WorkerProcess]
+    stack: Stack, private_llm: FakeLLM, spawn_worker: Callable[..., WorkerProcess]
 ) -> None:
     private_llm.configure(latency=120)
     worker = spawn_worker(OPENAI_BASE_URL=private_llm.base_url)
@@ -682,7 +635,7 @@ def test_sigterm_drains_in_flight_work(
 
 
 def test_global_llm_limit_across_workers(
-    stack: Stack, private_llm: PrivateLLM, spawn_worker: Callable[..., WorkerProcess]
+    stack: Stack, private_llm: FakeLLM, spawn_worker: Callable[..., WorkerProcess]
 ) -> None:
     private_llm.configure(latency=0.5)
     workers = [
@@ -700,13 +653,13 @@ def test_global_llm_limit_across_workers(
         worker.signal(signal.SIGTERM)
     assert [worker.wait(60) for worker in workers] == [0, 0]
     assert private_llm.stats()["total"] == 8
-    assert private_llm.concurrency.peak == 2
+    assert private_llm.stats()["maxConcurrent"] == 2
     assert {stack.record(r).worker for r in request_ids} == {"proc-1", "proc-2"}
     assert LlmSlots(stack.redis, 2, 60).holders() == 0  # every slot was given back
 
 
 def test_sigterm_grace_over_leaves_work_for_redelivery(
-    stack: Stack, private_llm: PrivateLLM, spawn_worker: Callable[..., WorkerProcess]
+    stack: Stack, private_llm: FakeLLM, spawn_worker: Callable[..., WorkerProcess]
 ) -> None:
     private_llm.configure(latency=120)
     first = spawn_worker(

@@ -25,36 +25,23 @@ from localservices import RabbitMQServer, RedisServer, SecantusDBServerProcess, 
 @pytest.fixture(scope="session")
 def rabbitmq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitMQServer]:
     """A RabbitMQ node with the management plugin, for the whole session."""
-    server = RabbitMQServer(tmp_path_factory.mktemp("rabbitmq"), free_port())
-    server.start()
-    try:
+    with RabbitMQServer(tmp_path_factory.mktemp("rabbitmq"), free_port()) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """redis-server without persistence (a restart empties it), for the whole session."""
-    server = RedisServer(tmp_path_factory.mktemp("redis"), free_port())
-    server.start()
-    try:
+    with RedisServer(tmp_path_factory.mktemp("redis"), free_port()) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")
 def mongodb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecantusDBServerProcess]:
     """SecantusDB (MongoDB wire protocol) sweeping TTL indexes every second, for the session."""
-    server = SecantusDBServerProcess(
-        tmp_path_factory.mktemp("secantusdb"), free_port(), ttl_sweep_seconds=1
-    )
-    server.start()
-    try:
+    directory = tmp_path_factory.mktemp("secantusdb")
+    with SecantusDBServerProcess(directory, free_port(), ttl_sweep_seconds=1) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

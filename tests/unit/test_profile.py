@@ -37,15 +37,14 @@ REFERENCE = [
     # Yin Wood Sheep year, Wu Earth Tiger month, Bing Fire Dragon day, Wu Earth Dog hour.
     ("Steve Jobs", {"birthDate": "1955-02-24", "birthTime": "19:15",
                     "timezone": "America/Los_Angeles"}, ("乙未", "戊寅", "丙辰", "戊戌")),
-    # Bruce Lee (李小龙), 1940-11-27 07:12, San Francisco (Chinese Hospital); the chart
-    # 庚辰 丁亥 甲戌 戊辰 is the one commonly published in Chinese BaZi commentary on him.
+    # Bruce Lee (李小龙), 1940-11-27 07:12, San Francisco. bazichic.blogspot.com, "Bruce Lee, A
+    # Martial Artist of His Time" (2008): Jia Wood day master, Ding and Geng stems, a Hai month.
     ("Bruce Lee", {"birthDate": "1940-11-27", "birthTime": "07:12",
                    "timezone": "America/Los_Angeles"}, ("庚辰", "丁亥", "甲戌", "戊辰")),
-    # Bill Gates, 1955-10-28 21:15, Seattle; commonly published chart 乙未 丙戌 壬戌 辛亥.
+    # Bill Gates, 1955-10-28 21:15, Seattle. bazichic.blogspot.com, "Reckoning of the Blue Ocean
+    # Part II" (2010), with an estimated 22:00 (the same 亥 hour): Ren Water day, Bing Xu month.
     ("Bill Gates", {"birthDate": "1955-10-28", "birthTime": "21:15",
                     "timezone": "America/Los_Angeles"}, ("乙未", "丙戌", "壬戌", "辛亥")),
-    # Deng Xiaoping (邓小平), 1904-08-22, hour not recorded: 甲辰 壬申 戊子 as published.
-    ("Deng Xiaoping", {"birthDate": "1904-08-22"}, ("甲辰", "壬申", "戊子", None)),
 ]  # fmt: skip
 
 

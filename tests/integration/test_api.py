@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import Iterator
@@ -69,7 +70,9 @@ def settings(rabbitmq: Any, redis_server: Any, mongodb: Any) -> ApiSettings:
     return ApiSettings(core=core, rate_limit_per_minute=0, poll_rate_limit_per_minute=0)
 
 
-def _client(settings: ApiSettings) -> Iterator[FlaskClient]:
+@contextlib.contextmanager
+def api_client(settings: ApiSettings) -> Iterator[FlaskClient]:
+    """A test client of an app built on `settings`, its connections closed afterwards."""
     backends = Backends(settings)
     app = create_app(settings, backends)
     try:
@@ -81,7 +84,8 @@ def _client(settings: ApiSettings) -> Iterator[FlaskClient]:
 
 @pytest.fixture
 def client(settings: ApiSettings) -> Iterator[FlaskClient]:
-    yield from _client(settings)
+    with api_client(settings) as test_client:
+        yield test_client
 
 
 def _queue_messages(settings: ApiSettings) -> list[tuple[Any, bytes]]:
@@ -192,7 +196,7 @@ def test_idempotency_key_returns_the_same_request(
 
 def test_idempotency_keys_are_per_client(settings: ApiSettings) -> None:
     keyed = replace(settings, api_keys={"key-a": "alice", "key-b": "bob"})
-    for client in _client(keyed):
+    with api_client(keyed) as client:
         ids = {
             client.post(
                 "/v1/fortunes",
@@ -244,7 +248,7 @@ def test_unknown_route_and_method_are_json(client: FlaskClient) -> None:
 
 
 def test_rate_limit_answers_429_with_retry_after(settings: ApiSettings) -> None:
-    for client in _client(replace(settings, rate_limit_per_minute=3)):
+    with api_client(replace(settings, rate_limit_per_minute=3)) as client:
         statuses = [client.post("/v1/fortunes", json=BODY).status_code for _ in range(4)]
         assert statuses == [202, 202, 202, 429]
         limited = client.post("/v1/fortunes", json=BODY)
@@ -253,7 +257,7 @@ def test_rate_limit_answers_429_with_retry_after(settings: ApiSettings) -> None:
 
 
 def test_api_keys(settings: ApiSettings) -> None:
-    for client in _client(replace(settings, api_keys={"s3cret": "miniapp"})):
+    with api_client(replace(settings, api_keys={"s3cret": "miniapp"})) as client:
         assert client.post("/v1/fortunes", json=BODY).status_code == 401
         wrong = client.post("/v1/fortunes", json=BODY, headers={"Authorization": "Bearer nope"})
         assert wrong.status_code == 401 and "Bearer" in wrong.headers["WWW-Authenticate"]
@@ -264,7 +268,7 @@ def test_api_keys(settings: ApiSettings) -> None:
 
 def test_rabbitmq_down_is_503_and_nothing_is_left_pending(settings: ApiSettings) -> None:
     broken = replace(settings, core=replace(settings.core, rabbitmq_url=CLOSED_PORT_AMQP))
-    for client in _client(broken):
+    with api_client(broken) as client:
         response = client.post("/v1/fortunes", json=BODY, headers={"Idempotency-Key": "k"})
         assert response.status_code == 503
         error = response.get_json()["error"]
@@ -281,14 +285,14 @@ def test_rabbitmq_down_is_503_and_nothing_is_left_pending(settings: ApiSettings)
     finally:
         disconnect_records()
     # The idempotency key was released, so the client can retry with it once RabbitMQ is back.
-    for client in _client(settings):
+    with api_client(settings) as client:
         retry = client.post("/v1/fortunes", json=BODY, headers={"Idempotency-Key": "k"})
         assert retry.status_code == 202 and retry.get_json()["id"] != records[0].id
 
 
 def test_redis_down_is_503(settings: ApiSettings) -> None:
     broken = replace(settings, core=replace(settings.core, redis_url="redis://127.0.0.1:1/0"))
-    for client in _client(broken):
+    with api_client(broken) as client:
         response = client.post("/v1/fortunes", json=BODY)
         assert response.status_code == 503
         assert response.get_json()["error"]["backend"] == "redis"
@@ -300,7 +304,7 @@ def test_mongodb_down_is_503(settings: ApiSettings) -> None:
     broken = replace(
         settings, core=replace(settings.core, mongodb_uri="mongodb://127.0.0.1:1/nothing")
     )
-    for client in _client(broken):
+    with api_client(broken) as client:
         response = client.post("/v1/fortunes", json=BODY)
         assert response.status_code == 503
         assert response.get_json()["error"]["backend"] == "mongodb"
@@ -374,3 +378,24 @@ def test_openapi_matches_the_routes(client: FlaskClient) -> None:
 
     collect(document)
     assert refs <= set(schemas)  # every reference resolves
+
+
+def test_status_and_result_expire_together_then_410(settings: ApiSettings) -> None:
+    """With a 3 s retention: MongoDB's TTL sweep and Redis's expiry both drop the request, and
+    its id then answers 410 (the id's own timestamp tells its age)."""
+    from fortune_core.records import FortuneRecord
+    from localservices import wait_for
+
+    short = replace(settings, core=replace(settings.core, retention_seconds=3))
+    with api_client(short) as client:
+        request_id = client.post("/v1/fortunes", json=BODY).get_json()["id"]
+        assert client.get(f"/v1/fortunes/{request_id}").status_code == 200
+        cache = redis.Redis.from_url(settings.core.redis_url)
+        wait_for(lambda: cache.exists(cache_key(request_id)) == 0, 30, "the Redis entry to expire")
+        wait_for(
+            lambda: FortuneRecord.objects(id=request_id).first() is None,
+            30,
+            "MongoDB's TTL sweep to delete the record",
+        )
+        gone = client.get(f"/v1/fortunes/{request_id}")
+        assert gone.status_code == 410 and gone.get_json()["error"]["code"] == "expired"

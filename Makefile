@@ -32,7 +32,7 @@ lint: venv
 	$(VENV)/bin/hadolint api-image/Dockerfile worker-image/Dockerfile
 
 typecheck: venv
-	$(VENV)/bin/mypy --strict core/fortune_core
+	$(VENV)/bin/mypy --strict -p fortune_core -p fortune_api -p fortune_worker
 
 test-unit: venv
 	$(PY) -m pytest tests/unit

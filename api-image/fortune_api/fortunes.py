@@ -202,10 +202,12 @@ def _enqueue(
             created_at=created_at,
         )
     except (PyMongoError, NotUniqueError) as exc:
+        log.warning("MongoDB write failed: %r", exc, extra={"request_id": request_id})
         raise BackendUnavailableError("mongodb") from exc
     try:
         _cache_put(record)
     except redis.RedisError as exc:
+        log.warning("Redis write failed: %r", exc, extra={"request_id": request_id})
         _abandon(request_id, "not accepted: Redis was unavailable")
         raise BackendUnavailableError("redis") from exc
     try:
@@ -213,6 +215,7 @@ def _enqueue(
             QueueMessage(request_id, request_json, backends.settings.core.pool)
         )
     except PublishError as exc:
+        log.warning("publish failed: %s", exc, extra={"request_id": request_id})
         PUBLISH_FAILURES.inc()
         _abandon(request_id, "not accepted: RabbitMQ did not take the request")
         raise BackendUnavailableError("rabbitmq", str(exc)[:200]) from exc

@@ -43,4 +43,6 @@ def configure_logging(component: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    logging.getLogger("pika").setLevel(logging.WARNING)
+    # pika logs every refused connection attempt at ERROR with a traceback; our components log
+    # one line of their own for each failure instead.
+    logging.getLogger("pika").setLevel(logging.CRITICAL)

@@ -24,9 +24,6 @@ def configure(worker_id: str, level: str = "INFO") -> None:
     configure_logging("worker", level)
     for handler in logging.getLogger().handlers:
         handler.addFilter(_WorkerIdFilter(worker_id))
-    # pika logs every refused connection attempt at ERROR with a traceback; the consumer logs
-    # one warning per attempt itself.
-    logging.getLogger("pika").setLevel(logging.CRITICAL)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpx2").setLevel(logging.WARNING)
     logging.getLogger("openai").setLevel(logging.WARNING)

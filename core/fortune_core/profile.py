@@ -250,10 +250,7 @@ def resolve_time(
         eot = equation_of_time_minutes(instant)
         # local mean time = UTC + longitude × 4 min; the zone's meridian is standard offset / 4 min
         lon_minutes = birth.longitude * 4.0 - (offset - dst).total_seconds() / 60.0
-        used = standard + dt.timedelta(minutes=lon_minutes + eot)
-        used = used.replace(second=0, microsecond=0) if used.second < 30 else (
-            used.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
-        )  # fmt: skip
+        used = standard + dt.timedelta(minutes=round(lon_minutes + eot))  # to the minute
         true_solar_text = _fmt(used)
     basis = TimeBasis(
         hour_known=True,

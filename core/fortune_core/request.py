@@ -446,7 +446,7 @@ def _structural(node: Any, defs: dict[str, Any]) -> Any:
         if len(non_null) != 1:
             raise ValueError(f"cannot express anyOf {variants!r} structurally")
         # Optional fields are simply absent when unset, so `null` needs no place in the schema.
-        return _structural({**_structural(non_null[0], defs), **node}, defs)
+        return _structural({**non_null[0], **node}, defs)
     out: dict[str, Any] = {}
     for key, value in node.items():
         if key in {"title", "$defs"}:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import logging
 from typing import Any
 
@@ -76,8 +77,6 @@ def _json_body() -> Any:
             413, "body_too_large", f"the body must be at most {settings.max_body_bytes} bytes"
         )
     try:
-        import json
-
         return json.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from exc
@@ -131,8 +130,6 @@ def start_fortune() -> Response:
     body = _json_body()
     _rate_limit("start", settings.rate_limit_per_minute)
     fortune = _validated(body).with_resolved_date()
-    request_json = fortune.to_json_dict()
-    profile_json = derive_profile(fortune.profile, settings.core.zi_hour_convention).to_json_dict()
     request_id = new_request_id()
 
     idem_key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
@@ -163,7 +160,7 @@ def start_fortune() -> Response:
             return _accepted(reservation.request_id, _current_status(reservation.request_id), False)
 
     try:
-        _enqueue(request_id, fortune, request_json, profile_json)
+        _enqueue(request_id, fortune)
     except ApiError:
         if idem_key:
             try:
@@ -183,13 +180,12 @@ def _current_status(request_id: str) -> str:
     return str(view["status"]) if view else Status.PENDING.value
 
 
-def _enqueue(
-    request_id: str,
-    fortune: FortuneRequest,
-    request_json: dict[str, Any],
-    profile_json: dict[str, Any],
-) -> None:
+def _enqueue(request_id: str, fortune: FortuneRequest) -> None:
+    """Record, cache and publish a new request (derived only now: a replayed key skips this)."""
     backends = _backends()
+    request_json = fortune.to_json_dict()
+    convention = backends.settings.core.zi_hour_convention
+    profile_json = derive_profile(fortune.profile, convention).to_json_dict()
     created_at = utcnow()
     try:
         backends.ensure_mongo_index()

@@ -148,10 +148,13 @@ class Processor:
             except SlotWaitAbortedError:
                 return self._settle_finished(request_id)
         try:
-            current = self._backend(lambda: get_record(request_id), "re-check the record")
-            if current is None or current.status != Status.RUNNING.value:
-                log.info("cancelled before the provider call; not calling it", extra=extra)
-                return self._settle_finished(request_id)
+            # The claim just proved the request running; only a wait for a slot leaves time for
+            # a cancellation before the call.
+            if token is not None:
+                current = self._backend(lambda: get_record(request_id), "re-check the record")
+                if current is None or current.status != Status.RUNNING.value:
+                    log.info("cancelled before the provider call; not calling it", extra=extra)
+                    return self._settle_finished(request_id)
             try:
                 result = self._provider.reading(request, request_id)
             except Exception as exc:  # a ProviderError, or a bug: then it fails permanently

@@ -30,10 +30,10 @@ setup: system-packages venv binaries
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/hadolint api-image/Dockerfile worker-image/Dockerfile dev/images/*/Dockerfile
+	$(VENV)/bin/hadolint api-image/Dockerfile worker-image/Dockerfile operator/Dockerfile dev/images/*/Dockerfile
 
 typecheck: venv
-	$(VENV)/bin/mypy --strict -p fortune_core -p fortune_api -p fortune_worker
+	$(VENV)/bin/mypy --strict -p fortune_core -p fortune_api -p fortune_worker -p fortune_operator
 
 test-unit: venv
 	$(PY) -m pytest tests/unit

@@ -193,7 +193,7 @@ def backend_objects() -> list[dict[str, Any]]:
     for name, image, port, data in (
         ("rabbitmq", RABBITMQ_IMAGE, 5672, "/var/lib/rabbitmq"),
         ("redis", REDIS_IMAGE, 6379, "/data"),
-        ("secantusdb", SECANTUSDB_IMAGE, 27017, "/data"),
+        ("secantusdb", SECANTUSDB_IMAGE, 27017, "/data/db"),
     ):
         main = container(
             name,

@@ -14,7 +14,7 @@ from secantus import SecantusDBServer
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=27017)
-    parser.add_argument("--dir", type=Path, default=Path("/data"))
+    parser.add_argument("--dir", type=Path, default=Path("/data/db"))
     parser.add_argument("--ttl-sweep-seconds", type=float, default=5.0)
     # Standalone, not a one-member replica set: a replica set announces its bind address
     # (0.0.0.0) as its host, which clients elsewhere cannot reach.

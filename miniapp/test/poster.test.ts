@@ -95,7 +95,7 @@ describe('drawPoster', () => {
     const ctx = new RecordingContext()
     drawPoster(ctx as unknown as Ctx2D, DATA)
     const all = ctx.texts.map((t) => t.text).join('\n')
-    for (const expected of ['赛博运势', 'CyberFortune', '小满 · 今日综合运势', '2026年11月25日', '庚', '午', '甲', '辰', '78', '综合指数 · 顺遂', '幸运色 金色', '学业 90']) {
+    for (const expected of ['赛博运势', 'CyberFortune', '小满 · 今日综合运势', '2026年11月25日', '庚', '午', '甲', '辰', '78', '综合指数', '顺遂', '幸运色 金色', '学业 90']) {
       expect(all).toContain(expected)
     }
     expect(all).toContain('今天日主得令')
@@ -125,5 +125,12 @@ describe('drawPoster', () => {
     expect([b(), b(), b()]).toEqual(first)
     expect([c(), c(), c()]).not.toEqual(first)
     expect(first.every((x) => x >= 0 && x < 1)).toBe(true)
+  })
+})
+
+describe('line breaking', () => {
+  it('never starts a line with closing punctuation', () => {
+    const lines = wrapText((s) => measure(s), '一二三四，五六七八。', 40, 5)
+    expect(lines).toEqual(['一二三四，', '五六七八。'])
   })
 })

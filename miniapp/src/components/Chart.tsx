@@ -119,19 +119,19 @@ export function AlmanacCard({ almanac, lang }: { almanac: Almanac; lang: Languag
     <View className='card almanac' id='almanac'>
       <Text className='card__title'>{t(lang, 'almanacTitle', { date: formatDate(almanac.date, lang) })}</Text>
       <Text className='almanac__line'>
-        {lang === 'zh-CN' ? `农历${almanac.lunar.text}` : `Lunar ${almanac.lunar.month}/${almanac.lunar.day}`} · {almanac.yearGanzhi}年 {almanac.monthGanzhi}月 {almanac.dayGanzhi}日
+        {lang === 'zh-CN' ? `农历${almanac.lunar.text}` : `Lunar month ${almanac.lunar.leapMonth ? 'leap ' : ''}${almanac.lunar.month}, day ${almanac.lunar.day}`} · {almanac.yearGanzhi}年 {almanac.monthGanzhi}月 {almanac.dayGanzhi}日
         {almanac.solarTerm ? ` · ${solarTermName(almanac.solarTerm, lang)}` : ''}
       </Text>
       <View className='almanac__block'>
         <Text className='almanac__mark almanac__mark--good'>{t(lang, 'almanacYi')}</Text>
         <View className='almanac__tags'>
-          {yi.length ? yi.slice(0, 12).map((term) => <Text className='tag tag--good' key={term}>{almanacTerm(term, lang)}</Text>) : <Text className='tag'>{t(lang, 'almanacNone')}</Text>}
+          {yi.length ? yi.slice(0, 10).map((term) => <Text className='tag tag--good' key={term}>{almanacTerm(term, lang)}</Text>) : <Text className='tag'>{t(lang, 'almanacNone')}</Text>}
         </View>
       </View>
       <View className='almanac__block'>
         <Text className='almanac__mark almanac__mark--bad'>{t(lang, 'almanacJi')}</Text>
         <View className='almanac__tags'>
-          {ji.length ? ji.slice(0, 12).map((term) => <Text className='tag tag--bad' key={term}>{almanacTerm(term, lang)}</Text>) : <Text className='tag'>{t(lang, 'almanacNone')}</Text>}
+          {ji.length ? ji.slice(0, 10).map((term) => <Text className='tag tag--bad' key={term}>{almanacTerm(term, lang)}</Text>) : <Text className='tag'>{t(lang, 'almanacNone')}</Text>}
         </View>
       </View>
       <Text className='almanac__line'>

@@ -15,6 +15,9 @@ const TITLES = {
   notFound: ['notFoundTitle', 'notFoundBody'],
 } as const
 
+/** A glyph in a circle per case (CJK characters: every font here has them, unlike emoji). */
+const ICONS: Record<TroubleKind, string> = { expired: '期', failed: '云', cancelled: '止', notFound: '寻' }
+
 /** A reading that cannot be shown, explained kindly, with a way to ask again. */
 export default function Trouble(props: { kind: TroubleKind; lang: Language; reason?: string; request?: FortuneRequestBody }) {
   const { kind, lang, reason, request } = props
@@ -39,7 +42,7 @@ export default function Trouble(props: { kind: TroubleKind; lang: Language; reas
   return (
     <View className={`trouble trouble--${kind}`} id={`trouble-${kind}`}>
       <View className='card trouble__card'>
-        <Text className='trouble__icon'>{kind === 'failed' ? '☁' : kind === 'cancelled' ? '◌' : '⌛'}</Text>
+        <Text className='trouble__icon'>{ICONS[kind]}</Text>
         <Text className='card__title'>{t(lang, title)}</Text>
         <Text className='card__hint'>{t(lang, body, { reason: reason ?? '—' })}</Text>
       </View>

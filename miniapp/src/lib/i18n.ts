@@ -295,7 +295,7 @@ const en: Record<MessageKey, string> = {
   almanacGods: 'Joy {xi} · Wealth {cai} · Blessing {fu}',
   almanacOfficer: '{zhiXing} day · {tianShen} ({luck})',
   almanacNone: 'none',
-  askReading: 'Read my {topic} fortune, {period}',
+  askReading: 'Read my {topic} fortune for {period}',
   submitting: 'Sending…',
   editInfo: 'Edit details',
   strength_strong: 'strong',

@@ -64,6 +64,8 @@ export function seededRandom(seed: string): () => number {
   }
 }
 
+const CLOSING = /^[，。、；：！？）》」』”’,.;:!?)]/
+
 /**
  * Break `text` into lines no wider than `maxWidth`, at most `maxLines` (the last one ends with
  * … when cut). Chinese breaks anywhere; Latin text breaks at spaces where it can.
@@ -79,7 +81,9 @@ export function wrapText(
   let line = ''
   for (const token of tokens) {
     const candidate = line + token
-    if (measure(candidate.trimEnd()) <= maxWidth || line === '') {
+    // closing punctuation never starts a line (it hangs at the end of the previous one)
+    const hangs = CLOSING.test(token) && line !== '' && lines.length + 1 <= maxLines
+    if (measure(candidate.trimEnd()) <= maxWidth || line === '' || hangs) {
       line = candidate
       continue
     }
@@ -140,7 +144,7 @@ function background(ctx: Ctx2D, data: PosterData): void {
   ctx.globalAlpha = 0.18
   ctx.fillStyle = '#7b5cff'
   ctx.beginPath()
-  ctx.arc(96, 300, 92, 0, Math.PI * 2)
+  ctx.arc(96, 300, 76, 0, Math.PI * 2)
   ctx.fill()
   ctx.globalAlpha = 1
 }
@@ -214,9 +218,12 @@ function scoreRing(ctx: Ctx2D, data: PosterData): void {
   ctx.fillStyle = '#ffffff'
   ctx.font = font(40, 'bold')
   ctx.fillText(String(data.overall), cx, cy + 10)
+  ctx.fillStyle = '#b9b2d9'
+  ctx.font = font(11)
+  ctx.fillText(data.overallLabel, cx, cy + 30)
   ctx.fillStyle = '#f5c86b'
-  ctx.font = font(12)
-  ctx.fillText(`${data.overallLabel} · ${data.band}`, cx, cy + 32)
+  ctx.font = font(15, 'bold')
+  ctx.fillText(data.band, cx, cy + r + 30)
 }
 
 function radar(ctx: Ctx2D, data: PosterData): void {
@@ -261,10 +268,10 @@ function radar(ctx: Ctx2D, data: PosterData): void {
 
 function summary(ctx: Ctx2D, data: PosterData): number {
   const x = 24
-  const y = 392
+  const y = 404
   const width = POSTER_WIDTH - 48
   ctx.font = font(15)
-  const lines = wrapText((s) => ctx.measureText(s).width, data.summary, width - 32, 5)
+  const lines = wrapText((s) => ctx.measureText(s).width, data.summary, width - 32, 4)
   const height = 28 + lines.length * 24
   ctx.fillStyle = 'rgba(255,255,255,0.07)'
   roundRect(ctx, x, y, width, height, 12)
@@ -278,21 +285,25 @@ function summary(ctx: Ctx2D, data: PosterData): number {
   return y + height
 }
 
+/** The lucky items, centred between the summary and the footer. */
 function lucky(ctx: Ctx2D, data: PosterData, top: number): void {
-  const y = Math.max(top + 24, 540)
   ctx.textAlign = 'center'
   ctx.fillStyle = '#f5c86b'
-  ctx.font = font(13, 'bold')
-  const line = wrapText((s) => ctx.measureText(s).width, data.lucky, POSTER_WIDTH - 48, 2)
-  line.forEach((text, i) => ctx.fillText(text, POSTER_WIDTH / 2, y + i * 20))
+  ctx.font = font(14, 'bold')
+  const lines = wrapText((s) => ctx.measureText(s).width, data.lucky, POSTER_WIDTH - 48, 2)
+  const middle = (top + FOOTER_LINE) / 2
+  const first = middle - ((lines.length - 1) * 22) / 2 + 5
+  lines.forEach((text, i) => ctx.fillText(text, POSTER_WIDTH / 2, first + i * 22))
 }
+
+const FOOTER_LINE = 612
 
 function footer(ctx: Ctx2D, data: PosterData): void {
   ctx.strokeStyle = 'rgba(245,200,107,0.35)'
   ctx.lineWidth = 1
   ctx.beginPath()
-  ctx.moveTo(24, 612)
-  ctx.lineTo(POSTER_WIDTH - 24, 612)
+  ctx.moveTo(24, FOOTER_LINE)
+  ctx.lineTo(POSTER_WIDTH - 24, FOOTER_LINE)
   ctx.stroke()
   ctx.textAlign = 'center'
   ctx.fillStyle = '#f5c86b'

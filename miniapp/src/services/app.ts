@@ -11,7 +11,20 @@ import { taroTransport } from './transport'
 
 /** The app's singletons: the API client, this device's history, the one submitter. */
 
-export const api = new FortuneApi(API_BASE, taroTransport)
+/**
+ * The API's base URL: fixed at build time (TARO_APP_API_BASE, see config/index.ts). An H5 page may
+ * set `window.CYBERFORTUNE_API_BASE` in its index.html to call an API on another origin (which
+ * then needs FORTUNE_CORS_ORIGINS) without a rebuild.
+ */
+function apiBase(): string {
+  if (process.env.TARO_ENV === 'h5' && typeof window !== 'undefined') {
+    const configured = (window as unknown as { CYBERFORTUNE_API_BASE?: unknown }).CYBERFORTUNE_API_BASE
+    if (typeof configured === 'string' && configured) return configured.replace(/\/+$/, '')
+  }
+  return API_BASE
+}
+
+export const api = new FortuneApi(apiBase(), taroTransport)
 export const history = new History(taroStore)
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 export const submitter = new Submitter({ api, store: taroStore, sleep })

@@ -5,7 +5,7 @@ import { AlmanacCard, ElementBars, PillarTable } from '../../components/Chart'
 import Shell from '../../components/Shell'
 import { ApiError, describeError } from '../../lib/errors'
 import { buildRequest } from '../../lib/form'
-import { elementName, formatDate, readingTitle, periodName, topicName } from '../../lib/format'
+import { elementName, formatDate, periodName, topicName } from '../../lib/format'
 import type { HistoryPillar } from '../../lib/history'
 import { t, type MessageKey } from '../../lib/i18n'
 import type { DerivedProfile } from '../../lib/types'
@@ -122,14 +122,16 @@ export default function ChartPage() {
               <Text>
                 {busy
                   ? t(lang, retrying ? 'connectionLost' : 'submitting')
-                  : t(lang, 'askReading', { topic: topicName(form.topic, lang), period: lang === 'zh-CN' ? periodName(form.period, lang) : periodName(form.period, lang).toLowerCase() })}
+                  : t(lang, 'askReading', lang === 'zh-CN'
+                      ? { topic: topicName(form.topic, lang), period: periodName(form.period, lang) }
+                      : { topic: topicName(form.topic, lang).toLowerCase(), period: periodName(form.period, lang).toLowerCase() })}
               </Text>
             </View>
             <View className='btn-ghost' id='btn-edit' onClick={() => Taro.navigateBack().catch(() => Taro.reLaunch({ url: '/pages/index/index' }))}>
               <Text>{t(lang, 'editInfo')}</Text>
             </View>
           </View>
-          <Text className='disclaimer'>{readingTitle(form.topic, form.period, lang)}</Text>
+          <Text className='disclaimer'>{t(lang, 'disclaimer')}</Text>
         </View>
       </View>
     </Shell>

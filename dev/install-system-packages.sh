@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Install the Debian packages the stack and the tests need (RabbitMQ, Redis), as root, when missing.
+# Install the Debian packages the stack and the tests need (RabbitMQ, Redis; for the mini-program
+# Node.js, and Chromium with CJK fonts for the browser tests), as root, when missing.
 # Not root: say what to install and fail.
 set -euo pipefail
 need=()
 [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need+=(rabbitmq-server)
 command -v redis-server >/dev/null || need+=(redis-server)
+command -v node >/dev/null || need+=(nodejs npm)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+fc-list :lang=zh 2>/dev/null | grep -q . || need+=(fonts-noto-cjk)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "missing Debian packages: ${need[*]}; install them with: sudo apt-get install -y ${need[*]}" >&2

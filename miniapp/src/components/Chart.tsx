@@ -72,7 +72,7 @@ function PillarColumn({ pillar, label, lang, isDay }: { pillar: Pillar | null; l
 /** The four pillars: ten god, stem, branch, hidden stems with their ten gods, Na Yin. */
 export function PillarTable({ profile, lang }: { profile: DerivedProfile; lang: Language }) {
   return (
-    <View className='pillars' id='pillars'>
+    <View className={`pillars pillars--${lang === 'zh-CN' ? 'zh' : 'en'}`} id='pillars'>
       {PILLARS.map(({ key, label }) => (
         <PillarColumn key={key} pillar={profile.pillars[key]} label={t(lang, label)} lang={lang} isDay={key === 'day'} />
       ))}

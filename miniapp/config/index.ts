@@ -58,6 +58,8 @@ export default defineConfig<'webpack5'>(async () => {
       },
       webpackChain(chain) {
         chain.resolve.plugin('tsconfig-paths').use(TsconfigPathsPlugin)
+        // the pages share the client library and components: one shared chunk, not a copy each
+        chain.optimization.splitChunks({ chunks: 'all', minSize: 20_000 })
       },
     },
   }

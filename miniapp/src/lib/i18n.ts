@@ -205,7 +205,7 @@ export type MessageKey = keyof typeof zh
 
 const en: Record<MessageKey, string> = {
   appName: 'CyberFortune',
-  appTagline: 'Your birth chart, read by AI: today’s fortune in a few seconds',
+  appTagline: 'Your birth chart, read by AI: today\'s fortune in a few seconds',
   langSwitch: '中文',
   langSwitchLabel: '切换到中文',
 
@@ -228,8 +228,8 @@ const en: Record<MessageKey, string> = {
   lunarReading: 'Lunar {year}, {month}{day}',
   birthTime: 'Time of birth',
   birthTimePlaceholder: 'e.g. 08:30',
-  birthTimeUnknown: 'I don’t know my birth time',
-  birthTimeUnknownHint: 'That’s fine: the chart just has no hour pillar',
+  birthTimeUnknown: 'I don\'t know my birth time',
+  birthTimeUnknownHint: 'That\'s fine: the chart just has no hour pillar',
   place: 'Place of birth',
   placeManual: 'Elsewhere',
   timezone: 'Time zone',
@@ -303,13 +303,13 @@ const en: Record<MessageKey, string> = {
   strength_weak: 'weak',
 
   waitingTitle: 'Reading your fortune',
-  waitingIntro: 'The AI is reading your chart and the day’s almanac. This takes a few seconds to a minute',
+  waitingIntro: 'The AI is reading your chart and the day\'s almanac. This takes a few seconds to a minute',
   stepAccepted: 'Received',
   stepQueued: 'In line',
   stepRunning: 'Reading',
   stepDone: 'Done',
   status_pending: 'Received, joining the line',
-  status_queued: 'In line, you’re up soon',
+  status_queued: 'In line, you\'re up soon',
   status_running: 'The AI is reading your chart',
   status_succeeded: 'Done',
   status_failed: 'This one did not finish',
@@ -353,10 +353,10 @@ const en: Record<MessageKey, string> = {
   expiredTitle: 'This reading has expired',
   expiredBody: 'To protect your privacy, readings are kept for 7 days and then deleted. Ask again with the same details',
   failedTitle: 'This reading did not come through',
-  failedBody: 'The AI did not give a reading this time ({reason}). It’s not you: asking again usually works',
+  failedBody: 'The AI did not give a reading this time ({reason}). It\'s not you: asking again usually works',
   cancelledTitle: 'This reading was cancelled',
   cancelledBody: 'Whenever you like, ask again',
-  notFoundTitle: 'We couldn’t find this reading',
+  notFoundTitle: 'We couldn\'t find this reading',
   notFoundBody: 'It may come from another device, or the link is incomplete. Ask again',
   backHome: 'Back to start',
 

@@ -134,9 +134,14 @@ function background(ctx: Ctx2D, data: PosterData): void {
   const random = seededRandom(data.seed)
   ctx.fillStyle = '#ffffff'
   for (let i = 0; i < 70; i += 1) {
-    ctx.globalAlpha = 0.15 + random() * 0.55
+    const alpha = 0.15 + random() * 0.55
+    const x = random() * POSTER_WIDTH
+    const y = random() * POSTER_HEIGHT
+    const size = 0.4 + random() * 1.1
+    if (y < 115 && x < 300) continue // no star on the title lines
+    ctx.globalAlpha = alpha
     ctx.beginPath()
-    ctx.arc(random() * POSTER_WIDTH, random() * POSTER_HEIGHT, 0.4 + random() * 1.1, 0, Math.PI * 2)
+    ctx.arc(x, y, size, 0, Math.PI * 2)
     ctx.fill()
   }
   ctx.globalAlpha = 1

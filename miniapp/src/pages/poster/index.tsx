@@ -19,10 +19,12 @@ type CanvasNode = {
   toDataURL?: (type: string) => string
 }
 
-function posterData(id: string, lang: Language): PosterData | undefined {
+/** The poster's words, in the reading's own language (its summary and lucky items are in it). */
+function posterData(id: string): PosterData | undefined {
   const entry = history.get(id)
   if (!entry?.result) return undefined
   const { result, request } = entry
+  const lang: Language = request.language
   const pillars = (entry.pillars ?? []).map((pillar) => ({
     ...pillar,
     label: t(lang, `pillar${pillar.key[0].toUpperCase()}${pillar.key.slice(1)}` as MessageKey),
@@ -70,8 +72,8 @@ export default function PosterPage() {
   const [message, setMessage] = useState<string | undefined>()
   const [failed, setFailed] = useState(false)
 
-  const draw = async (language: Language) => {
-    const data = posterData(id, language)
+  const draw = async () => {
+    const data = posterData(id)
     const canvas = await canvasNode()
     if (!data || !canvas) {
       setFailed(true)
@@ -93,7 +95,7 @@ export default function PosterPage() {
   }
 
   useReady(() => {
-    void draw(lang)
+    void draw()
   })
 
   const save = async () => {
@@ -139,7 +141,7 @@ export default function PosterPage() {
           style={{ width: `${POSTER_WIDTH}px`, height: `${POSTER_HEIGHT}px` }}
         />
         {image ? (
-          <Image id='poster-image' className='poster__image' src={image} mode='widthFix' showMenuByLongpress />
+          <Image id='poster-image' className='poster__image' src={image} mode='aspectFit' showMenuByLongpress />
         ) : (
           <View className='poster__placeholder'><Text>{t(lang, 'posterDrawing')}</Text></View>
         )}

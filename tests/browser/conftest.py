@@ -52,8 +52,6 @@ CHROMIUM_ARGS = [
 PHONE = {"width": 375, "height": 812}
 TABLET = {"width": 820, "height": 1180}
 
-pytestmark = pytest.mark.browser
-
 
 def build_miniapp(*steps: str) -> None:
     """The cached build script: npm ci and the builds run only when their inputs changed."""

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import MINIAPP, build_miniapp
 
+pytestmark = pytest.mark.browser
 MAIN_PACKAGE_LIMIT = 2 * 1024 * 1024  # WeChat's limit for the main package
 PAGE_FILES = (".js", ".json", ".wxml", ".wxss")
 PAGES = [

@@ -44,6 +44,9 @@ function systemLanguage(): string {
 
 let language: Language = taroStore.get<Language>(LANGUAGE_KEY) ?? detectLanguage(systemLanguage())
 const listeners = new Set<(lang: Language) => void>()
+if (process.env.TARO_ENV === 'h5' && typeof document !== 'undefined') {
+  document.documentElement.lang = language
+}
 
 export function currentLanguage(): Language {
   return language

@@ -4,13 +4,14 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help setup venv system-packages lint typecheck test test-fast test-unit test-integration test-e2e run smoke bench cluster-up cluster-down binaries clean miniapp test-miniapp test-browser
+.PHONY: help setup venv system-packages lint typecheck test test-fast test-unit test-integration test-e2e run smoke bench cluster-up cluster-down cluster-status images binaries clean miniapp test-miniapp test-browser
 
 help:
 	@echo "make run      start the standalone stack (API on http://127.0.0.1:8080, H5 app on /app/)"
 	@echo "make test     set up everything (apt packages, venv, Go-built binaries) and run every tier"
 	@echo "make test-fast  lint + unit tests only"
-	@echo "make cluster-up / cluster-down  local kube-apiserver + etcd (kubeconfig in .local/kubeconfig)"
+	@echo "make cluster-up / cluster-down  local one-node cluster (kubeconfig in .local/kubeconfig; root)"
+	@echo "make images   build our images locally and load them into the local node (root)"
 	@echo "make bench    benchmarks (figures go to docs/benchmarks.md)"
 	@echo "make miniapp  build the mini-program (miniapp/dist/h5, miniapp/dist/weapp); test-miniapp, test-browser"
 
@@ -30,7 +31,7 @@ setup: system-packages venv binaries
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/hadolint api-image/Dockerfile worker-image/Dockerfile
+	$(VENV)/bin/hadolint api-image/Dockerfile worker-image/Dockerfile dev/images/*/Dockerfile
 
 typecheck: venv
 	$(VENV)/bin/mypy --strict -p fortune_core -p fortune_api -p fortune_worker
@@ -41,7 +42,7 @@ test-unit: venv
 test-integration: venv system-packages
 	$(PY) -m pytest tests/integration
 
-test-e2e: venv binaries
+test-e2e: venv system-packages binaries
 	$(PY) -m pytest tests/e2e
 
 test-fast: lint typecheck test-unit
@@ -69,11 +70,17 @@ smoke: venv
 bench: venv system-packages
 	$(PY) benchmarks/pipeline.py
 
-cluster-up: venv binaries
+cluster-up: venv system-packages binaries
 	@bash dev/controlplane/cluster.sh up
 
 cluster-down:
 	@bash dev/controlplane/cluster.sh down
+
+cluster-status:
+	@bash dev/controlplane/cluster.sh status
+
+images: venv system-packages binaries
+	$(PY) dev/controlplane/images.py build
 
 clean: cluster-down
 	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache

@@ -14,7 +14,7 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
-from fortune_api import create_app
+from fortune_api.app import create_app
 from fortune_api.backends import Backends
 from fortune_api.cors import parse_origins
 from fortune_api.settings import ApiSettings

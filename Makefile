@@ -4,15 +4,16 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help setup venv system-packages lint typecheck test test-fast test-unit test-integration test-e2e run smoke bench cluster-up cluster-down cluster-status images binaries clean
+.PHONY: help setup venv system-packages lint typecheck test test-fast test-unit test-integration test-e2e run smoke bench cluster-up cluster-down cluster-status images binaries clean miniapp test-miniapp test-browser
 
 help:
-	@echo "make run      start the standalone stack (API on http://127.0.0.1:8080)"
+	@echo "make run      start the standalone stack (API on http://127.0.0.1:8080, H5 app on /app/)"
 	@echo "make test     set up everything (apt packages, venv, Go-built binaries) and run every tier"
 	@echo "make test-fast  lint + unit tests only"
 	@echo "make cluster-up / cluster-down  local one-node cluster (kubeconfig in .local/kubeconfig; root)"
 	@echo "make images   build our images locally and load them into the local node (root)"
 	@echo "make bench    benchmarks (figures go to docs/benchmarks.md)"
+	@echo "make miniapp  build the mini-program (miniapp/dist/h5, miniapp/dist/weapp); test-miniapp, test-browser"
 
 # --- setup -------------------------------------------------------------------------------------
 system-packages:
@@ -46,8 +47,18 @@ test-e2e: venv system-packages binaries
 
 test-fast: lint typecheck test-unit
 
-test: setup lint typecheck
+test: setup lint typecheck test-miniapp
 	$(PY) -m pytest tests
+
+# --- mini-program (miniapp/): npm ci and each build only when their inputs changed ------------
+miniapp:
+	@bash miniapp/scripts/build.sh deps h5 weapp
+
+test-miniapp: miniapp
+	@bash miniapp/scripts/build.sh check
+
+test-browser: venv system-packages miniapp
+	$(PY) -m pytest tests/browser
 
 # --- running -----------------------------------------------------------------------------------
 run: system-packages venv
@@ -73,3 +84,4 @@ images: venv system-packages binaries
 
 clean: cluster-down
 	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache
+	rm -rf miniapp/node_modules miniapp/dist miniapp/.stamps miniapp/.swc

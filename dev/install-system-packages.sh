@@ -2,7 +2,8 @@
 # Install the Debian packages the stack and the tests need, as root, when missing:
 #   the standalone stack: RabbitMQ, Redis;
 #   the local cluster's node and image builds: containerd (CRI) + runc, the CNI plugins, iptables,
-#   conntrack, buildah (daemonless image builds), mmdebstrap (the Debian base image), gcc (pause).
+#   conntrack, buildah (daemonless image builds), mmdebstrap (the Debian base image), gcc (pause);
+#   the mini-program: Node.js (when no node is on PATH), Chromium and CJK fonts (browser tests).
 # Not root: say what to install and fail.
 set -euo pipefail
 # "<file that proves the package is installed> <package>"
@@ -18,12 +19,15 @@ wanted=(
   "/usr/bin/mmdebstrap mmdebstrap"
   "/usr/bin/gcc gcc"
   "/usr/lib/x86_64-linux-gnu/libc.a libc6-dev"
+  "/usr/bin/chromium chromium"
+  "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc fonts-noto-cjk"
 )
 need=()
 for entry in "${wanted[@]}"; do
   file=${entry% *} package=${entry#* }
   [ -e "$file" ] || need+=("$package")
 done
+command -v node >/dev/null || need+=(nodejs npm)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "missing Debian packages: ${need[*]}; install them with: sudo apt-get install -y ${need[*]}" >&2

@@ -6,6 +6,7 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 
+from fortune_api.cors import parse_origins
 from fortune_core.settings import CoreSettings, env_bool, env_int, env_str
 
 
@@ -36,6 +37,8 @@ class ApiSettings:
     trust_proxy_headers: bool = False
     backend_wait_seconds: int = 30
     log_level: str = "INFO"
+    cors_origins: tuple[str, ...] = ()
+    webapp_dir: str = ""
 
     @classmethod
     def from_env(cls) -> ApiSettings:
@@ -50,4 +53,6 @@ class ApiSettings:
             trust_proxy_headers=env_bool("FORTUNE_TRUST_PROXY_HEADERS", False),
             backend_wait_seconds=env_int("FORTUNE_BACKEND_WAIT_SECONDS", 30),
             log_level=env_str("FORTUNE_LOG_LEVEL", "INFO"),
+            cors_origins=parse_origins(env_str("FORTUNE_CORS_ORIGINS", "")),
+            webapp_dir=env_str("FORTUNE_WEBAPP_DIR", ""),
         )

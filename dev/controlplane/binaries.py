@@ -28,6 +28,7 @@ PINS = {
     "helm": "HELM_VERSION",
     "coredns": "COREDNS_VERSION",
     "crictl": "CRICTL_VERSION",
+    "local-path-provisioner": "LOCAL_PATH_PROVISIONER_VERSION",
 }
 
 

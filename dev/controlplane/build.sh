@@ -81,4 +81,6 @@ build kube-proxy "$KUBERNETES_VERSION" go_build_k8s k8s.io/kubernetes/cmd/kube-p
 build coredns "$COREDNS_VERSION" go_install github.com/coredns/coredns "$COREDNS_VERSION"
 build crictl "$CRICTL_VERSION" go_install sigs.k8s.io/cri-tools/cmd/crictl "$CRICTL_VERSION" \
   "-X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION"
+build local-path-provisioner "$LOCAL_PATH_PROVISIONER_VERSION" go_install \
+  github.com/rancher/local-path-provisioner "$LOCAL_PATH_PROVISIONER_VERSION"
 build pause "src-$(sha256sum "$root/dev/node/pause.c" | cut -c1-12)" cc_build_pause

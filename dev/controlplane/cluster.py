@@ -34,9 +34,10 @@ from controlplane.processes import ClusterError
 MACHINE_LOCK = Path("/run/cyberfortune/node.json")
 BINARIES = [
     "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet",
-    "kube-proxy", "kubectl", "crictl", "coredns", "pause",
+    "kube-proxy", "kubectl", "crictl", "coredns", "pause", "local-path-provisioner",
 ]  # fmt: skip
-BOOT_IMAGES = ["pause", "coredns"]  # what the node itself needs; `make images` builds the rest
+# What the node and its add-ons need; `make images` builds the rest.
+BOOT_IMAGES = ["pause", "coredns", "local-path-provisioner", "base"]
 
 
 class LocalCluster:
@@ -94,10 +95,12 @@ class LocalCluster:
         self.plane.up(timeout)
         self.node.up(lambda node: images.load_into(node, images.built_archives()), timeout)
         self.plane.apply(*addons.coredns_objects())
-        self.plane.kubectl(
-            "-n", addons.NAMESPACE, "rollout", "status", "deployment/coredns",
-            f"--timeout={int(timeout)}s", timeout=timeout + 10,
-        )  # fmt: skip
+        self.plane.apply(*addons.local_path_objects(self.state_dir / "volumes"))
+        for namespace, deployment in addons.DEPLOYMENTS:
+            self.plane.kubectl(
+                "-n", namespace, "rollout", "status", f"deployment/{deployment}",
+                f"--timeout={int(timeout)}s", timeout=timeout + 10,
+            )  # fmt: skip
         return time.monotonic() - start
 
     def down(self) -> None:

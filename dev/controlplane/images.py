@@ -86,6 +86,15 @@ IMAGES: dict[str, ImageSpec] = {
     for spec in [
         ImageSpec("pause", REPO_ROOT / "dev/images/pause/Dockerfile", None, "pause", False),
         ImageSpec("coredns", REPO_ROOT / "dev/images/coredns/Dockerfile", None, "coredns", False),
+        ImageSpec(
+            "local-path-provisioner",
+            REPO_ROOT / "dev/images/local-path-provisioner/Dockerfile",
+            None,
+            "local-path-provisioner",
+            False,
+        ),
+        # The Debian base itself: the provisioner's helper pods run its shell to make directories.
+        ImageSpec("base", REPO_ROOT / "dev/controlplane/images.py", None),
         ImageSpec("api", REPO_ROOT / "api-image/Dockerfile", REPO_ROOT),
         ImageSpec("worker", REPO_ROOT / "worker-image/Dockerfile", REPO_ROOT),
         ImageSpec("rabbitmq", REPO_ROOT / "dev/images/rabbitmq/Dockerfile", None),
@@ -166,6 +175,10 @@ def build_base() -> str:
 
 def build(spec: ImageSpec, base: str | None) -> str:
     """Build one image (cached layers are reused); its image id."""
+    if spec.name == "base":
+        base_id = _image_id(base or build_base())
+        assert base_id is not None
+        return base_id
     ref = spec.ref
     with tempfile.TemporaryDirectory(prefix=f"cyberfortune-{spec.name}-") as tmp:
         if spec.binary:

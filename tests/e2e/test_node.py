@@ -449,3 +449,35 @@ def test_pod_is_scheduled_on_the_local_node_from_a_local_image(
     assert started.spec.node_name == "cyberfortune-local"
     assert started.status.container_statuses[0].image_id  # resolved by containerd, not pulled
     assert logs.strip().startswith("3.11")
+
+
+def test_a_claim_gets_a_volume_that_outlives_its_pod(
+    core: client.CoreV1Api, namespace: str
+) -> None:
+    claim = client.V1PersistentVolumeClaim(
+        metadata=client.V1ObjectMeta(name="data"),
+        spec=client.V1PersistentVolumeClaimSpec(
+            access_modes=["ReadWriteOnce"],
+            resources=client.V1VolumeResourceRequirements(requests={"storage": "1Gi"}),
+        ),
+    )
+    core.create_namespaced_persistent_volume_claim(namespace, claim)
+    volume = {"name": "data", "persistentVolumeClaim": {"claimName": "data"}}
+
+    def with_volume(name: str, code: str) -> dict[str, Any]:
+        spec = python_pod(name, API_IMAGE, code)
+        spec["spec"]["volumes"].append(volume)
+        spec["spec"]["containers"][0]["volumeMounts"].append({"name": "data", "mountPath": "/data"})
+        return spec
+
+    write = "open('/data/note', 'w').write('kept')"
+    phase, logs = run_to_completion(core, namespace, with_volume("writer", write))
+    assert phase == "Succeeded", logs
+    phase, logs = run_to_completion(
+        core, namespace, with_volume("reader", "print(open('/data/note').read())")
+    )
+    assert phase == "Succeeded", logs
+    assert logs.strip() == "kept"
+    bound = core.read_namespaced_persistent_volume_claim("data", namespace)
+    assert bound.status.phase == "Bound"
+    assert bound.spec.storage_class_name == "local-path"

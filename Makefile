@@ -4,7 +4,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help setup venv system-packages lint typecheck test test-fast test-unit test-integration test-e2e run smoke bench cluster-up cluster-down cluster-status images binaries clean miniapp test-miniapp test-browser
+.PHONY: help setup venv system-packages lint typecheck test test-fast test-unit test-integration test-e2e run smoke bench cluster-up cluster-down cluster-status cluster-deploy images binaries clean miniapp test-miniapp test-browser
 
 help:
 	@echo "make run      start the standalone stack (API on http://127.0.0.1:8080, H5 app on /app/)"
@@ -81,6 +81,9 @@ cluster-status:
 
 images: venv system-packages binaries
 	$(PY) dev/controlplane/images.py build
+
+cluster-deploy: venv system-packages binaries
+	$(PY) dev/controlplane/deploy.py
 
 clean: cluster-down
 	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache

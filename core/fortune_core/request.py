@@ -21,7 +21,8 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 from pydantic_core.core_schema import ValidationInfo
 
-MIN_BIRTH_DATE = dt.date(1900, 1, 1)
+#: Births from 1600 on: lunar-python's tables and the tz database cover them (docs/domain.md).
+MIN_BIRTH_DATE = dt.date(1600, 1, 1)
 #: Target dates the calendar tables cover comfortably.
 MIN_TARGET_DATE = dt.date(1901, 1, 1)
 MAX_TARGET_DATE = dt.date(2099, 12, 31)
@@ -180,7 +181,11 @@ class BirthProfile(_Model):
         tz_name = info.data.get("timezone", DEFAULT_TIMEZONE)
         if calendar == Calendar.LUNAR:
             if year < MIN_BIRTH_DATE.year:
-                raise _err("date_range", "must be in 1900 or later", "必须在 1900 年或以后")
+                raise _err(
+                    "date_range",
+                    f"must be in {MIN_BIRTH_DATE.year} or later",
+                    f"必须在 {MIN_BIRTH_DATE.year} 年或以后",
+                )
             ok, en, zh = lunar_date_exists(year, month, day, bool(info.data.get("leap_month")))
             if not ok:
                 raise _err("lunar_date", en, zh)
@@ -197,7 +202,11 @@ class BirthProfile(_Model):
             except ValueError as exc:
                 raise _err("date_invalid", "is not a real date", "不是有效的日期") from exc
         if solar < MIN_BIRTH_DATE:
-            raise _err("date_range", "must be 1900-01-01 or later", "必须在 1900-01-01 或以后")
+            raise _err(
+                "date_range",
+                f"must be {MIN_BIRTH_DATE} or later",
+                f"必须在 {MIN_BIRTH_DATE} 或以后",
+            )
         if tz_name is not None and solar > _today_in(tz_name):
             raise _err("date_future", "cannot be in the future", "不能是未来的日期")
         return value

@@ -82,7 +82,11 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
     ("bad date format", _request(birthDate="1990/05/17"), "profile.birthDate"),
     ("impossible solar date", _request(birthDate="1990-02-30"), "profile.birthDate"),
     ("before 1600", _request(birthDate="1599-12-31"), "profile.birthDate"),
-    ("lunar year before 1600", _request(birthDate="1599-12-01", calendar="lunar"), "profile"),
+    (
+        "lunar year before 1600",
+        _request(birthDate="1599-12-01", calendar="lunar"),
+        "profile.birthDate",
+    ),
     ("future date", _request(birthDate="2999-01-01"), "profile.birthDate"),
     (
         "leap month the year lacks",

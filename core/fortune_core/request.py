@@ -21,6 +21,8 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 from pydantic_core.core_schema import ValidationInfo
 
+from fortune_core.clock import system_clock
+
 #: Births from 1600 on: lunar-python's tables and the tz database cover them (docs/domain.md).
 MIN_BIRTH_DATE = dt.date(1600, 1, 1)
 #: Target dates the calendar tables cover comfortably.
@@ -75,8 +77,15 @@ def _err(code: str, en: str, zh: str) -> PydanticCustomError:
     return PydanticCustomError(code, en, {"zh": zh})
 
 
-def _today_in(tz_name: str) -> dt.date:
-    return dt.datetime.now(ZoneInfo(tz_name)).date()
+def _now(info: ValidationInfo) -> dt.datetime:
+    """The validation's "now": `context={"now": ...}` (see `validate_request`), else the clock."""
+    context = info.context if isinstance(info.context, dict) else {}
+    now = context.get("now")
+    return now if isinstance(now, dt.datetime) else system_clock()
+
+
+def _today_in(tz_name: str, now: dt.datetime) -> dt.date:
+    return now.astimezone(ZoneInfo(tz_name)).date()
 
 
 def lunar_date_exists(year: int, month: int, day: int, leap: bool) -> tuple[bool, str, str]:
@@ -207,7 +216,7 @@ class BirthProfile(_Model):
                 f"must be {MIN_BIRTH_DATE} or later",
                 f"必须在 {MIN_BIRTH_DATE} 或以后",
             )
-        if tz_name is not None and solar > _today_in(tz_name):
+        if tz_name is not None and solar > _today_in(tz_name, _now(info)):
             raise _err("date_future", "cannot be in the future", "不能是未来的日期")
         return value
 
@@ -231,7 +240,7 @@ class BirthProfile(_Model):
                 "this clock time did not exist there (clocks jumped forward for daylight saving)",
                 "该时区当天没有这个时刻（夏令时拨快时跳过）",
             )
-        if civil > dt.datetime.now(dt.UTC):
+        if civil > _now(info):
             raise _err("time_future", "cannot be in the future", "不能是未来的时间")
         return value
 
@@ -312,15 +321,15 @@ class FortuneRequest(_Model):
             )
         return value
 
-    def target_date(self) -> dt.date:
-        """The day the fortune is for: `date`, or today in the profile's time zone."""
+    def target_date(self, now: dt.datetime | None = None) -> dt.date:
+        """The day the fortune is for: `date`, or today (at `now`) in the profile's time zone."""
         if self.date:
             return dt.date.fromisoformat(self.date)
-        return _today_in(self.profile.timezone)
+        return _today_in(self.profile.timezone, now or system_clock())
 
-    def with_resolved_date(self) -> FortuneRequest:
+    def with_resolved_date(self, now: dt.datetime | None = None) -> FortuneRequest:
         """A copy with `date` filled in, so every later step reads the same day."""
-        return self.model_copy(update={"date": self.target_date().isoformat()})
+        return self.model_copy(update={"date": self.target_date(now).isoformat()})
 
     def to_json_dict(self) -> dict[str, Any]:
         """The public JSON form (camelCase, enums as strings, unset optionals left out)."""
@@ -417,19 +426,23 @@ def errors_from(exc: ValidationError) -> dict[str, FieldMessage]:
     return errors
 
 
-def validate_request(data: Any) -> Validated:
-    """Validate untrusted JSON-like input. Never raises for bad input."""
+def validate_request(data: Any, now: dt.datetime | None = None) -> Validated:
+    """Validate untrusted JSON-like input. Never raises for bad input. `now` (timezone-aware, by
+    default the system clock) decides what is in the future."""
     if not isinstance(data, dict):
         return Validated(errors={"body": FieldMessage("must be a JSON object", "必须是 JSON 对象")})
     try:
-        return Validated(request=FortuneRequest.model_validate(data))
+        context = {"now": now or system_clock()}
+        return Validated(request=FortuneRequest.model_validate(data, context=context))
     except ValidationError as exc:
         return Validated(errors=errors_from(exc))
 
 
-def validate_profile(data: Any) -> tuple[BirthProfile | None, dict[str, FieldMessage]]:
+def validate_profile(
+    data: Any, now: dt.datetime | None = None
+) -> tuple[BirthProfile | None, dict[str, FieldMessage]]:
     """Validate a bare birth profile (for `POST /v1/profiles`); errors under ``profile.``."""
-    outcome = validate_request({"profile": data} if isinstance(data, dict) else data)
+    outcome = validate_request({"profile": data} if isinstance(data, dict) else data, now)
     if outcome.request is not None:
         return outcome.request.profile, {}
     return None, outcome.errors

@@ -25,6 +25,7 @@ import pika
 import redis
 from pika.exceptions import AMQPError
 
+from fortune_core.backoff import delays
 from fortune_core.queue import DEFAULT_DELIVERY_LIMIT, Publisher, declare_topology, requests_queue
 from fortune_core.records import connect_records
 from fortune_core.status_cache import StatusCache
@@ -85,7 +86,10 @@ class Worker:
             if self.provider.uses_llm
             else None
         )
-        self._publisher = Publisher(settings.core.rabbitmq_url, DEFAULT_DELIVERY_LIMIT)
+        self._dead_letters = settings.core.dead_letter_limits()
+        self._publisher = Publisher(
+            settings.core.rabbitmq_url, DEFAULT_DELIVERY_LIMIT, dead_letters=self._dead_letters
+        )
         self.processor = Processor(
             settings,
             self.provider,
@@ -124,24 +128,22 @@ class Worker:
         executor = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="fortune")
         status = ExitStatus.DRAINED
         try:
-            backoff = 0.5
+            waits = delays(0.5, 10.0)
             while not self._stop.is_set():
                 try:
                     session = self._connect()
                     if session is None:
                         break  # stopped while waiting for RabbitMQ
-                    backoff = 0.5
+                    waits = delays(0.5, 10.0)
                     status = self._consume(session, executor)
                 except AMQPError as exc:
                     self.consuming.clear()
                     self._drop_session()
                     if self._stop.is_set():
                         break
-                    log.warning(
-                        "RabbitMQ connection lost (%r); reconnecting in %.1f s", exc, backoff
-                    )
-                    self._stop.wait(backoff)
-                    backoff = min(backoff * 2, 10.0)
+                    wait = next(waits)
+                    log.warning("RabbitMQ connection lost (%r); reconnecting in %.1f s", exc, wait)
+                    self._stop.wait(wait)
         finally:
             self.consuming.clear()
             self._drop_session()
@@ -163,21 +165,23 @@ class Worker:
         params.connection_attempts = 1
         params.socket_timeout = 5
         params.blocked_connection_timeout = 60
-        delay = 0.5
+        waits = delays(0.5, 10.0)
         while not self._stop.is_set():
             try:
                 connection = pika.BlockingConnection(params)
                 channel = connection.channel()
-                declare_topology(channel, self.settings.core.pool, DEFAULT_DELIVERY_LIMIT)
+                declare_topology(
+                    channel, self.settings.core.pool, DEFAULT_DELIVERY_LIMIT, self._dead_letters
+                )
                 channel.basic_qos(prefetch_count=self.settings.concurrency)
                 session = _Session(connection, channel)
                 with self._lock:
                     self._session = session
                 return session
             except AMQPError as exc:
+                delay = next(waits)
                 log.warning("RabbitMQ not reachable (%r); retrying in %.1f s", exc, delay)
                 self._stop.wait(delay)
-                delay = min(delay * 2, 10.0)
         return None
 
     def _consume(self, session: _Session, executor: ThreadPoolExecutor) -> ExitStatus:

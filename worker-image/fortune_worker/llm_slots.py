@@ -4,13 +4,12 @@ The holders live in one sorted set, each scored by its lease expiry (millisecond
 time, so worker clocks do not matter). Acquire, renew and release are Lua scripts, atomic on the
 server. Acquiring first drops expired leases, so a worker that died holding a slot gives it back
 when its lease runs out. A holder renews its lease from a heartbeat thread while its call lasts.
-Waiting for a free slot polls with a short, growing, jittered backoff.
+Waiting for a free slot polls with a short, growing, jittered backoff (`fortune_core.backoff`).
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 import uuid
@@ -18,6 +17,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import redis
+
+from fortune_core.backoff import delays
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +140,7 @@ class LlmSlots:
         soon as `abort()` is true (checked before every poll).
         """
         token = self.new_token()
-        interval = 0.02
-        while True:
+        for delay in delays(0.02, max_interval):
             if abort():
                 raise SlotWaitAbortedError("gave up waiting for an LLM slot")
             if self.try_acquire(token):
@@ -148,8 +148,8 @@ class LlmSlots:
                     self._held.add(token)
                 self._ensure_heartbeat()
                 return token
-            time.sleep(interval * random.uniform(0.5, 1.0))
-            interval = min(max_interval, interval * 2)
+            time.sleep(delay)
+        raise AssertionError("unreachable: delays() never ends")
 
     @contextmanager
     def hold(self, abort: Callable[[], bool] = lambda: False) -> Iterator[str]:

@@ -22,7 +22,8 @@ from typing import TypeVar
 import redis
 from pymongo.errors import PyMongoError
 
-from fortune_core.queue import Publisher, PublishError, QueueMessage, retry_tier
+from fortune_core.backoff import delays
+from fortune_core.queue import Publisher, PublishError, QueueMessage, retry_delay_ms
 from fortune_core.records import FortuneRecord, get_record, record_view, transition
 from fortune_core.request import FortuneRequest, validate_request
 from fortune_core.status import ACTIVE, Status
@@ -214,8 +215,8 @@ class Processor:
                 settings.retry_base_seconds,
                 settings.retry_max_delay_seconds,
             )
-            tier = retry_tier(delay)
-            text = f"retrying in {tier} s after {error.reason} (attempt {attempt} failed)"
+            wait = retry_delay_ms(delay) / 1000
+            text = f"retrying in {wait:g} s after {error.reason} (attempt {attempt} failed)"
             # Queued first, then published: the retried message must find the record queued,
             # never overtake this transition.
             queued = self._backend(
@@ -274,12 +275,11 @@ class Processor:
 
     def _backend(self, action: Callable[[], T], what: str) -> T:
         """Run a MongoDB/Redis step, retrying with backoff while the backend is down."""
-        delay = 0.2
-        while True:
+        for delay in delays(0.2, 5.0):
             try:
                 return action()
             except (PyMongoError, redis.RedisError) as exc:
                 log.warning("could not %s (%s); retrying in %.1f s", what, exc, delay)
                 if self._hard_stop.wait(delay):
                     raise AbandonedError from exc
-                delay = min(delay * 2, 5.0)
+        raise AssertionError("unreachable: delays() never ends")

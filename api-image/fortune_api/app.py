@@ -9,12 +9,14 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from fortune_api.backends import Backends
-from fortune_api.errors import ApiError
+from fortune_api.errors import TRACE_HEADER, ApiError, log_extra, trace_id
 from fortune_api.fortunes import bp as fortunes_bp
 from fortune_api.metrics import HTTP_LATENCY, HTTP_REQUESTS, render
 from fortune_api.openapi import openapi_document
+from fortune_api.profiles import bp as profiles_bp
 from fortune_api.settings import ApiSettings
 from fortune_core.logs import configure_logging
 
@@ -39,18 +41,22 @@ def create_app(
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["cyberfortune"] = backends
+    if settings.trusted_proxy_hops:
+        # The client address is the one the nearest trusted proxy saw (the right-most entries of
+        # X-Forwarded-For), never what the client wrote into the header itself.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.trusted_proxy_hops, x_proto=0, x_host=0
+        )
     app.register_blueprint(fortunes_bp)
+    app.register_blueprint(profiles_bp)
     _install_hooks(app, settings)
     _install_system_routes(app, backends)
     _install_error_handlers(app)
     return app
 
 
-def _client_id(settings: ApiSettings) -> str:
-    if settings.trust_proxy_headers:
-        forwarded = request.headers.get("X-Forwarded-For", "")
-        if forwarded:
-            return "ip:" + forwarded.split(",")[0].strip()
+def _client_id() -> str:
+    """The peer address (behind trusted proxies, ProxyFix has already put the real one here)."""
     return "ip:" + (request.remote_addr or "unknown")
 
 
@@ -73,10 +79,11 @@ def _install_hooks(app: Flask, settings: ApiSettings) -> None:
     @app.before_request
     def _before() -> None:
         g.started = time.perf_counter()
+        trace_id()
         if request.path in OPEN_PATHS:
-            g.client_id = _client_id(settings)
+            g.client_id = _client_id()
             return
-        g.client_id = _authenticate(settings) if settings.api_keys else _client_id(settings)
+        g.client_id = _authenticate(settings) if settings.api_keys else _client_id()
 
     @app.after_request
     def _after(response: Response) -> Response:
@@ -85,6 +92,7 @@ def _install_hooks(app: Flask, settings: ApiSettings) -> None:
         started = getattr(g, "started", None)
         if started is not None:
             HTTP_LATENCY.labels(route, request.method).observe(time.perf_counter() - started)
+        response.headers[TRACE_HEADER] = trace_id() or ""
         return response
 
 
@@ -99,9 +107,11 @@ def _install_system_routes(app: Flask, backends: Backends) -> None:
         """Readiness: every backend answers."""
         checks = backends.check()
         ready = not any(checks.values())
+        if not ready:
+            log.warning("not ready", extra=log_extra(down=checks))
         body = {
             "status": "ok" if ready else "unavailable",
-            "checks": {name: (error or "ok") for name, error in checks.items()},
+            "checks": {name: "unavailable" if error else "ok" for name, error in checks.items()},
         }
         response = jsonify(body)
         response.status_code = 200 if ready else 503
@@ -134,5 +144,5 @@ def _install_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Any:
-        log.exception("unhandled error")
+        log.exception("unhandled error", extra=log_extra())
         return ApiError(500, "internal_error", "an internal error occurred").response()

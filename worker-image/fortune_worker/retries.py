@@ -51,9 +51,7 @@ _REASONS = {
 }
 
 
-def parse_retry_after(
-    headers: Mapping[str, str], now: dt.datetime | None = None
-) -> float | None:
+def parse_retry_after(headers: Mapping[str, str], now: dt.datetime | None = None) -> float | None:
     """Seconds to wait from `retry-after-ms`, or `Retry-After` (seconds or an HTTP date, read
     against `now`, by default the system clock)."""
     lowered = {key.lower(): value for key, value in headers.items()}

@@ -101,6 +101,12 @@ def http_json(method: str, url: str, body: Any = None, timeout: float = 30.0) ->
         return exc.code, json.loads(exc.read() or b"null")
 
 
+def http_text(url: str, timeout: float = 30.0) -> str:
+    """GET `url` on loopback; the body as text (HTTP errors raise)."""
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return str(response.read().decode())
+
+
 def _die_with_parent(sig: int) -> Callable[[], None]:
     """preexec_fn: the child gets `sig` when the thread that started it exits (or the process)."""
     parent = os.getpid()

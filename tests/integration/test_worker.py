@@ -218,6 +218,7 @@ class Stack:
             "openai_base_url": llm.base_url if llm else None,
             "openai_api_key": "test-key" if llm else None,
             "llm_timeout_seconds": 30.0,
+            "metrics_port": 0,
         }
         values.update(overrides)
         return WorkerSettings(**values)
@@ -824,3 +825,111 @@ def test_slot_of_a_killed_holder_is_reclaimed(
             holder.send_signal(signal.SIGKILL)
             holder.wait(10)
         client.close()
+
+
+# --- dead letters: bounded, listed, replayed; worker metrics -----------------------------------
+
+
+def test_dead_letters_are_listed_and_replayed(
+    stack: Stack, llm: FakeLLM, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fortune_worker import deadletters
+
+    request_id = stack.submit()
+    llm.script(request_id, "500", "500", "ok")
+    with running_worker(stack.settings(llm, max_attempts=2)):
+        stack.wait_status(request_id, Status.FAILED)
+        wait_for(lambda: stack.ready_messages(dead_letter_queue(stack.pool)) == 1, what="DLQ")
+    core = stack.core()
+    for name, value in {
+        "RABBITMQ_URL": core.rabbitmq_url,
+        "MONGODB_URI": core.mongodb_uri,
+        "REDIS_URL": core.redis_url,
+        "FORTUNE_POOL": core.pool,
+    }.items():
+        monkeypatch.setenv(name, value)
+
+    assert deadletters.main(["list"]) == 0
+    [listed] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert listed["request_id"] == request_id and listed["status"] == "failed"
+    assert listed["reason"] == "rejected" and listed["from_queue"] == requests_queue(stack.pool)
+    assert stack.ready_messages(dead_letter_queue(stack.pool)) == 1  # listing took nothing
+
+    assert deadletters.main(["replay", "--id", request_id]) == 0
+    [replayed] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert replayed == {"request_id": request_id, "action": "replayed: failed → queued"}
+    record = stack.record(request_id)
+    assert record.status == "queued" and record.attempts == 0 and record.error is None
+    assert stack.view(request_id)["message"] == deadletters.REPLAY_MESSAGE
+    assert stack.ready_messages(dead_letter_queue(stack.pool)) == 0
+    with running_worker(stack.settings(llm, max_attempts=2)):
+        done = stack.wait_status(request_id, Status.SUCCEEDED)
+    assert done.attempts == 1 and llm.calls(request_id) == 3  # 2 failed + the replay
+
+
+def test_dead_letter_queue_is_bounded(stack: Stack, caplog: pytest.LogCaptureFixture) -> None:
+    from fortune_core.queue import DEAD_EXCHANGE, DeadLetterLimits
+
+    bounded = DeadLetterLimits(max_length=2, ttl_seconds=3600)
+    stack._channel_do(lambda ch: declare_topology(ch, stack.pool, dead_letters=bounded))
+    for n in range(3):
+        stack._channel_do(
+            lambda ch, n=n: ch.basic_publish(DEAD_EXCHANGE, stack.pool, f"dead {n}".encode())
+        )
+    assert [body for _, body in stack.take_dead_letters()] == [b"dead 1", b"dead 2"]
+    # Declaring again with other bounds keeps the queue (and says so) instead of failing.
+    stack._channel_do(lambda ch: declare_topology(ch, stack.pool))
+    assert "exists with other bounds" in caplog.text
+    info = stack.rabbitmq.management_get(f"/api/queues/%2F/{dead_letter_queue(stack.pool)}")
+    assert info["arguments"]["x-max-length"] == 2 and info["arguments"]["x-overflow"] == "drop-head"
+
+
+def _samples(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from localservices import http_text
+
+    text = http_text(f"http://127.0.0.1:{port}/metrics")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_worker_metrics(stack: Stack, llm: FakeLLM) -> None:
+    ok, limited, broken = (stack.submit() for _ in range(3))
+    llm.script(limited, {"outcome": "429", "retryAfter": 0}, "ok")
+    llm.script(broken, "500", "500")
+    port = free_port()
+    worker_settings = stack.settings(llm, max_attempts=2, metrics_port=port)
+    with running_worker(worker_settings) as worker:
+        worker.depth_sample_seconds = 0.2
+        for request_id, status in ((ok, Status.SUCCEEDED), (limited, Status.SUCCEEDED),
+                                   (broken, Status.FAILED)):  # fmt: skip
+            stack.wait_status(request_id, status)
+        dlq = dead_letter_queue(stack.pool)
+        wait_for(
+            lambda: _samples(port).get(("cyberfortune_queue_messages", (("queue", dlq),))) == 1,
+            what="the dead-letter depth in the metrics",
+        )
+        wait_for(lambda: worker.settled == 5, what="every delivery settled")
+        samples = _samples(port)
+
+    def value(name: str, **labels: str) -> float:
+        return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+    assert value("cyberfortune_worker_attempts_total") == 5  # 1 + 2 + 2
+    assert value("cyberfortune_worker_retries_total", reason="rate_limited") == 1
+    assert value("cyberfortune_worker_retries_total", reason="llm_unavailable") == 1
+    assert value("cyberfortune_worker_dead_letters_total", reason="llm_unavailable") == 1
+    assert value("cyberfortune_llm_call_seconds_count", provider="openai", result="ok") == 2
+    assert (
+        value("cyberfortune_llm_call_seconds_count", provider="openai", result="rate_limited") == 1
+    )
+    assert value("cyberfortune_request_attempts_count", status="succeeded") == 2
+    assert value("cyberfortune_request_attempts_sum", status="succeeded") == 3
+    assert value("cyberfortune_llm_slot_wait_seconds_count") == 5
+    assert value("cyberfortune_worker_processing_seconds_count", outcome="ack") == 4
+    assert value("cyberfortune_worker_processing_seconds_count", outcome="dead_letter") == 1
+    assert value("cyberfortune_worker_in_flight") == 0

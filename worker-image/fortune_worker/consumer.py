@@ -26,10 +26,17 @@ import redis
 from pika.exceptions import AMQPError
 
 from fortune_core.backoff import delays
-from fortune_core.queue import DEFAULT_DELIVERY_LIMIT, Publisher, declare_topology, requests_queue
+from fortune_core.queue import (
+    DEFAULT_DELIVERY_LIMIT,
+    Publisher,
+    dead_letter_queue,
+    declare_topology,
+    requests_queue,
+)
 from fortune_core.records import connect_records
 from fortune_core.status_cache import StatusCache
 from fortune_worker.llm_slots import LlmSlots
+from fortune_worker.metrics import WorkerMetrics
 from fortune_worker.processor import Outcome, Processor
 from fortune_worker.providers import Provider, make_provider
 from fortune_worker.settings import WorkerSettings
@@ -37,6 +44,7 @@ from fortune_worker.settings import WorkerSettings
 log = logging.getLogger(__name__)
 
 _PUMP_SECONDS = 0.2
+_DEPTH_SAMPLE_SECONDS = 15.0  # how often the queue depths are sampled for the metrics
 
 
 class ExitStatus(enum.IntEnum):
@@ -59,9 +67,14 @@ class Worker:
     """Consumes the pool's queue until `request_stop()`; `run()` blocks (call it from a thread
     in tests, from the main thread in the process)."""
 
+    #: How often the queue depths are sampled for the metrics.
+    depth_sample_seconds = _DEPTH_SAMPLE_SECONDS
+
     def __init__(self, settings: WorkerSettings, provider: Provider | None = None) -> None:
         self.settings = settings
         self.provider = provider or make_provider(settings)
+        self.metrics = WorkerMetrics()
+        self.metrics_server: Any = None
         self.consuming = threading.Event()  # set while a consumer is registered
         self.settled = 0  # deliveries acked, rejected or requeued so far
         self._stop = threading.Event()
@@ -97,6 +110,7 @@ class Worker:
             self._publisher,
             self._slots,
             self._hard_stop,
+            self.metrics,
         )
 
     # --- control -------------------------------------------------------------------------------
@@ -125,6 +139,9 @@ class Worker:
             self.provider.describe(),
             settings.llm_global_concurrency,
         )
+        if settings.metrics_port:
+            self.metrics_server = self.metrics.serve(settings.metrics_port)
+            log.info("metrics on port %d", settings.metrics_port)
         executor = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="fortune")
         status = ExitStatus.DRAINED
         try:
@@ -156,6 +173,9 @@ class Worker:
                 self._slots.close()
             if status == ExitStatus.DRAINED:
                 self._redis.close()
+            if self.metrics_server is not None:
+                self.metrics_server.shutdown()
+                self.metrics_server.server_close()
         log.info("worker stopped (%s)", status.name.lower())
         return status
 
@@ -198,7 +218,11 @@ class Worker:
         consumer_tag = session.channel.basic_consume(queue, on_message, auto_ack=False)
         self.consuming.set()
         log.info("consuming %s", queue)
+        next_sample = 0.0
         while not self._stop.is_set():
+            if time.monotonic() >= next_sample:
+                self._sample_depths(session)
+                next_sample = time.monotonic() + self.depth_sample_seconds
             session.connection.process_data_events(time_limit=_PUMP_SECONDS)
 
         log.info("stopping: no new messages; %d in flight", len(session.unsettled))
@@ -217,8 +241,17 @@ class Worker:
         self._drop_session()
         return ExitStatus.DRAINED
 
+    def _sample_depths(self, session: _Session) -> None:
+        """Ready messages in the pool's request and dead-letter queues (on the pump thread)."""
+        pool = self.settings.core.pool
+        for queue in (requests_queue(pool), dead_letter_queue(pool)):
+            declared = session.channel.queue_declare(queue, passive=True)
+            self.metrics.queue_messages.labels(queue).set(declared.method.message_count)
+
     # --- per message (pool threads) ------------------------------------------------------------
     def _work(self, session: _Session, tag: int, body: bytes) -> None:
+        started = time.monotonic()
+        self.metrics.in_flight.inc()
         try:
             outcome = self.processor.process(body)
         except BaseException:  # never lose track of a delivery
@@ -227,6 +260,8 @@ class Worker:
         finally:
             with self._lock:
                 self._running_tasks -= 1
+            self.metrics.in_flight.dec()
+        self.metrics.processing.labels(outcome.value).observe(time.monotonic() - started)
         if outcome == Outcome.ABANDON:
             return
         settle = functools.partial(self._settle, session, tag, outcome)

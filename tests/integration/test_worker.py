@@ -54,7 +54,7 @@ from fortune_worker.consumer import ExitStatus, Worker
 from fortune_worker.llm_slots import LlmSlots
 from fortune_worker.processor import CLAIMABLE
 from fortune_worker.settings import ProviderName, WorkerSettings
-from localservices import RabbitMQServer, RedisServer, free_port, wait_for
+from localservices import Program, RabbitMQServer, RedisServer, free_port, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -268,21 +268,16 @@ def running_worker(settings: WorkerSettings) -> Iterator[Worker]:
 # --- worker processes --------------------------------------------------------------------------
 
 
-class WorkerProcess:
-    """`python -m fortune_worker` with its JSON log in a file; signalled by PID."""
+class WorkerProcess(Program):
+    """`python -m fortune_worker` with its JSON log in a file; signalled and stopped by PID."""
+
+    name = "worker"
 
     def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        super().__init__(
+            [sys.executable, "-m", "fortune_worker"], env=env, cwd=REPO_ROOT, log_path=log_path
+        )
         self.log_path = log_path
-        with log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "fortune_worker"],
-                env=env,
-                cwd=REPO_ROOT,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        self.pid = self.process.pid
 
     def logs(self) -> list[dict[str, Any]]:
         entries = []
@@ -296,17 +291,11 @@ class WorkerProcess:
 
     def wait_consuming(self) -> None:
         def consuming() -> bool:
-            if self.process.poll() is not None:
+            if self.process is None or self.process.poll() is not None:
                 raise AssertionError(f"worker exited early:\n{self.log_path.read_text()}")
             return self.logged("consuming ")
 
         wait_for(consuming, 60, f"worker {self.pid} to consume")
-
-    def signal(self, signum: int) -> None:
-        os.kill(self.pid, signum)
-
-    def wait(self, timeout: float) -> int:
-        return self.process.wait(timeout)
 
 
 @pytest.fixture
@@ -325,16 +314,14 @@ def spawn_worker(
             "FORTUNE_RETRY_MAX_DELAY_SECONDS": "1",
             **overrides,
         }
-        worker = WorkerProcess(env, tmp_path / f"worker-{len(started) + 1}.log")
+        worker = WorkerProcess(env, tmp_path / f"worker-{len(started) + 1}.log").start()
         started.append(worker)
         worker.wait_consuming()
         return worker
 
     yield spawn
     for worker in started:
-        if worker.process.poll() is None:
-            worker.signal(signal.SIGKILL)
-            worker.process.wait(10)
+        worker.kill()
 
 
 # --- a fake LLM of this test's own ----------------------------------------------------------------
@@ -693,16 +680,16 @@ def test_waits_for_rabbitmq_at_start(stack: Stack, tmp_path: Path) -> None:
     broker = RabbitMQServer(tmp_path / "late-rabbitmq", free_port())
     worker = WorkerProcess(
         {
-            **os.environ,
             "RABBITMQ_URL": broker.amqp_url,
             "REDIS_URL": stack.redis_server.redis_url,
             "MONGODB_URI": stack.mongo_uri,
             "FORTUNE_POOL": stack.pool,
             "FORTUNE_LLM_PROVIDER": "almanac",
             "FORTUNE_WORKER_ID": "early",
+            "FORTUNE_WORKER_METRICS_PORT": "0",
         },
         tmp_path / "early-worker.log",
-    )
+    ).start()
     try:
         wait_for(lambda: worker.logged("RabbitMQ not reachable"), what="connection attempts")
         assert worker.process.poll() is None  # still waiting, not crashed
@@ -718,9 +705,7 @@ def test_waits_for_rabbitmq_at_start(stack: Stack, tmp_path: Path) -> None:
         worker.signal(signal.SIGTERM)
         assert worker.wait(60) == 0
     finally:
-        if worker.process.poll() is None:
-            worker.signal(signal.SIGKILL)
-            worker.wait(10)
+        worker.kill()
         broker.stop()
 
 
@@ -756,7 +741,8 @@ def test_request_whose_workers_kept_dying_fails_instead_of_looping(
 _HOLDER = """
 import sys, redis
 from fortune_worker.llm_slots import LlmSlots
-slots = LlmSlots(redis.Redis.from_url(sys.argv[1]), 1, 1.0, key=sys.argv[2], owner="holder")
+slots = LlmSlots(redis.Redis.from_url(sys.argv[1]), 1, 60.0, key=sys.argv[2], owner="holder",
+                 renew_seconds=0.1)
 print(slots.acquire(), flush=True)
 sys.stdin.read()  # hold the slot (the heartbeat renews it) until killed
 """
@@ -790,146 +776,54 @@ def test_slots_limit_and_release(redis_server: RedisServer, redis_client: redis.
 def test_slot_of_a_killed_holder_is_reclaimed(
     redis_server: RedisServer, redis_client: redis.Redis
 ) -> None:
+    """A live holder's heartbeat keeps its lease; once it is killed its lease runs out and the
+    slot is reclaimed. Expiry is decided by an injected clock 61 s ahead, not by waiting for a
+    lease that a loaded machine might fail to renew in time."""
     key = "cf:test:slots"
     client = redis.Redis.from_url(redis_server.redis_url)
-    holder = subprocess.Popen(
+    holder = Program(
         [sys.executable, "-c", _HOLDER, redis_server.redis_url, key],
+        ready=lambda: client.zcard(key) == 1,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-    )
+    ).start()
     try:
-        assert holder.stdout is not None
-        token = holder.stdout.readline().decode().strip()
+        assert holder.output() is not None
+        token = holder.output().readline().strip()
         assert token.startswith("holder:")
-        slots = LlmSlots(client, 1, 1.0, key=key)
+        slots = LlmSlots(client, 1, 60.0, key=key)
         mine = slots.new_token()
+        assert not slots.try_acquire(mine)
         first_expiry = client.zscore(key, token)
         assert first_expiry is not None
-        assert not slots.try_acquire(mine)
-        # The heartbeat keeps a live holder's lease beyond its first expiry.
-        wait_for(
-            lambda: _redis_now_ms(client) > first_expiry + 500,
-            what="the first lease period to pass",
-        )
-        assert not slots.try_acquire(mine)
-        renewed = client.zscore(key, token)
-        assert renewed is not None and renewed > _redis_now_ms(client)
+        wait_for(lambda: (client.zscore(key, token) or 0) > first_expiry, what="a renewal")
 
-        holder.send_signal(signal.SIGKILL)
-        holder.wait(10)
-        wait_for(lambda: slots.try_acquire(mine), 10, "the dead holder's lease to expire")
-        assert client.zscore(key, token) is None  # reclaimed
+        holder.kill()
+        later = LlmSlots(client, 1, 60.0, key=key, clock_ms=lambda: _redis_now_ms(client) + 61_000)
+        assert not slots.try_acquire(mine)  # now: the dead holder's lease still runs
+        assert later.holders() == 0  # 61 s on: it has expired
+        assert later.try_acquire(mine)  # and the slot is reclaimed
+        assert client.zscore(key, token) is None
         assert client.zrange(key, 0, -1) == [mine.encode()]
     finally:
-        if holder.poll() is None:
-            holder.send_signal(signal.SIGKILL)
-            holder.wait(10)
+        holder.kill()
         client.close()
 
 
-# --- dead letters: bounded, listed, replayed; worker metrics -----------------------------------
-
-
-def test_dead_letters_are_listed_and_replayed(
-    stack: Stack, llm: FakeLLM, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_a_lease_not_renewed_in_time_is_lost(
+    redis_server: RedisServer, redis_client: redis.Redis
 ) -> None:
-    from fortune_worker import deadletters
-
-    request_id = stack.submit()
-    llm.script(request_id, "500", "500", "ok")
-    with running_worker(stack.settings(llm, max_attempts=2)):
-        stack.wait_status(request_id, Status.FAILED)
-        wait_for(lambda: stack.ready_messages(dead_letter_queue(stack.pool)) == 1, what="DLQ")
-    core = stack.core()
-    for name, value in {
-        "RABBITMQ_URL": core.rabbitmq_url,
-        "MONGODB_URI": core.mongodb_uri,
-        "REDIS_URL": core.redis_url,
-        "FORTUNE_POOL": core.pool,
-    }.items():
-        monkeypatch.setenv(name, value)
-
-    assert deadletters.main(["list"]) == 0
-    [listed] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert listed["request_id"] == request_id and listed["status"] == "failed"
-    assert listed["reason"] == "rejected" and listed["from_queue"] == requests_queue(stack.pool)
-    assert stack.ready_messages(dead_letter_queue(stack.pool)) == 1  # listing took nothing
-
-    assert deadletters.main(["replay", "--id", request_id]) == 0
-    [replayed] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert replayed == {"request_id": request_id, "action": "replayed: failed → queued"}
-    record = stack.record(request_id)
-    assert record.status == "queued" and record.attempts == 0 and record.error is None
-    assert stack.view(request_id)["message"] == deadletters.REPLAY_MESSAGE
-    assert stack.ready_messages(dead_letter_queue(stack.pool)) == 0
-    with running_worker(stack.settings(llm, max_attempts=2)):
-        done = stack.wait_status(request_id, Status.SUCCEEDED)
-    assert done.attempts == 1 and llm.calls(request_id) == 3  # 2 failed + the replay
-
-
-def test_dead_letter_queue_is_bounded(stack: Stack, caplog: pytest.LogCaptureFixture) -> None:
-    from fortune_core.queue import DEAD_EXCHANGE, DeadLetterLimits
-
-    bounded = DeadLetterLimits(max_length=2, ttl_seconds=3600)
-    stack._channel_do(lambda ch: declare_topology(ch, stack.pool, dead_letters=bounded))
-    for n in range(3):
-        stack._channel_do(
-            lambda ch, n=n: ch.basic_publish(DEAD_EXCHANGE, stack.pool, f"dead {n}".encode())
-        )
-    assert [body for _, body in stack.take_dead_letters()] == [b"dead 1", b"dead 2"]
-    # Declaring again with other bounds keeps the queue (and says so) instead of failing.
-    stack._channel_do(lambda ch: declare_topology(ch, stack.pool))
-    assert "exists with other bounds" in caplog.text
-    info = stack.rabbitmq.management_get(f"/api/queues/%2F/{dead_letter_queue(stack.pool)}")
-    assert info["arguments"]["x-max-length"] == 2 and info["arguments"]["x-overflow"] == "drop-head"
-
-
-def _samples(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    from prometheus_client.parser import text_string_to_metric_families
-
-    from localservices import http_text
-
-    text = http_text(f"http://127.0.0.1:{port}/metrics")
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def test_worker_metrics(stack: Stack, llm: FakeLLM) -> None:
-    ok, limited, broken = (stack.submit() for _ in range(3))
-    llm.script(limited, {"outcome": "429", "retryAfter": 0}, "ok")
-    llm.script(broken, "500", "500")
-    port = free_port()
-    worker_settings = stack.settings(llm, max_attempts=2, metrics_port=port)
-    with running_worker(worker_settings) as worker:
-        worker.depth_sample_seconds = 0.2
-        for request_id, status in ((ok, Status.SUCCEEDED), (limited, Status.SUCCEEDED),
-                                   (broken, Status.FAILED)):  # fmt: skip
-            stack.wait_status(request_id, status)
-        dlq = dead_letter_queue(stack.pool)
-        wait_for(
-            lambda: _samples(port).get(("cyberfortune_queue_messages", (("queue", dlq),))) == 1,
-            what="the dead-letter depth in the metrics",
-        )
-        wait_for(lambda: worker.settled == 5, what="every delivery settled")
-        samples = _samples(port)
-
-    def value(name: str, **labels: str) -> float:
-        return samples.get((name, tuple(sorted(labels.items()))), 0.0)
-
-    assert value("cyberfortune_worker_attempts_total") == 5  # 1 + 2 + 2
-    assert value("cyberfortune_worker_retries_total", reason="rate_limited") == 1
-    assert value("cyberfortune_worker_retries_total", reason="llm_unavailable") == 1
-    assert value("cyberfortune_worker_dead_letters_total", reason="llm_unavailable") == 1
-    assert value("cyberfortune_llm_call_seconds_count", provider="openai", result="ok") == 2
-    assert (
-        value("cyberfortune_llm_call_seconds_count", provider="openai", result="rate_limited") == 1
-    )
-    assert value("cyberfortune_request_attempts_count", status="succeeded") == 2
-    assert value("cyberfortune_request_attempts_sum", status="succeeded") == 3
-    assert value("cyberfortune_llm_slot_wait_seconds_count") == 5
-    assert value("cyberfortune_worker_processing_seconds_count", outcome="ack") == 4
-    assert value("cyberfortune_worker_processing_seconds_count", outcome="dead_letter") == 1
-    assert value("cyberfortune_worker_in_flight") == 0
+    client = redis.Redis.from_url(redis_server.redis_url)
+    base = _redis_now_ms(client)
+    now = {"ms": base}
+    slots = LlmSlots(client, 1, 10.0, key="cf:test:lease", clock_ms=lambda: now["ms"])
+    token = slots.new_token()
+    assert slots.try_acquire(token)
+    now["ms"] = base + 9_000
+    assert slots.renew(token)  # renewed before expiry: 10 s from now
+    now["ms"] = base + 18_000
+    assert slots.renew(token)
+    now["ms"] = base + 28_001
+    assert not slots.renew(token)  # too late: lost, and removed
+    assert client.zscore("cf:test:lease", token) is None
+    client.close()

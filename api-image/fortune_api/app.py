@@ -126,7 +126,7 @@ def _install_system_routes(app: Flask, backends: Backends) -> None:
     @app.get("/openapi.json")
     def openapi() -> Response:
         """The OpenAPI 3.1 document of this API."""
-        return jsonify(openapi_document())
+        return jsonify(openapi_document(backends.clock()))
 
 
 def _install_error_handlers(app: Flask) -> None:

@@ -25,7 +25,7 @@ from fortune_api.idempotency import (
 )
 from fortune_api.metrics import ACCEPTED, PUBLISH_FAILURES
 from fortune_api.settings import ApiSettings
-from fortune_core.ids import is_request_id, new_request_id, request_id_time
+from fortune_core.ids import is_request_id, new_request_id, request_id_millis
 from fortune_core.profile import derive_profile
 from fortune_core.queue import PublishError, QueueMessage
 from fortune_core.records import (
@@ -160,7 +160,7 @@ def start_fortune() -> Response:
         if not reservation.new:
             if reservation.fingerprint != fingerprint:
                 raise ApiError(
-                    422,
+                    409,
                     "idempotency_key_reused",
                     f"this {IDEMPOTENCY_HEADER} was used with a different body",
                 )
@@ -277,8 +277,9 @@ def _not_found() -> ApiError:
 
 def _gone_or_missing(request_id: str) -> ApiError:
     if is_request_id(request_id):
-        age = _backends().clock() - request_id_time(request_id)
-        if age.total_seconds() > _settings().core.retention_seconds:
+        now_ms = _backends().clock().timestamp() * 1000
+        age_seconds = (now_ms - request_id_millis(request_id)) / 1000  # < 0: an id from the future
+        if age_seconds > _settings().core.retention_seconds:
             return ApiError(
                 410, "expired", "this request is past its retention period and was deleted"
             )

@@ -4,7 +4,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help setup venv system-packages lint typecheck test test-fast test-unit test-integration test-e2e run smoke bench cluster-up cluster-down binaries clean
+.PHONY: help setup venv system-packages lint typecheck test test-fast test-unit test-integration test-e2e run smoke bench chaos cluster-up cluster-down binaries clean
 
 help:
 	@echo "make run      start the standalone stack (API on http://127.0.0.1:8080)"
@@ -57,6 +57,9 @@ smoke: venv
 
 bench: venv system-packages
 	$(PY) benchmarks/pipeline.py
+
+chaos: venv system-packages
+	$(PY) benchmarks/chaos.py
 
 cluster-up: venv binaries
 	@bash dev/controlplane/cluster.sh up

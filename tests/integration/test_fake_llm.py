@@ -192,3 +192,20 @@ def _count_concurrency(llm: FakeLLM) -> None:
     assert len(answers) == 3 and llm.stats()["maxConcurrent"] == 3
     llm.reset()
     assert llm.stats()["maxConcurrent"] == 0
+
+
+def test_a_seeded_mix_draws_each_outcome(llm: FakeLLM) -> None:
+    """The chaos run's LLM errors: unscripted calls draw their outcome from a seeded mix."""
+    llm.configure(mix={"ok": 1, "500": 1}, seed=3)
+    client = _client(llm)
+    outcomes = []
+    for n in range(20):
+        try:
+            _ask(client, f"mix-{n}")
+            outcomes.append("ok")
+        except openai.InternalServerError:
+            outcomes.append("500")
+    assert set(outcomes) == {"ok", "500"}
+    assert [r["outcome"] for r in llm.requests()] == outcomes
+    llm.configure(mix={})
+    FortuneContent.model_validate_json(_ask(client, "after"))

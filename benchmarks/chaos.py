@@ -4,8 +4,8 @@ Starts real RabbitMQ, Redis and SecantusDB on free ports, the fake OpenAI-compat
 fixed latency), the API under gunicorn and two workers (openai provider against the fake), then for
 each scenario submits a steady load through the HTTP API while injecting its fault:
 
-- ``worker-kill9``: SIGKILL a random worker at random moments (``--kills`` times), starting a
-  replacement at once;
+- ``worker-kill9``: SIGKILL a random worker at random moments (every 0.5–3 s, ``--kills``
+  times), starting a replacement at once;
 - ``rabbitmq-restart``: stop RabbitMQ cleanly and start it again (``--repeats`` times);
 - ``redis-flush``: FLUSHALL (status cache, LLM slots, idempotency keys gone);
 - ``redis-restart``: restart Redis (no persistence: it comes back empty);
@@ -97,6 +97,8 @@ class Tally:
     first_result: dict[str, Any] = field(default_factory=dict)
     final: dict[str, dict[str, Any]] = field(default_factory=dict)
     llm_calls: int = 0
+    submissions: list[concurrent.futures.Future[None]] = field(default_factory=list)
+    api_final: Counter[int] = field(default_factory=Counter)  # GET status after settling
 
 
 class Load:
@@ -127,7 +129,7 @@ class Load:
         while not self._stop.is_set():
             tally = self.tally
             if tally is not None:
-                self._pool.submit(self._submit, tally, _body(self.rng))
+                tally.submissions.append(self._pool.submit(self._submit, tally, _body(self.rng)))
             next_at += 1 / self.rate
             self._stop.wait(max(0.0, next_at - time.monotonic()))
 
@@ -229,9 +231,25 @@ class Chaos:
                     pending.discard(request_id)
             if pending:
                 time.sleep(0.5)
+        for request_id in tally.accepted:  # what a client reading now gets
+            tally.api_final[_call("GET", f"{self.api.url}/v1/fortunes/{request_id}")[0]] += 1
+        # The final word comes from MongoDB, the system of record (not from an API under load).
+        from pymongo import MongoClient
+
+        client: MongoClient[dict[str, Any]] = MongoClient(self.mongodb_uri)
+        try:
+            found = client.get_default_database()["fortunes"].find({"_id": {"$in": tally.accepted}})
+            records = {doc["_id"]: doc for doc in found}
+        finally:
+            client.close()
         for request_id in tally.accepted:
-            status, body = _call("GET", f"{self.api.url}/v1/fortunes/{request_id}")
-            tally.final[request_id] = body if status == 200 else {"status": f"HTTP {status}"}
+            record = records.get(request_id)
+            tally.final[request_id] = (
+                {"status": record["status"], "result": record.get("result"),
+                 "error": record.get("error")}
+                if record is not None
+                else {"status": "no record"}
+            )  # fmt: skip
         calls = _call("GET", f"{self.llm.url}/_stats")[1]["calls"]
         tally.llm_calls = sum(int(calls.get(request_id, 0)) for request_id in tally.accepted)
 
@@ -244,6 +262,8 @@ class Chaos:
             yield tally
         finally:
             load.tally = None
+            # Submissions still on their way belong to this scenario: wait for their answers.
+            concurrent.futures.wait(tally.submissions)
             print(f"chaos: {name}: faults done in {time.monotonic() - began:.0f} s, settling",
                   flush=True)  # fmt: skip
         self.settle(tally)
@@ -251,7 +271,7 @@ class Chaos:
     # --- faults ------------------------------------------------------------------------------
     def kill_workers(self, tally: Tally, kills: int) -> None:
         for n in range(kills):
-            time.sleep(self.rng.uniform(0.3, 2.0))
+            time.sleep(self.rng.uniform(0.5, 3.0))
             victim = self.rng.choice([w for w in self.workers if w.running()])
             victim.kill()
             self.workers.remove(victim)
@@ -312,6 +332,8 @@ def _row(tally: Tally) -> dict[str, Any]:
     succeeded = statuses.get("succeeded", 0)
     return {
         "scenario": tally.name,
+        "unfinished": {k: v for k, v in statuses.items() if k not in FINISHED},
+        "api_final": dict(tally.api_final),
         "faults": tally.faults,
         "accepted": len(tally.accepted),
         "refused": dict(tally.refused),

@@ -428,7 +428,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--kills", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--rate", type=float, default=6.0, help="submissions per second")
+    parser.add_argument("--rate", type=float, default=3.0, help="submissions per second")
     parser.add_argument("--latency", type=float, default=0.3, help="fake LLM latency (s)")
     parser.add_argument("--slot-lease", type=float, default=10.0)
     parser.add_argument("--calm", type=float, default=5.0, help="seconds of load around a fault")

@@ -33,6 +33,14 @@ for entry in "${ports[@]}"; do
 done
 [ "$busy" -eq 0 ] || exit 1
 
+# The mini-program's H5 build, served by the API at /app/ (built only when its sources changed).
+app_line="run: H5 app: not built (node and npm are needed; see docs/miniapp.md)"
+if command -v npm >/dev/null; then
+  bash miniapp/scripts/build.sh h5
+  export FORTUNE_WEBAPP_DIR="$PWD/miniapp/dist/h5"
+  app_line="run: H5 app (the mini-program in a browser) on http://127.0.0.1:8080/app/"
+fi
+
 mkdir -p .local/log .local/rabbitmq .local/redis .local/mongodb
 # gunicorn runs several API workers: their metrics meet in this directory (emptied at each start).
 rm -rf .local/prometheus && mkdir -p .local/prometheus
@@ -54,6 +62,7 @@ else
   echo "run: LLM provider: $provider (offline; set OPENAI_API_KEY to use an OpenAI-compatible LLM)"
 fi
 echo "run: API on http://127.0.0.1:8080, RabbitMQ management on http://127.0.0.1:15672 (guest/guest)"
+echo "$app_line"
 echo "run: logs in .local/log/; Ctrl-C stops everything"
 
 exec .venv/bin/honcho start -f Procfile "${processes[@]}"

@@ -1,5 +1,5 @@
-"""CyberFortune HTTP API (`fortune_api`): Flask app factory `create_app`, served by gunicorn."""
+"""CyberFortune HTTP API (`fortune_api`): Flask app factory `fortune_api.app.create_app`, served by
+gunicorn (`python -m fortune_api`).
 
-from fortune_api.app import create_app
-
-__all__ = ["create_app"]
+Importing the package imports nothing else: `python -m fortune_api` must prepare the Prometheus
+multiprocess directory before any metric exists."""

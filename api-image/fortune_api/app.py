@@ -12,12 +12,14 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from fortune_api.backends import Backends
+from fortune_api.cors import install_cors
 from fortune_api.errors import TRACE_HEADER, ApiError, log_extra, trace_id
 from fortune_api.fortunes import bp as fortunes_bp
 from fortune_api.metrics import HTTP_LATENCY, HTTP_REQUESTS, render
 from fortune_api.openapi import openapi_document
 from fortune_api.profiles import bp as profiles_bp
 from fortune_api.settings import ApiSettings
+from fortune_api.webapp import install_webapp, is_webapp_path
 from fortune_core.logs import configure_logging
 
 log = logging.getLogger(__name__)
@@ -49,7 +51,9 @@ def create_app(
         )
     app.register_blueprint(fortunes_bp)
     app.register_blueprint(profiles_bp)
+    install_cors(app, settings.cors_origins)  # first: a preflight never meets authentication
     _install_hooks(app, settings)
+    install_webapp(app, settings.webapp_dir)
     _install_system_routes(app, backends)
     _install_error_handlers(app)
     return app
@@ -80,7 +84,7 @@ def _install_hooks(app: Flask, settings: ApiSettings) -> None:
     def _before() -> None:
         g.started = time.perf_counter()
         trace_id()
-        if request.path in OPEN_PATHS:
+        if request.path in OPEN_PATHS or is_webapp_path(request.path):
             g.client_id = _client_id()
             return
         g.client_id = _authenticate(settings) if settings.api_keys else _client_id()

@@ -6,6 +6,7 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 
+from fortune_api.cors import parse_origins
 from fortune_core.settings import CoreSettings, env_int, env_str
 
 
@@ -38,6 +39,8 @@ class ApiSettings:
     trusted_proxy_hops: int = 0
     backend_wait_seconds: int = 30
     log_level: str = "INFO"
+    cors_origins: tuple[str, ...] = ()
+    webapp_dir: str = ""
 
     @classmethod
     def from_env(cls) -> ApiSettings:
@@ -58,4 +61,6 @@ class ApiSettings:
             trusted_proxy_hops=env_int("FORTUNE_TRUSTED_PROXY_HOPS", 0),
             backend_wait_seconds=env_int("FORTUNE_BACKEND_WAIT_SECONDS", 30),
             log_level=env_str("FORTUNE_LOG_LEVEL", "INFO"),
+            cors_origins=parse_origins(env_str("FORTUNE_CORS_ORIGINS", "")),
+            webapp_dir=env_str("FORTUNE_WEBAPP_DIR", ""),
         )

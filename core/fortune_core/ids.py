@@ -16,7 +16,14 @@ _ID_RE = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
 def new_request_id(now: float | None = None) -> str:
     """A new ULID; `now` (seconds since the epoch) is for tests."""
     millis = int((time.time() if now is None else now) * 1000)
-    value = (millis << 80) | int.from_bytes(os.urandom(10), "big")
+    return request_id_from(millis, os.urandom(10))
+
+
+def request_id_from(millis: int, entropy: bytes) -> str:
+    """The ULID of a moment (milliseconds since the epoch) and 10 bytes of entropy. Deterministic:
+    the operator derives a FortuneRequest's id from its creation time and uid, so a restart never
+    gives the same resource a second id."""
+    value = (millis << 80) | int.from_bytes(entropy[:10].rjust(10, b"\0"), "big")
     chars = []
     for _ in range(26):
         chars.append(_ALPHABET[value & 31])

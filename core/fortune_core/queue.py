@@ -146,18 +146,22 @@ def declare_topology(
 
 @dataclass(frozen=True)
 class QueueMessage:
-    """What travels through the queue: the request id and the validated request body."""
+    """What travels through the queue: the request id, the validated request body, the dispatch
+    it belongs to (see fortune_core.submission) and, in Kubernetes mode, its FortuneRequest."""
 
     request_id: str
     request: dict[str, Any]
     pool: str
+    dispatch: str | None = None
+    resource: dict[str, str] | None = None
 
     def body(self) -> bytes:
-        return json.dumps(
-            {"id": self.request_id, "request": self.request, "pool": self.pool},
-            ensure_ascii=False,
-            separators=(",", ":"),
-        ).encode()
+        data: dict[str, Any] = {"id": self.request_id, "request": self.request, "pool": self.pool}
+        if self.dispatch:
+            data["dispatch"] = self.dispatch
+        if self.resource:
+            data["resource"] = self.resource
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
     @classmethod
     def parse(cls, body: bytes) -> QueueMessage:
@@ -171,7 +175,14 @@ class QueueMessage:
         request_id, request, pool = data.get("id"), data.get("request"), data.get("pool")
         if not isinstance(request_id, str) or not isinstance(request, dict):
             raise ValueError("message lacks id or request")
-        return cls(request_id, request, pool if isinstance(pool, str) else "default")
+        dispatch, resource = data.get("dispatch"), data.get("resource")
+        return cls(
+            request_id,
+            request,
+            pool if isinstance(pool, str) else "default",
+            dispatch if isinstance(dispatch, str) else None,
+            resource if isinstance(resource, dict) else None,
+        )
 
 
 class PublishError(Exception):

@@ -27,6 +27,7 @@ class FortuneRecord(me.Document):  # type: ignore[misc]  # mongoengine is untype
     """A fortune request, its derived profile, status, result or error, and timestamps."""
 
     meta = {"collection": COLLECTION, "indexes": [], "auto_create_index": False}  # noqa: RUF012
+    # Indexes are made by ensure_indexes() (with the TTL index), not on every connect.
 
     id = me.StringField(primary_key=True)
     request = me.DictField(required=True)
@@ -40,6 +41,10 @@ class FortuneRecord(me.Document):  # type: ignore[misc]  # mongoengine is untype
     result = me.DictField(null=True)
     error = me.DictField(null=True)
     worker = me.StringField()
+    # The id of the current dispatch: only a queue message carrying it may claim the request.
+    dispatch_id = me.StringField(null=True)
+    # The FortuneRequest resource this request belongs to ({namespace, name}), in Kubernetes mode.
+    resource = me.DictField(null=True)
     created_at = me.DateTimeField(required=True)
     updated_at = me.DateTimeField()
     queued_at = me.DateTimeField()
@@ -87,6 +92,15 @@ def _database_from_uri(uri: str) -> str:
     return DEFAULT_DATABASE
 
 
+def ensure_indexes() -> None:
+    """The indexes the operator's sweeps and the pools' backlog count use (idempotent):
+    (status, updated_at) finds stale requests and counts a pool's running ones, updated_at feeds
+    the status repair."""
+    collection = FortuneRecord._get_collection()
+    collection.create_index([("status", 1), ("updated_at", 1)], name="status_updated")
+    collection.create_index([("updated_at", 1)], name="updated")
+
+
 def ensure_ttl_index(retention_seconds: int) -> None:
     """TTL index on `created_at`; recreated when the retention changed."""
     collection = FortuneRecord._get_collection()
@@ -112,14 +126,16 @@ def create_pending(
     pool: str,
     client: str | None,
     created_at: dt.datetime,
+    resource: dict[str, str] | None = None,
 ) -> FortuneRecord:
-    """Insert the `pending` record of a newly accepted request."""
+    """Insert the `pending` record of a newly accepted request (NotUniqueError if it exists)."""
     record = FortuneRecord(
         id=request_id,
         request=request,
         profile=profile,
         pool=pool,
         client=client,
+        resource=resource,
         status=Status.PENDING.value,
         version=1,
         created_at=created_at,
@@ -134,16 +150,22 @@ def get_record(request_id: str) -> FortuneRecord | None:
     return found
 
 
+ANY_DISPATCH: Any = object()
+"""`expect_dispatch` default: the transition does not depend on the dispatch id."""
+
+
 def transition(
     request_id: str,
     allowed_from: set[Status] | frozenset[Status],
     to: Status,
     *,
     increment_attempts: bool = False,
+    expect_dispatch: str | None = ANY_DISPATCH,
     **fields: Any,
 ) -> FortuneRecord | None:
-    """Move a request to `to` if its status is one of `allowed_from`; the updated record, or
-    None when it was in another status (someone else won)."""
+    """Move a request to `to` if its status is one of `allowed_from` (and, when given, its
+    dispatch id is `expect_dispatch`); the updated record, or None when it was not (someone else
+    won)."""
     now = utcnow()
     update: dict[str, Any] = {
         "set__status": to.value,
@@ -160,9 +182,10 @@ def transition(
         update["set__completed_at"] = now
     for name, value in fields.items():
         update[f"set__{name}"] = value
-    updated: FortuneRecord | None = FortuneRecord.objects(
-        id=request_id, status__in=[s.value for s in allowed_from]
-    ).modify(new=True, **update)
+    conditions: dict[str, Any] = {"id": request_id, "status__in": [s.value for s in allowed_from]}
+    if expect_dispatch is not ANY_DISPATCH:
+        conditions["dispatch_id"] = expect_dispatch
+    updated: FortuneRecord | None = FortuneRecord.objects(**conditions).modify(new=True, **update)
     return updated
 
 
@@ -180,6 +203,17 @@ def record_view(record: FortuneRecord) -> dict[str, Any]:
         "created_at": _iso(record.created_at),
         "updated_at": _iso(record.updated_at),
         "completed_at": _iso(record.completed_at),
+    }
+
+
+def status_view(record: FortuneRecord) -> dict[str, Any]:
+    """record_view plus what a FortuneRequest's status shows (`resource.status_from_record`)."""
+    return {
+        **record_view(record),
+        "id": record.id,
+        "queued_at": _iso(record.queued_at),
+        "started_at": _iso(record.started_at),
+        "worker": record.worker or None,
     }
 
 

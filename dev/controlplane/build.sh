@@ -5,6 +5,7 @@
 # idempotent and a pin change triggers exactly the rebuilds it needs. Called by `make binaries`.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
 # shellcheck source=versions.env
 source "$here/versions.env"
 cache="${CYBERFORTUNE_CACHE:-$HOME/.cache/cyberfortune}"
@@ -56,17 +57,31 @@ build() {
 
 go_build_k8s() { (cd "$here" && go build -p "$jobs" -ldflags="$k8s_ldflags" -o "$out" "$1"); }
 go_build_etcd() { (cd "$here/etcd" && go build -p "$jobs" -ldflags="-s -w" -o "$out" go.etcd.io/etcd/server/v3); }
-go_install_helm() {
+
+# go_install <module/cmd> <version> [ldflags]: a plain `go install` (modules without replace directives).
+go_install() {
   local gobin; gobin="$(mktemp -d)"
   (cd "$gobin" && GOBIN="$gobin" GOFLAGS="-trimpath -buildvcs=false" go install -p "$jobs" \
-    -ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean" \
-    "helm.sh/helm/v3/cmd/helm@$HELM_VERSION")
-  mv -f "$gobin/helm" "$out"; rm -rf "$gobin"
+    -ldflags="-s -w ${3:-}" "$1@$2")
+  mv -f "$gobin/$(basename "$1")" "$out"; rm -rf "$gobin"
 }
+# The pod sandbox's pause process (dev/node/pause.c): ours, because no registry serves one here.
+cc_build_pause() { gcc -static -Os -Wall -Wextra -Werror -o "$out" "$root/dev/node/pause.c" && strip "$out"; }
 
 build etcd "$ETCD_VERSION" go_build_etcd
 build kube-apiserver "$KUBERNETES_VERSION" go_build_k8s k8s.io/kubernetes/cmd/kube-apiserver
 build kube-controller-manager "$KUBERNETES_VERSION" go_build_k8s k8s.io/kubernetes/cmd/kube-controller-manager
 # kubectl at the server's version (inside the supported skew, whatever kubectl the machine has).
 build kubectl "$KUBERNETES_VERSION" go_build_k8s k8s.io/kubernetes/cmd/kubectl
-build helm "$HELM_VERSION" go_install_helm
+build helm "$HELM_VERSION" go_install helm.sh/helm/v3/cmd/helm "$HELM_VERSION" \
+  "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+# The node.
+build kube-scheduler "$KUBERNETES_VERSION" go_build_k8s k8s.io/kubernetes/cmd/kube-scheduler
+build kubelet "$KUBERNETES_VERSION" go_build_k8s k8s.io/kubernetes/cmd/kubelet
+build kube-proxy "$KUBERNETES_VERSION" go_build_k8s k8s.io/kubernetes/cmd/kube-proxy
+build coredns "$COREDNS_VERSION" go_install github.com/coredns/coredns "$COREDNS_VERSION"
+build crictl "$CRICTL_VERSION" go_install sigs.k8s.io/cri-tools/cmd/crictl "$CRICTL_VERSION" \
+  "-X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION"
+build local-path-provisioner "$LOCAL_PATH_PROVISIONER_VERSION" go_install \
+  github.com/rancher/local-path-provisioner "$LOCAL_PATH_PROVISIONER_VERSION"
+build pause "src-$(sha256sum "$root/dev/node/pause.c" | cut -c1-12)" cc_build_pause

@@ -1,8 +1,12 @@
-"""Fixtures for the e2e tier: a real kube-apiserver + etcd (+ kube-controller-manager).
+"""Fixtures for the e2e tier: the local one-node cluster (control plane, containerd/kubelet/
+kube-proxy node, CoreDNS) with our images loaded.
 
-The control plane is started once per session in a temp dir on free ports (so it never clashes with
-`make cluster-up`), or reused if CYBERFORTUNE_KUBECONFIG names the kubeconfig of a running one.
-Each test gets a fresh namespace, an admin client, and clients authenticated as ServiceAccounts.
+The cluster is started once per session in a temp dir on free ports (never clashing with
+`make cluster-up`'s ports), after `make images`' build (cached: seconds when nothing changed), or
+reused if CYBERFORTUNE_KUBECONFIG names the admin kubeconfig of a running one (then the images are
+built and loaded into it too). Only one node can run on a machine: with `make cluster-up` running,
+set CYBERFORTUNE_KUBECONFIG=.local/kubeconfig. Each test gets fresh namespaces, an admin client and
+clients authenticated as ServiceAccounts.
 """
 
 from __future__ import annotations
@@ -14,24 +18,34 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_cluster import WIDGET_CRD, Cluster, ServiceAccountClient, controlplane
+from e2e_cluster import WIDGET_CRD, Cluster, ServiceAccountClient
 from kubernetes import client, watch
+
+from controlplane import images
+from controlplane.cluster import LocalCluster, running_node, start_on_free_ports
 
 
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    """The control plane for the session: reused from CYBERFORTUNE_KUBECONFIG or started here."""
-    controlplane.ensure_binaries(["kubectl"])
+    """The cluster for the session: reused from CYBERFORTUNE_KUBECONFIG or started here."""
+    archives = images.build_all()
     cache = tmp_path_factory.mktemp("kubectl-cache")
     reuse = os.environ.get("CYBERFORTUNE_KUBECONFIG")
     if reuse:
-        yield Cluster(Path(reuse), cache, None)
+        state_dir = Path(reuse).resolve().parent / "cluster"
+        node = running_node(state_dir)
+        if node is not None:
+            images.load_into(node, archives)
+        local = LocalCluster(state_dir) if node is not None else None
+        yield Cluster(Path(reuse), cache, local)
         return
-    plane = controlplane.start_on_free_ports(tmp_path_factory.mktemp("controlplane"))
+    local = start_on_free_ports(tmp_path_factory.mktemp("cluster"))
     try:
-        yield Cluster(plane.kubeconfig, cache, plane)
+        yield Cluster(local.kubeconfig, cache, local)
     finally:
-        plane.down()
+        local.down()
+    # `make test` must leave nothing behind: no daemon, shim, mount, link or Service rule.
+    assert local.leftovers() == []
 
 
 @pytest.fixture(scope="session")
@@ -40,27 +54,48 @@ def admin_client(cluster: Cluster) -> client.ApiClient:
     return cluster.admin_client()
 
 
+@pytest.fixture(scope="session")
+def core(admin_client: client.ApiClient) -> client.CoreV1Api:
+    """CoreV1Api as the admin."""
+    return client.CoreV1Api(admin_client)
+
+
+def _new_namespace(core: client.CoreV1Api) -> str:
+    name = f"e2e-{uuid.uuid4().hex[:10]}"
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    return name
+
+
 @pytest.fixture
-def make_namespace(admin_client: client.ApiClient) -> Iterator[Callable[[], str]]:
+def make_namespace(core: client.CoreV1Api) -> Iterator[Callable[[], str]]:
     """Factory of fresh namespaces, all deleted after the test."""
-    core = client.CoreV1Api(admin_client)
     created: list[str] = []
 
     def make() -> str:
-        name = f"e2e-{uuid.uuid4().hex[:10]}"
-        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
-        created.append(name)
-        return name
+        created.append(_new_namespace(core))
+        return created[-1]
 
     yield make
     for name in created:
-        core.delete_namespace(name)
+        try:
+            core.delete_namespace(name)
+        except client.ApiException as exc:
+            if exc.status != 404:  # the test deleted it itself
+                raise
 
 
 @pytest.fixture
 def namespace(make_namespace: Callable[[], str]) -> str:
     """A fresh namespace for one test, deleted after it."""
     return make_namespace()
+
+
+@pytest.fixture(scope="module")
+def module_namespace(core: client.CoreV1Api) -> Iterator[str]:
+    """A namespace shared by the tests of one module (deleted after them)."""
+    name = _new_namespace(core)
+    yield name
+    core.delete_namespace(name)
 
 
 @pytest.fixture

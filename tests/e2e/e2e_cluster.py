@@ -1,7 +1,8 @@
-"""Helpers for the e2e tier: the cluster handle, waiting, and a test-only CRD (Widget)."""
+"""Helpers for the e2e tier: the cluster handle, pods from our images, waiting, a test-only CRD."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Callable
@@ -14,40 +15,207 @@ from kubernetes import client, config
 REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT / "dev") not in sys.path:  # tests/conftest.py does the same
     sys.path.insert(0, str(REPO_ROOT / "dev"))
-from controlplane import controlplane  # noqa: E402  (dev/controlplane/controlplane.py)
+from controlplane.binaries import binary_path  # noqa: E402
+from controlplane.cluster import LocalCluster  # noqa: E402
+from localservices import wait_for  # noqa: E402
+
+# The images `make images` builds and the cluster fixture loads into the node.
+API_IMAGE = "cyberfortune/api:dev"
+WORKER_IMAGE = "cyberfortune/worker:dev"
+RABBITMQ_IMAGE = "cyberfortune/rabbitmq:dev"
+REDIS_IMAGE = "cyberfortune/redis:dev"
+SECANTUSDB_IMAGE = "cyberfortune/secantusdb:dev"
 
 
 @dataclass
 class Cluster:
-    """A running control plane reachable through an admin kubeconfig."""
+    """A running local cluster reachable through an admin kubeconfig."""
 
     kubeconfig: Path
     kubectl_cache: Path
-    plane: controlplane.ControlPlane | None
+    local: LocalCluster | None  # None: reused, started by someone else
 
     def admin_client(self) -> client.ApiClient:
         """A new ApiClient authenticated with the admin client certificate (system:masters)."""
         return config.new_client_from_config(config_file=str(self.kubeconfig))
 
     def kubectl(
-        self, *args: str, input: str | None = None, check: bool = True
+        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120
     ) -> subprocess.CompletedProcess[str]:
         """Run kubectl (built at the server's version) against the cluster.
 
         `check`: fail the test if kubectl exits non-zero.
         """
         cmd = [
-            str(controlplane.binary_path("kubectl")),
+            str(binary_path("kubectl")),
             "--kubeconfig",
             str(self.kubeconfig),
             "--cache-dir",
             str(self.kubectl_cache),
         ]
         proc = subprocess.run(
-            [*cmd, *args], input=input, capture_output=True, text=True, timeout=60, check=False
+            [*cmd, *args], input=input, capture_output=True, text=True, timeout=timeout, check=False
         )
         assert not check or proc.returncode == 0, f"kubectl {' '.join(args)} failed:\n{proc.stderr}"
         return proc
+
+    def apply(self, namespace: str, *objects: dict[str, Any]) -> None:
+        """`kubectl apply` of `objects` in `namespace`."""
+        manifest = {"apiVersion": "v1", "kind": "List", "items": list(objects)}
+        self.kubectl("-n", namespace, "apply", "-f", "-", input=json.dumps(manifest))
+
+    def containers(self, namespace: str, state: str = "running") -> list[dict[str, Any]]:
+        """The node's containers of pods in `namespace` as CRI reports them (`state`: running,
+        exited, or all), read with crictl from the node's containerd."""
+        assert self.local is not None, "needs the node's CRI endpoint (a cluster started here)"
+        args = ["ps", "-o", "json", "--label", f"io.kubernetes.pod.namespace={namespace}"]
+        if state == "all":
+            args.append("--all")
+        elif state != "running":
+            args += ["--state", state]
+        proc = self.local.node.crictl(*args)
+        assert proc.returncode == 0, proc.stderr
+        containers: list[dict[str, Any]] = json.loads(proc.stdout).get("containers") or []
+        return containers
+
+    def sandboxes(self, namespace: str) -> list[dict[str, Any]]:
+        """The node's pod sandboxes (any state) of `namespace`, from CRI."""
+        assert self.local is not None, "needs the node's CRI endpoint (a cluster started here)"
+        proc = self.local.node.crictl("pods", "-o", "json", "--namespace", f"^{namespace}$")
+        assert proc.returncode == 0, proc.stderr
+        items: list[dict[str, Any]] = json.loads(proc.stdout).get("items") or []
+        return items
+
+
+def pod_logs(core: client.CoreV1Api, namespace: str, name: str) -> str:
+    """The logs of the pod's (first) container."""
+    return str(core.read_namespaced_pod_log(name, namespace))
+
+
+def wait_pod_phase(
+    core: client.CoreV1Api, namespace: str, name: str, phases: set[str], timeout: float = 120
+) -> client.V1Pod:
+    """Wait until pod `name` is in one of `phases`; the pod."""
+
+    def reached() -> client.V1Pod | None:
+        pod = core.read_namespaced_pod(name, namespace)
+        return pod if pod.status.phase in phases else None
+
+    pod: client.V1Pod = wait_for(reached, timeout, f"pod {name} in {sorted(phases)}", 0.25)
+    return pod
+
+
+def run_to_completion(
+    core: client.CoreV1Api, namespace: str, pod: dict[str, Any], timeout: float = 120
+) -> tuple[str, str]:
+    """Create a run-once pod, wait until it ends; (phase, logs)."""
+    name = pod["metadata"]["name"]
+    pod["spec"].setdefault("restartPolicy", "Never")
+    core.create_namespaced_pod(namespace, pod)
+    ended = wait_pod_phase(core, namespace, name, {"Succeeded", "Failed"}, timeout)
+    return str(ended.status.phase), pod_logs(core, namespace, name)
+
+
+def wait_rollout(cluster: Cluster, namespace: str, kind_name: str, timeout: int = 180) -> None:
+    """`kubectl rollout status` until every replica is updated and available."""
+    cluster.kubectl(
+        "-n", namespace, "rollout", "status", kind_name, f"--timeout={timeout}s",
+        timeout=timeout + 10,
+    )  # fmt: skip
+
+
+def container(name: str, image: str, **fields: Any) -> dict[str, Any]:
+    """A container of our local images (never pulled), restricted as the chart runs them."""
+    spec: dict[str, Any] = {
+        "name": name,
+        "image": image,
+        "imagePullPolicy": "Never",
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+    }
+    spec.update(fields)
+    return spec
+
+
+def pod(name: str, *containers: dict[str, Any], **spec: Any) -> dict[str, Any]:
+    """A Pod with `containers`, non-root, seccomp RuntimeDefault, a writable /tmp."""
+    body: dict[str, Any] = {
+        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": list(containers),
+        "volumes": [{"name": "tmp", "emptyDir": {}}],
+        "terminationGracePeriodSeconds": 30,
+    }
+    for c in body["containers"]:
+        c.setdefault("volumeMounts", []).append({"name": "tmp", "mountPath": "/tmp"})
+    body.update(spec)
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": body}
+
+
+def deployment(name: str, replicas: int, template: dict[str, Any]) -> dict[str, Any]:
+    """A Deployment of `replicas` copies of the pod `template` (from pod()), labelled app=name."""
+    labels = {"app": name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": template["spec"]},
+        },
+    }
+
+
+def service(name: str, port: int, target: int | None = None) -> dict[str, Any]:
+    """A ClusterIP Service for the pods labelled app=name."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name},
+        "spec": {
+            "selector": {"app": name},
+            "ports": [{"name": "main", "port": port, "targetPort": target or port}],
+        },
+    }
+
+
+def python_pod(name: str, image: str, code: str, **spec: Any) -> dict[str, Any]:
+    """A run-once pod executing `code` with the image's Python."""
+    return pod(name, container(name, image, command=["python", "-c", code]), **spec)
+
+
+def backend_objects() -> list[dict[str, Any]]:
+    """RabbitMQ, Redis and SecantusDB (our local stand-in images), one pod each, with Services."""
+    objects: list[dict[str, Any]] = []
+    for name, image, port, data in (
+        ("rabbitmq", RABBITMQ_IMAGE, 5672, "/var/lib/rabbitmq"),
+        ("redis", REDIS_IMAGE, 6379, "/data"),
+        ("secantusdb", SECANTUSDB_IMAGE, 27017, "/data/db"),
+    ):
+        main = container(
+            name,
+            image,
+            ports=[{"containerPort": port}],
+            readinessProbe={"tcpSocket": {"port": port}, "periodSeconds": 1},
+            volumeMounts=[{"name": "data", "mountPath": data}],
+        )
+        template = pod(name, main)
+        template["spec"]["volumes"].append({"name": "data", "emptyDir": {}})
+        objects += [deployment(name, 1, template), service(name, port)]
+    return objects
+
+
+BACKEND_ENV = [
+    {"name": "RABBITMQ_URL", "value": "amqp://guest:guest@rabbitmq:5672/%2F"},
+    {"name": "RABBITMQ_MANAGEMENT_URL", "value": "http://guest:guest@rabbitmq:15672"},
+    {"name": "REDIS_URL", "value": "redis://redis:6379/0"},
+    {"name": "MONGODB_URI", "value": "mongodb://secantusdb:27017/cyberfortune"},
+    {"name": "FORTUNE_LLM_PROVIDER", "value": "almanac"},
+]
+"""What the API and the worker need to reach backend_objects() in the same namespace."""
 
 
 ServiceAccountClient = Callable[[str, str], client.ApiClient]

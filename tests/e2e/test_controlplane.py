@@ -287,8 +287,8 @@ def test_controller_manager_runs_the_cluster_controllers(
         lambda: read_or_none(lambda: core.read_namespaced_config_map("kube-root-ca.crt", ns)),
         what="the root-ca-cert-publisher to create kube-root-ca.crt",
     )
-    if cluster.plane is not None:
-        assert root_ca.data["ca.crt"] == (cluster.plane.pki / "ca.crt").read_text()
+    if cluster.local is not None:
+        assert root_ca.data["ca.crt"] == (cluster.local.plane.pki / "ca.crt").read_text()
 
     # garbage collector: a dependent goes when its owner goes.
     owner = core.create_namespaced_config_map(

@@ -15,7 +15,7 @@ import redis
 from flask.testing import FlaskClient
 from pymongo import monitoring
 
-from fortune_api import create_app
+from fortune_api.app import create_app
 from fortune_api.backends import Backends
 from fortune_api.settings import ApiSettings
 from fortune_core.ids import new_request_id

@@ -39,7 +39,9 @@ def test_schemathesis_finds_no_failures(backend_env: dict[str, str], tmp_path: P
         command = [str(st), "--config-file", str(CONFIG), "--no-color", "run",
                    f"{api.url}/openapi.json", "--phases", "examples,coverage,fuzzing,stateful",
                    "--seed", SEED, "--max-examples", MAX_EXAMPLES, "--workers", "1"]  # fmt: skip
-        result = subprocess.run(command, capture_output=True, text=True, timeout=840, check=False)
+        result = subprocess.run(
+            command, capture_output=True, text=True, timeout=840, check=False, cwd=tmp_path
+        )  # cwd: schemathesis keeps its cache (.schemathesis/) there
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
     assert "Tested: 7" in output, output[-3000:]  # every operation, DELETE included

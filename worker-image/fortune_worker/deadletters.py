@@ -6,10 +6,11 @@
 Settings come from the environment like the worker's (RABBITMQ_URL, MONGODB_URI, REDIS_URL,
 FORTUNE_POOL). `list` prints one JSON object per dead letter (request id, why and when it was
 dead-lettered, the request's status) and leaves the queue as it was. `replay` takes the chosen dead
-letters off the queue and sends their requests through the pipeline again: a failed request is
-reset to `queued` (attempts from zero, error cleared, message "replayed from the dead-letter
-queue") and republished; a request still active is republished as it is; one that already
-succeeded or was cancelled needs nothing, so its dead letter is dropped. Messages that are not ours
+letters off the queue and sends their requests through the pipeline again with a new dispatch
+(`fortune_core.submission.dispatch`: older copies of the message become stale): a failed request
+is reset (attempts from zero, error cleared, message "replayed from the dead-letter queue") and
+queued; a request still active is queued again as it is; one that already succeeded or was
+cancelled needs nothing, so its dead letter is dropped. Messages that are not ours
 or whose record has expired stay in the queue. Each decision is printed as a JSON line.
 """
 
@@ -27,10 +28,11 @@ import pika
 import redis
 
 from fortune_core.queue import Publisher, QueueMessage, dead_letter_queue
-from fortune_core.records import connect_records, get_record, record_view, transition
+from fortune_core.records import connect_records, get_record, transition
 from fortune_core.settings import CoreSettings
 from fortune_core.status import ACTIVE, Status
 from fortune_core.status_cache import StatusCache
+from fortune_core.submission import Channels, DispatchLostError, dispatch
 
 REPLAY_MESSAGE = "replayed from the dead-letter queue"
 
@@ -105,7 +107,7 @@ def list_dead_letters(settings: CoreSettings, limit: int = 100) -> list[DeadLett
 
 
 def replay(
-    settings: CoreSettings, ids: set[str] | None, publisher: Publisher, cache: StatusCache
+    settings: CoreSettings, ids: set[str] | None, channels: Channels
 ) -> list[dict[str, Any]]:
     """Replay the dead letters of `ids` (None: all); what was done with each one."""
     connect_records(settings.mongodb_uri, None)
@@ -115,42 +117,42 @@ def replay(
             request_id, _facts = describe(properties, body)
             if request_id is None or (ids is not None and request_id not in ids):
                 continue  # stays in the queue when the channel closes
-            action = _replay_one(settings, request_id, body, publisher, cache)
+            action = _replay_one(request_id, channels)
             report.append({"request_id": request_id, "action": action})
-            if action != "kept: no record (expired?)":
+            if not action.startswith("kept"):
                 channel.basic_ack(tag)
     return report
 
 
-def _replay_one(
-    settings: CoreSettings, request_id: str, body: bytes, publisher: Publisher, cache: StatusCache
-) -> str:
+def _replay_one(request_id: str, channels: Channels) -> str:
+    """Send a request through again with a new dispatch (`fortune_core.submission.dispatch`)."""
     record = get_record(request_id)
     if record is None:
         return "kept: no record (expired?)"
     if record.state in {Status.SUCCEEDED, Status.CANCELLED}:
         return f"dropped: the request already {record.status}"
-    if record.state == Status.FAILED:
-        reset = transition(
-            request_id,
-            {Status.FAILED},
-            Status.QUEUED,
-            attempts=0,
-            error=None,
-            result=None,
-            completed_at=None,
-            message=REPLAY_MESSAGE,
-        )
-        if reset is None:  # changed meanwhile: decide again from its new status
-            return _replay_one(settings, request_id, body, publisher, cache)
-        cache.put(request_id, record_view(reset), reset.created_at)
-        action = "replayed: failed → queued"
-    else:
+    try:
+        if record.state == Status.FAILED:
+            reset = transition(
+                request_id,
+                {Status.FAILED},
+                Status.PENDING,
+                expect_dispatch=record.dispatch_id,
+                attempts=0,
+                error=None,
+                result=None,
+                completed_at=None,
+                message=REPLAY_MESSAGE,
+            )
+            if reset is None:  # changed meanwhile: decide again from its new status
+                return _replay_one(request_id, channels)
+            dispatch(channels, reset, {Status.PENDING}, message=REPLAY_MESSAGE)
+            return "replayed: failed → queued"
         assert record.state in ACTIVE
-        action = f"republished: the request is still {record.status}"
-    message = QueueMessage.parse(body)
-    publisher.publish_request(QueueMessage(request_id, message.request, settings.pool))
-    return action
+        dispatch(channels, record, {record.state}, message=REPLAY_MESSAGE)
+    except DispatchLostError:
+        return _replay_one(request_id, channels)
+    return f"republished: the request was still {record.status}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,9 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     client = redis.Redis.from_url(settings.redis_url)
     publisher = Publisher(settings.rabbitmq_url, dead_letters=settings.dead_letter_limits())
     try:
-        cache = StatusCache(client, settings.retention_seconds)
+        channels = Channels(StatusCache(client, settings.retention_seconds), publisher)
         ids = None if args.all else set(args.ids)
-        for line in replay(settings, ids, publisher, cache):
+        for line in replay(settings, ids, channels):
             print(json.dumps(line, ensure_ascii=False))  # noqa: T201
     finally:
         publisher.close()

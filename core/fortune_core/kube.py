@@ -1,0 +1,218 @@
+"""A small Kubernetes REST client for the components that run in a cluster, and the one way a
+FortuneRequest's status is written.
+
+Standard library only: the API creates FortuneRequests, the worker and the operator patch their
+status, the operator also scales Deployments and holds a Lease; that is a handful of REST calls,
+and the full `kubernetes` client would add tens of MB to every process. In-cluster configuration
+(the ServiceAccount token, re-read on every request because the kubelet rotates it, the cluster CA,
+KUBERNETES_SERVICE_HOST/PORT); one keep-alive HTTPS connection per thread.
+
+Status writes are ordered by the MongoDB record's version (`status.recordVersion`): a writer reads
+the status, gives up if a newer record version is already there, and patches with the read
+resourceVersion as a precondition, so two writers (operator and worker, or two workers) can never
+leave an older status on top of a newer one.
+"""
+
+from __future__ import annotations
+
+import copy
+import enum
+import http.client
+import json
+import os
+import ssl
+import threading
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fortune_core.resource import API_VERSION, GROUP, PLURAL, VERSION
+
+SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+MERGE_PATCH = "application/merge-patch+json"
+STATUS_WRITE_ATTEMPTS = 5
+
+
+class KubeError(Exception):
+    """The API server refused a request (or could not be reached: status 0)."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(f"{status} {reason}: {message}")
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ResourceRef:
+    """Where a FortuneRequest lives."""
+
+    namespace: str
+    name: str
+
+    def as_dict(self) -> dict[str, str]:
+        """JSON form (travels in the queue message and the MongoDB record)."""
+        return {"namespace": self.namespace, "name": self.name}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ResourceRef | None:
+        """Parse the JSON form; None when absent or malformed."""
+        if isinstance(data, dict) and data.get("namespace") and data.get("name"):
+            return cls(str(data["namespace"]), str(data["name"]))
+        return None
+
+
+class Written(enum.Enum):
+    """What became of a status write."""
+
+    WRITTEN = "written"
+    NEWER_SHOWN = "newer"  # the resource already shows this record version or a newer one
+    GONE = "gone"  # the resource was deleted
+
+
+def fortune_requests_path(namespace: str, name: str | None = None) -> str:
+    """REST path of the FortuneRequests of a namespace (or of one)."""
+    path = f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}"
+    return f"{path}/{name}" if name else path
+
+
+class KubeClient:
+    """REST calls to the API server, authenticated with a bearer token file."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        token_file: Path,
+        ca_file: Path,
+        timeout: float = 10.0,
+    ) -> None:
+        self.host, self.port = host, port
+        self.token_file = token_file
+        self.timeout = timeout
+        self._ssl = ssl.create_default_context(cafile=str(ca_file))
+        self._local = threading.local()
+
+    @classmethod
+    def in_cluster(cls, timeout: float = 10.0) -> KubeClient:
+        """The client of the pod's ServiceAccount; RuntimeError outside a cluster."""
+        host = os.environ.get("KUBERNETES_SERVICE_HOST")
+        port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
+        if not host or not (SERVICE_ACCOUNT_DIR / "token").exists():
+            raise RuntimeError(
+                "not running in a Kubernetes pod (no KUBERNETES_SERVICE_HOST or no ServiceAccount "
+                "token); FORTUNE_MODE=kubernetes needs one"
+            )
+        return cls(host, int(port), SERVICE_ACCOUNT_DIR / "token", SERVICE_ACCOUNT_DIR / "ca.crt",
+                   timeout)  # fmt: skip
+
+    @staticmethod
+    def own_namespace() -> str:
+        """The namespace of the pod this runs in."""
+        return (SERVICE_ACCOUNT_DIR / "namespace").read_text().strip()
+
+    def _connection(self) -> http.client.HTTPSConnection:
+        conn: http.client.HTTPSConnection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = http.client.HTTPSConnection(
+                self.host, self.port, timeout=self.timeout, context=self._ssl
+            )
+            self._local.conn = conn
+        return conn
+
+    def _drop_connection(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            conn.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        content_type: str = "application/json",
+        query: dict[str, str] | None = None,
+    ) -> Any:
+        """One call; the decoded JSON answer. KubeError for any non-2xx answer."""
+        if query:
+            path = f"{path}?{urllib.parse.urlencode(query)}"
+        data = None if body is None else json.dumps(body).encode()
+        headers = {
+            "Authorization": f"Bearer {self.token_file.read_text().strip()}",
+            "Accept": "application/json",
+        }
+        if data is not None:
+            headers["Content-Type"] = content_type
+        for attempt in (1, 2):  # a kept-alive connection the server closed: reconnect once
+            try:
+                conn = self._connection()
+                conn.request(method, path, body=data, headers=headers)
+                response = conn.getresponse()
+                raw = response.read()
+                break
+            except (OSError, http.client.HTTPException) as exc:
+                self._drop_connection()
+                if attempt == 2:
+                    raise KubeError(0, "Unreachable", f"API server unreachable: {exc!r}") from exc
+        answer = json.loads(raw) if raw else {}
+        if response.status >= 300:
+            reason = answer.get("reason", response.reason) if isinstance(answer, dict) else ""
+            message = answer.get("message", raw[:300]) if isinstance(answer, dict) else raw[:300]
+            raise KubeError(response.status, str(reason), str(message))
+        return answer
+
+    # --- FortuneRequests ------------------------------------------------------------------
+
+    def create_fortune_request(
+        self, namespace: str, name: str, spec: dict[str, Any], labels: dict[str, str],
+        annotations: dict[str, str],
+    ) -> dict[str, Any]:  # fmt: skip
+        """Create a FortuneRequest; KubeError 409 if one of that name exists."""
+        body = {
+            "apiVersion": API_VERSION,
+            "kind": "FortuneRequest",
+            "metadata": {"name": name, "labels": labels, "annotations": annotations},
+            "spec": spec,
+        }
+        created: dict[str, Any] = self.request("POST", fortune_requests_path(namespace), body)
+        return created
+
+    def write_status(self, ref: ResourceRef, status: dict[str, Any]) -> Written:
+        """Write `status` (from `resource.status_from_record`) unless the resource already shows
+        this record version or a newer one."""
+        path = fortune_requests_path(ref.namespace, ref.name) + "/status"
+        status = copy.deepcopy(status)
+        for _ in range(STATUS_WRITE_ATTEMPTS):
+            try:
+                current = self.request("GET", path)
+            except KubeError as exc:
+                if exc.status == 404:
+                    return Written.GONE
+                raise
+            shown = (current.get("status") or {}).get("recordVersion")
+            if isinstance(shown, int) and shown >= status["recordVersion"]:
+                return Written.NEWER_SHOWN
+            generation = current["metadata"].get("generation")
+            if generation:
+                status["observedGeneration"] = generation
+                for condition in status.get("conditions", []):
+                    condition["observedGeneration"] = generation
+            patch = {
+                "metadata": {"resourceVersion": current["metadata"]["resourceVersion"]},
+                "status": status,
+            }
+            try:
+                self.request("PATCH", path, patch, MERGE_PATCH)
+                return Written.WRITTEN
+            except KubeError as exc:
+                if exc.status == 404:
+                    return Written.GONE
+                if exc.status != 409:  # 409: someone wrote in between; read again
+                    raise
+        raise KubeError(409, "Conflict", f"status of {ref} kept changing; gave up")
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        self._drop_connection()

@@ -1,0 +1,104 @@
+import { ApiError } from './errors'
+import { header, parseRetryAfter, type HttpResponse, type Method, type Transport } from './http'
+import type {
+  Accepted,
+  FieldMessage,
+  FortuneRequestBody,
+  FortuneView,
+  ProfileInput,
+  ProfileResponse,
+} from './types'
+
+export const IDEMPOTENCY_HEADER = 'Idempotency-Key'
+
+/** The CyberFortune HTTP API (docs/api.md). Every method throws ApiError on failure. */
+export class FortuneApi {
+  constructor(
+    private readonly base: string,
+    private readonly transport: Transport,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** POST /v1/profiles: the derived chart and the almanac of `date` (default today). */
+  async deriveProfile(profile: ProfileInput, date?: string): Promise<ProfileResponse> {
+    const body: Record<string, unknown> = { profile }
+    if (date) body.date = date
+    const response = await this.send('POST', '/v1/profiles', body)
+    return response.body as ProfileResponse
+  }
+
+  /** POST /v1/fortunes with an Idempotency-Key: the same key and body give the same id. */
+  async startFortune(request: FortuneRequestBody, idempotencyKey: string): Promise<Accepted> {
+    const response = await this.send('POST', '/v1/fortunes', request, {
+      [IDEMPOTENCY_HEADER]: idempotencyKey,
+    })
+    const body = response.body as { id: string; status: Accepted['status'] }
+    return {
+      id: body.id,
+      status: body.status,
+      replayed: header(response, 'Idempotent-Replayed') === 'true',
+      retryAfter: parseRetryAfter(header(response, 'Retry-After'), this.now()),
+    }
+  }
+
+  /** GET /v1/fortunes/{id}: the status and, when done, the result; Retry-After while in flight. */
+  async getFortune(id: string): Promise<{ view: FortuneView; retryAfter?: number }> {
+    const response = await this.send('GET', `/v1/fortunes/${encodeURIComponent(id)}`)
+    return {
+      view: response.body as FortuneView,
+      retryAfter: parseRetryAfter(header(response, 'Retry-After'), this.now()),
+    }
+  }
+
+  /** DELETE /v1/fortunes/{id}: cancel; 409 `already_finished` when it had finished. */
+  async cancelFortune(id: string): Promise<void> {
+    await this.send('DELETE', `/v1/fortunes/${encodeURIComponent(id)}`)
+  }
+
+  private async send(
+    method: Method,
+    path: string,
+    body?: unknown,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<HttpResponse> {
+    const headers: Record<string, string> = { Accept: 'application/json', ...extraHeaders }
+    if (body !== undefined) headers['Content-Type'] = 'application/json'
+    let response: HttpResponse
+    try {
+      response = await this.transport({ method, url: this.base + path, headers, body })
+    } catch (error) {
+      throw new ApiError({
+        kind: 'network',
+        code: 'network',
+        message: error instanceof Error ? error.message : String(error),
+      })
+    }
+    if (response.status >= 200 && response.status < 300) return response
+    throw errorFromResponse(response, this.now())
+  }
+}
+
+/** The ApiError for an error answer: `{"error": {code, message, fields?}}` when the API sent it. */
+export function errorFromResponse(response: HttpResponse, nowMs: number): ApiError {
+  const payload = (response.body ?? {}) as { error?: { code?: unknown; message?: unknown; fields?: unknown } }
+  const error = typeof payload === 'object' && payload !== null ? payload.error : undefined
+  const fields: Record<string, FieldMessage> = {}
+  if (error && typeof error.fields === 'object' && error.fields !== null) {
+    for (const [path, message] of Object.entries(error.fields as Record<string, unknown>)) {
+      if (message && typeof message === 'object') {
+        const { en, zh } = message as Partial<FieldMessage>
+        fields[path] = { en: String(en ?? zh ?? ''), zh: String(zh ?? en ?? '') }
+      } else if (typeof message === 'string') {
+        fields[path] = { en: message, zh: message }
+      }
+    }
+  }
+  return new ApiError({
+    kind: 'http',
+    status: response.status,
+    code: typeof error?.code === 'string' ? error.code : `http_${response.status}`,
+    message: typeof error?.message === 'string' ? error.message : `HTTP ${response.status}`,
+    fields,
+    retryAfter: parseRetryAfter(header(response, 'Retry-After'), nowMs),
+  })
+}

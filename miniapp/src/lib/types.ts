@@ -1,0 +1,143 @@
+/** The HTTP API's shapes (docs/api.md, docs/domain.md), as the client uses them. */
+
+export type Language = 'zh-CN' | 'en'
+export type Topic = 'overall' | 'career' | 'love' | 'wealth' | 'health' | 'study'
+export type Period = 'day' | 'week' | 'month' | 'year'
+export type Gender = 'male' | 'female' | 'unspecified'
+export type Calendar = 'solar' | 'lunar'
+export type Status = 'pending' | 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled'
+export type Element = 'wood' | 'fire' | 'earth' | 'metal' | 'water'
+export type Aspect = 'career' | 'love' | 'wealth' | 'health' | 'study'
+
+export const TOPICS: readonly Topic[] = ['overall', 'career', 'love', 'wealth', 'health', 'study']
+export const PERIODS: readonly Period[] = ['day', 'week', 'month', 'year']
+export const ASPECTS: readonly Aspect[] = ['career', 'love', 'wealth', 'health', 'study']
+export const ELEMENTS: readonly Element[] = ['wood', 'fire', 'earth', 'metal', 'water']
+export const TERMINAL: readonly Status[] = ['succeeded', 'failed', 'cancelled']
+
+export interface ProfileInput {
+  name?: string
+  gender: Gender
+  calendar: Calendar
+  leapMonth?: boolean
+  birthDate: string
+  birthTime?: string
+  timezone: string
+  longitude?: number
+}
+
+export interface FortuneRequestBody {
+  profile: ProfileInput
+  topic: Topic
+  period: Period
+  date?: string
+  language: Language
+}
+
+/** A field message as the API gives it: both languages. */
+export interface FieldMessage {
+  en: string
+  zh: string
+}
+
+export interface Pillar {
+  ganzhi: string
+  stem: string
+  branch: string
+  stemElement: Element
+  branchElement: Element
+  hiddenStems: string[]
+  tenGod: string | null
+  hiddenTenGods: string[]
+  naYin: string
+  kongWang: string
+}
+
+export interface DerivedProfile {
+  name?: string | null
+  gender: Gender
+  solarDate: string
+  lunar: { year: number; month: number; day: number; leapMonth: boolean; text: string }
+  zodiac: { zh: string; en: string }
+  constellation: { zh: string; en: string }
+  bazi: { year: string; month: string; day: string; hour: string | null }
+  pillars: { year: Pillar; month: Pillar; day: Pillar; hour: Pillar | null }
+  fiveElements: Record<Element, number>
+  fiveElementsWeighted: Record<Element, number>
+  dayMaster: string
+  dayMasterElement: Element
+  dayMasterYinYang: 'yin' | 'yang'
+  strength: { level: 'strong' | 'balanced' | 'weak'; ratio: number; season: string }
+  favourableElements: Element[]
+  unfavourableElements: Element[]
+  notes: string[]
+}
+
+export interface Almanac {
+  date: string
+  weekday: number
+  lunar: { year: number; month: number; day: number; leapMonth: boolean; text: string }
+  yearGanzhi: string
+  monthGanzhi: string
+  dayGanzhi: string
+  solarTerm: string | null
+  yi: string[]
+  ji: string[]
+  chong: string
+  chongZodiac: string
+  sha: string
+  xiShen: { zh: string; en: string }
+  caiShen: { zh: string; en: string }
+  fuShen: { zh: string; en: string }
+  zhiXing: string
+  tianShen: string
+  tianShenLuck: string
+  pengZu: string[]
+}
+
+export interface ProfileResponse {
+  profile: DerivedProfile
+  almanac: Almanac
+}
+
+export interface Scores {
+  overall: number
+  career: number
+  love: number
+  wealth: number
+  health: number
+  study: number
+}
+
+export interface FortuneResult {
+  summary: string
+  scores: Scores
+  aspects: Record<Aspect, string>
+  lucky: { color: string; number: number; direction: string }
+  advice: { do: string[]; avoid: string[] }
+  text: string
+  provider: string
+  model: string
+}
+
+export interface FortuneView {
+  id: string
+  status: Status
+  attempts: number
+  createdAt?: string
+  updatedAt?: string
+  completedAt?: string
+  message?: string
+  request: FortuneRequestBody
+  result?: FortuneResult
+  error?: { code: string; message: string }
+}
+
+export interface Accepted {
+  id: string
+  status: Status
+  /** the request was a replay of an earlier one with the same Idempotency-Key */
+  replayed: boolean
+  /** seconds the server asks the client to wait before the first poll */
+  retryAfter?: number
+}

@@ -1,0 +1,1 @@
+export default definePageConfig({ navigationBarTitleText: '运势解读', enableShareAppMessage: true })

@@ -1,0 +1,161 @@
+import { Text, View } from '@tarojs/components'
+import Taro, { useRouter } from '@tarojs/taro'
+import { useEffect, useRef, useState } from 'react'
+import Shell from '../../components/Shell'
+import Trouble, { type TroubleKind } from '../../components/Trouble'
+import { ApiError, describeError } from '../../lib/errors'
+import { readingTitle } from '../../lib/format'
+import { t, type MessageKey } from '../../lib/i18n'
+import { pollUntilDone } from '../../lib/polling'
+import type { FortuneRequestBody, FortuneView, Status } from '../../lib/types'
+import { api, history, sleep, useLanguage } from '../../services/app'
+import './index.scss'
+
+const STEPS: { key: MessageKey; statuses: Status[] }[] = [
+  { key: 'stepAccepted', statuses: ['pending'] },
+  { key: 'stepQueued', statuses: ['queued'] },
+  { key: 'stepRunning', statuses: ['running'] },
+  { key: 'stepDone', statuses: ['succeeded'] },
+]
+
+export default function WaitingPage() {
+  const lang = useLanguage()
+  const router = useRouter()
+  const id = router.params.id ?? history.pending()?.id ?? ''
+  const firstWait = router.params.wait !== undefined ? Number(router.params.wait) : undefined
+  const [view, setView] = useState<FortuneView | undefined>()
+  const [notice, setNotice] = useState<string | undefined>()
+  const [trouble, setTrouble] = useState<{ kind: TroubleKind; reason?: string } | undefined>()
+  const [cancelling, setCancelling] = useState(false)
+  const stopped = useRef(false)
+  const request: FortuneRequestBody | undefined = history.get(id)?.request ?? history.pending()?.request ?? view?.request
+
+  useEffect(() => {
+    stopped.current = false
+    if (!id) {
+      setTrouble({ kind: 'notFound' })
+      return undefined
+    }
+    const finish = (final: FortuneView) => {
+      history.clearPending(id)
+      if (final.status === 'succeeded' && final.result) {
+        history.upsert({ id, status: 'succeeded', result: final.result, summary: final.result.summary, overall: final.result.scores.overall })
+        void Taro.redirectTo({ url: `/pages/result/index?id=${id}` })
+      } else {
+        history.upsert({ id, status: final.status })
+        setTrouble({
+          kind: final.status === 'cancelled' ? 'cancelled' : 'failed',
+          reason: final.error?.message ?? final.message,
+        })
+      }
+    }
+    pollUntilDone({
+      fetch: () => api.getFortune(id),
+      sleep,
+      stopped: () => stopped.current,
+      firstRetryAfter: firstWait,
+      onEvent: (event) => {
+        if (event.type === 'update') {
+          setView(event.view)
+          setNotice(undefined)
+        } else {
+          setNotice(event.error.kind === 'network' ? t(lang, 'connectionLost') : describeError(event.error, lang))
+        }
+      },
+    }).then((final) => {
+      if (final) finish(final)
+    }).catch((error: unknown) => {
+      if (stopped.current) return
+      history.clearPending(id)
+      if (error instanceof ApiError && error.status === 410) {
+        history.markExpired(id)
+        setTrouble({ kind: 'expired' })
+      } else if (error instanceof ApiError && error.status === 404) {
+        setTrouble({ kind: 'notFound' })
+      } else {
+        setNotice(describeError(error, lang))
+      }
+    })
+    return () => {
+      stopped.current = true
+    }
+    // polling follows the id only; the language is read when a message is made
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [id])
+
+  const cancel = async () => {
+    const { confirm } = await Taro.showModal({
+      title: t(lang, 'cancelConfirm'),
+      content: '',
+      confirmText: t(lang, 'confirm'),
+      cancelText: t(lang, 'close'),
+    })
+    if (!confirm) return
+    setCancelling(true)
+    try {
+      await api.cancelFortune(id)
+      stopped.current = true
+      history.clearPending(id)
+      history.upsert({ id, status: 'cancelled' })
+      setTrouble({ kind: 'cancelled' })
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 409) {
+        setNotice(t(lang, 'cancelTooLate'))
+      } else {
+        setNotice(describeError(error, lang))
+      }
+    } finally {
+      setCancelling(false)
+    }
+  }
+
+  const title = request ? readingTitle(request.topic, request.period, lang) : t(lang, 'waitingTitle')
+  if (trouble) {
+    return (
+      <Shell page='waiting' title={title}>
+        <Trouble kind={trouble.kind} lang={lang} reason={trouble.reason} request={request} />
+      </Shell>
+    )
+  }
+
+  const status: Status = view?.status ?? 'pending'
+  const current = Math.max(0, STEPS.findIndex((step) => step.statuses.includes(status)))
+  return (
+    <Shell page='waiting' title={t(lang, 'waitingTitle')} subtitle={<Text>{title}</Text>}>
+      <View className='card waiting' id='waiting' data-status={status}>
+        <View className='orb'>
+          <View className='orb__ring' />
+          <View className='orb__ring orb__ring--slow' />
+          <Text className='orb__glyph'>卦</Text>
+        </View>
+        <Text className='waiting__status' id='waiting-status'>{t(lang, `status_${status}` as MessageKey)}</Text>
+        {view && view.attempts > 1 ? (
+          <Text className='waiting__attempts' id='waiting-attempts'>{t(lang, 'attempts', { n: view.attempts })}</Text>
+        ) : null}
+        {view?.message && status === 'queued' && view.attempts > 0 ? (
+          <Text className='waiting__message'>{t(lang, 'retryingSoon')}</Text>
+        ) : null}
+        <View className='steps'>
+          {STEPS.map((step, index) => (
+            <View key={step.key} className={`step ${index < current ? 'step--done' : ''} ${index === current ? 'step--now' : ''}`}>
+              <View className='step__dot' />
+              <Text className='step__label'>{t(lang, step.key)}</Text>
+            </View>
+          ))}
+        </View>
+        <Text className='card__hint waiting__intro'>{t(lang, 'waitingIntro')}</Text>
+      </View>
+      {notice ? (
+        <View className='notice' id='waiting-notice'>
+          <Text>{notice}</Text>
+        </View>
+      ) : null}
+      <Text className='card__hint waiting__keep'>{t(lang, 'keepOpenHint')}</Text>
+      <View className='actions'>
+        <View className={`btn-ghost ${cancelling ? 'btn-primary--disabled' : ''}`} id='btn-cancel' onClick={cancel}>
+          <Text>{t(lang, 'cancel')}</Text>
+        </View>
+      </View>
+    </Shell>
+  )
+}

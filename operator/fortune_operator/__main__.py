@@ -1,0 +1,136 @@
+"""`python -m fortune_operator`: run the operator until SIGTERM.
+
+Start-up: settings → JSON logs → /healthz, /readyz, /metrics → backends (MongoDB indexes, Redis,
+RabbitMQ; waited for, bounded) → the Lease (standbys wait here) → kopf with our controller. A leader
+that loses its Lease stops and exits 1 (the pod restarts as a standby); on SIGTERM it stops kopf,
+releases the Lease and exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+import threading
+import time
+from types import FrameType
+
+import kopf
+import redis
+from pymongo.errors import PyMongoError
+
+from fortune_core.kube import KubeClient
+from fortune_core.logs import configure_logging
+from fortune_core.queue import Publisher
+from fortune_core.records import connect_records, ensure_indexes, ensure_ttl_index
+from fortune_core.status_cache import StatusCache
+from fortune_core.submission import Channels
+from fortune_operator import metrics
+from fortune_operator.autoscaler import Autoscaler
+from fortune_operator.backlog import BacklogReader
+from fortune_operator.controller import Controller
+from fortune_operator.events import event_poster
+from fortune_operator.leader import LeaderElector
+from fortune_operator.reconcile import Reconciler
+from fortune_operator.settings import OperatorSettings
+
+log = logging.getLogger("fortune_operator")
+BACKEND_WAIT_SECONDS = 60.0
+
+
+def _prepare_mongodb(settings: OperatorSettings, stop: threading.Event) -> None:
+    """Connect and make the indexes, waiting (bounded) for MongoDB to answer."""
+    connect_records(settings.core.mongodb_uri, None)
+    deadline = time.monotonic() + BACKEND_WAIT_SECONDS
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            ensure_ttl_index(settings.core.retention_seconds)
+            ensure_indexes()
+            return
+        except PyMongoError as exc:
+            if time.monotonic() > deadline:
+                log.warning("MongoDB not ready (%s); starting anyway, reconciles will retry", exc)
+                return
+            stop.wait(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def main() -> int:
+    """Run the operator; the process exit status."""
+    try:
+        settings = OperatorSettings.from_env()
+    except ValueError as exc:
+        configure_logging("operator", "INFO")
+        log.error("invalid configuration: %s", exc)
+        return 2
+    configure_logging("operator", settings.log_level)
+    server, ready = metrics.serve(settings.port)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("%s received: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    kube = KubeClient.in_cluster()
+    own_namespace = KubeClient.own_namespace()
+    settings = settings.in_namespace(own_namespace)
+    _prepare_mongodb(settings, stop)
+    redis_client = redis.Redis.from_url(
+        settings.core.redis_url, socket_timeout=3, socket_connect_timeout=3
+    )
+    channels = Channels(StatusCache(redis_client, settings.core.retention_seconds),
+                        Publisher(settings.core.rabbitmq_url,
+                                  dead_letters=settings.core.dead_letter_limits()))  # fmt: skip
+    post_event = event_poster(kube, settings.identity)
+    reconciler = Reconciler(settings.core, channels, kube, post_event)
+    autoscaler = Autoscaler(kube, BacklogReader(settings.core.rabbitmq_url), post_event)
+    controller = Controller(settings, channels, kube, reconciler, autoscaler)
+    ready.set()
+
+    elector = LeaderElector(kube, own_namespace, settings.lease_name, settings.identity,
+                            settings.lease_seconds)  # fmt: skip
+    lost = threading.Event()
+
+    def on_lost() -> None:
+        lost.set()
+        stop.set()
+
+    if settings.leader_election:
+        if not elector.wait_for_leadership(stop):
+            server.shutdown()
+            return 0
+        threading.Thread(
+            target=elector.keep_renewing,
+            args=(stop, on_lost),
+            name="lease",
+            daemon=True,
+        ).start()
+    metrics.LEADER.set(1)
+    log.info("operator running: namespaces %s", ",".join(settings.namespaces))
+    try:
+        asyncio.run(
+            kopf.operator(
+                registry=controller.registry(),
+                standalone=True,
+                clusterwide=settings.cluster_wide,
+                namespaces=[] if settings.cluster_wide else list(settings.namespaces),
+                stop_flag=stop,
+            )
+        )
+    finally:
+        metrics.LEADER.set(0)
+        stop.set()
+        if settings.leader_election and not lost.is_set():
+            elector.release()
+        channels.publisher.close()
+        server.shutdown()
+    return 1 if lost.is_set() else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

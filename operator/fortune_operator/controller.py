@@ -1,0 +1,211 @@
+"""The operator's wiring: kopf's watch streams in, our reconcile queue, pool loops and sweeps out.
+
+kopf watches FortuneRequests and the labelled worker Deployments (initial listing included, so a
+restarted operator sees everything again) and calls the event handlers below; they only route:
+
+- FortuneRequests that still have to be queued go to the reconcile queue (a bounded number of
+  workers, one reconcile per resource at a time, failures retried with jittered backoff); every
+  event updates the record version each resource shows (for the status repair) and the
+  garbage collector's heap; a deleted unfinished resource cancels its request;
+- labelled Deployments start, update or stop their pool's scaling loop.
+
+Only event handlers are used (no kopf state-changing handlers, no daemons), so kopf writes nothing
+to the watched objects: no progress annotations, no finalizers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from typing import Any
+
+import kopf
+
+from fortune_core.kube import KubeClient, ResourceRef
+from fortune_core.resource import FINISHED_PHASES, GROUP, PLURAL, VERSION
+from fortune_core.submission import Channels, cancel
+from fortune_operator.autoscaler import Autoscaler
+from fortune_operator.collector import Collector
+from fortune_operator.reconcile import Reconciler, request_id_for
+from fortune_operator.scaling import POOL_LABEL
+from fortune_operator.settings import OperatorSettings
+from fortune_operator.sweeps import Sweeper
+
+log = logging.getLogger(__name__)
+Key = tuple[str, str]
+
+
+class ReconcileQueue:
+    """Resources waiting to be reconciled: deduplicated by key (the latest body wins), processed by
+    `concurrency` workers, a failed one retried after a jittered, doubling delay (max 60 s)."""
+
+    def __init__(self, handle: Callable[[dict[str, Any]], str], concurrency: int) -> None:
+        self.handle = handle
+        self.concurrency = concurrency
+        self.pending: dict[Key, dict[str, Any]] = {}
+        self.failures: dict[Key, int] = {}
+        self.busy: set[Key] = set()
+        self.queue: asyncio.Queue[Key] = asyncio.Queue()
+
+    def add(self, key: Key, body: dict[str, Any]) -> None:
+        """Schedule `key` with its latest body."""
+        new = key not in self.pending
+        self.pending[key] = body
+        if new and key not in self.busy:
+            self.queue.put_nowait(key)
+
+    def drop(self, key: Key) -> None:
+        """Forget `key` (the resource is gone)."""
+        self.pending.pop(key, None)
+        self.failures.pop(key, None)
+
+    async def worker(self) -> None:
+        """Process keys until cancelled."""
+        while True:
+            key = await self.queue.get()
+            body = self.pending.pop(key, None)
+            if body is None:
+                continue
+            self.busy.add(key)
+            try:
+                await asyncio.to_thread(self.handle, body)
+                self.failures.pop(key, None)
+            except Exception as exc:
+                failures = self.failures.get(key, 0) + 1
+                self.failures[key] = failures
+                delay = random.uniform(0.5, 1.0) * min(60.0, 0.5 * 2**failures)
+                log.warning("reconcile of %s/%s failed (%s); retrying in %.1f s", *key, exc, delay)
+                asyncio.get_running_loop().call_later(delay, self._retry, key, body)
+            finally:
+                self.busy.discard(key)
+                if key in self.pending:  # changed while it was being handled
+                    self.queue.put_nowait(key)
+
+    def _retry(self, key: Key, body: dict[str, Any]) -> None:
+        if key not in self.pending and key in self.failures:
+            self.add(key, body)
+
+
+class Controller:
+    """Everything the leader runs, fed by kopf's events."""
+
+    def __init__(
+        self,
+        settings: OperatorSettings,
+        channels: Channels,
+        kube: KubeClient,
+        reconciler: Reconciler,
+        autoscaler: Autoscaler,
+    ) -> None:
+        self.settings = settings
+        self.channels = channels
+        self.kube = kube
+        self.reconciler = reconciler
+        self.autoscaler = autoscaler
+        self.collector = Collector(kube)
+        self.queue = ReconcileQueue(reconciler.reconcile, settings.concurrency)
+        self.shown: dict[Key, int] = {}
+        self.sweeper = Sweeper(settings, channels, kube, self._shown_version)
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def _shown_version(self, ref: ResourceRef) -> int | None:
+        return self.shown.get((ref.namespace, ref.name))
+
+    def registry(self) -> kopf.OperatorRegistry:
+        """The kopf registry with this controller's handlers."""
+        registry = kopf.OperatorRegistry()
+
+        @kopf.on.login(registry=registry)
+        def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+            return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+
+        @kopf.on.startup(registry=registry)
+        async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+            settings.posting.enabled = False  # our own Events only (events.py)
+            settings.watching.server_timeout = 300
+            settings.watching.client_timeout = 330
+            settings.networking.error_backoffs = [1, 2, 5, 10]
+            self.start()
+
+        @kopf.on.cleanup(registry=registry)
+        async def cleanup(**_: Any) -> None:
+            await self.stop()
+
+        @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
+        async def fortune_request(event: kopf.RawEvent, **_: Any) -> None:
+            self.on_fortune_request(event)
+
+        @kopf.on.event("apps", "v1", "deployments", labels={POOL_LABEL: kopf.PRESENT},
+                       registry=registry)  # fmt: skip
+        async def worker_deployment(event: kopf.RawEvent, **_: Any) -> None:
+            self.on_deployment(event)
+
+        return registry
+
+    def on_fortune_request(self, event: kopf.RawEvent) -> None:
+        """Route one FortuneRequest event."""
+        body: dict[str, Any] = dict(event["object"])
+        meta = body["metadata"]
+        key: Key = (meta["namespace"], meta["name"])
+        if event["type"] == "DELETED":
+            self.shown.pop(key, None)
+            self.collector.forget(*key)
+            self.queue.drop(key)
+            phase = (body.get("status") or {}).get("phase")
+            if phase not in FINISHED_PHASES:
+                asyncio.get_running_loop().create_task(self._cancel(body))
+            return
+        version = (body.get("status") or {}).get("recordVersion")
+        if isinstance(version, int):
+            self.shown[key] = version
+        self.collector.observe(body)
+        if self.reconciler.needs_reconcile(body):
+            self.queue.add(key, body)
+
+    async def _cancel(self, body: dict[str, Any]) -> None:
+        request_id = (body.get("status") or {}).get("requestId") or request_id_for(body)
+        try:
+            cancelled = await asyncio.to_thread(
+                cancel, self.channels, request_id, "cancelled: its FortuneRequest was deleted"
+            )
+        except Exception as exc:  # the stale sweep and the workers catch it later
+            log.warning("could not cancel %s: %s", request_id, exc)
+            return
+        if cancelled is not None:
+            log.info("cancelled: its FortuneRequest was deleted", extra={"request_id": request_id})
+
+    def on_deployment(self, event: kopf.RawEvent) -> None:
+        """Route one labelled Deployment event."""
+        body: dict[str, Any] = dict(event["object"])
+        meta = body["metadata"]
+        if event["type"] == "DELETED" or POOL_LABEL not in (meta.get("labels") or {}):
+            self.autoscaler.forget(meta["namespace"], meta["name"])
+        else:
+            self.autoscaler.observe(body)
+
+    def start(self) -> None:
+        """Start the reconcile workers, the collector and the sweeps."""
+        loop = asyncio.get_running_loop()
+        for n in range(self.settings.concurrency):
+            self.tasks.append(loop.create_task(self.queue.worker(), name=f"reconcile-{n}"))
+        self.tasks.append(loop.create_task(self.collector.run(), name="collector"))
+        self.tasks.append(loop.create_task(self._sweep_forever(), name="sweeps"))
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.sweep_seconds)
+            for sweep in (self.sweeper.stale, self.sweeper.repair):
+                try:
+                    await asyncio.to_thread(sweep)
+                except Exception as exc:  # a backend is down: next time
+                    log.warning("%s sweep failed: %s", sweep.__name__, exc)
+
+    async def stop(self) -> None:
+        """Stop everything started here."""
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks.clear()
+        await self.autoscaler.stop()

@@ -1,0 +1,233 @@
+"""Fixtures for the browser tier: the mini-program's H5 build in Debian's headless Chromium, driven
+by Playwright, against the real stack (RabbitMQ, Redis, SecantusDB, the gunicorn API serving the
+build at /app/, and a worker with the offline almanac provider), all started here on free ports
+and stopped by PID.
+
+The worker can be stopped and started (`stack.stop_worker()`, `stack.start_worker()`): with no
+worker, a request stays queued, so the waiting page is seen for certain and not by timing.
+Screenshots go to `.local/test-artifacts/browser/` (see docs/miniapp.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+
+from localservices import (
+    RabbitMQServer,
+    RedisServer,
+    SecantusDBServerProcess,
+    free_port,
+    http_json,
+    wait_for,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+MINIAPP = ROOT / "miniapp"
+ARTIFACTS = ROOT / ".local" / "test-artifacts" / "browser"
+CHROMIUM = "/usr/bin/chromium"
+# As root Chromium needs --no-sandbox; without the background-networking flags it tries to reach
+# Google's services, which this machine's closed network refuses.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+PHONE = {"width": 375, "height": 812}
+TABLET = {"width": 820, "height": 1180}
+
+
+def build_miniapp(*steps: str) -> None:
+    """The cached build script: npm ci and the builds run only when their inputs changed."""
+    subprocess.run(["bash", str(MINIAPP / "scripts/build.sh"), *steps], check=True, cwd=ROOT)
+
+
+@pytest.fixture(scope="session")
+def h5_dir() -> Path:
+    """miniapp/dist/h5, built (or found up to date) for this session."""
+    build_miniapp("h5")
+    directory = MINIAPP / "dist" / "h5"
+    assert (directory / "index.html").is_file()
+    return directory
+
+
+@dataclass
+class ChildProcess:
+    """A process of ours with its log in a file, stopped by PID."""
+
+    args: list[str]
+    env: dict[str, str]
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        handle = self.log.open("ab")
+        self.process = subprocess.Popen(
+            self.args, env=self.env, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=handle,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        handle.close()
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.kill(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(40)
+        except subprocess.TimeoutExpired:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+
+@dataclass
+class Stack:
+    """The running stack: the API's base URL, the worker's controls, and the one other origin
+    the API allows by CORS (for a copy of the app served elsewhere)."""
+
+    base_url: str
+    worker: ChildProcess
+    logs: Path
+    cors_origin: str
+    starts: int = field(default=0)
+
+    @property
+    def app_url(self) -> str:
+        return f"{self.base_url}/app/"
+
+    def start_worker(self) -> None:
+        if self.worker.process is not None and self.worker.process.poll() is None:
+            return
+        self.worker.log = self.logs / f"worker-{self.starts}.log"
+        self.starts += 1
+        self.worker.start()
+        log = self.worker.log
+        wait_for(lambda: b'"consuming ' in log.read_bytes(), 60, f"the worker (log {log})")
+
+    def stop_worker(self) -> None:
+        self.worker.stop()
+
+    def status_of(self, request_id: str) -> str:
+        code, body = http_json("GET", f"{self.base_url}/v1/fortunes/{request_id}")
+        assert code == 200, body
+        return str(body["status"])
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, h5_dir: Path) -> Iterator[Stack]:
+    """RabbitMQ, Redis, SecantusDB, the API (serving the H5 build at /app/) and a worker."""
+    logs = tmp_path_factory.mktemp("browser-stack")
+    with contextlib.ExitStack() as services:
+        rabbit = services.enter_context(RabbitMQServer(logs / "rabbitmq", free_port()))
+        redis_server = services.enter_context(RedisServer(logs / "redis", free_port()))
+        mongo = services.enter_context(SecantusDBServerProcess(logs / "mongodb", free_port()))
+        (logs / "prometheus").mkdir()
+        cors_origin = f"http://127.0.0.1:{free_port()}"
+        env = {
+            **os.environ,
+            "RABBITMQ_URL": rabbit.amqp_url,
+            "RABBITMQ_MANAGEMENT_URL": f"http://guest:guest@127.0.0.1:{rabbit.management_port}",
+            "REDIS_URL": redis_server.redis_url,
+            "MONGODB_URI": f"{mongo.mongodb_uri}/cyberfortune_browser",
+            "FORTUNE_POOL": "browser",
+            "FORTUNE_LLM_PROVIDER": "almanac",
+            "FORTUNE_WEBAPP_DIR": str(h5_dir),
+            "FORTUNE_POLL_INTERVAL_SECONDS": "1",
+            "FORTUNE_CORS_ORIGINS": cors_origin,
+            "PROMETHEUS_MULTIPROC_DIR": str(logs / "prometheus"),
+        }
+        port = free_port()
+        api = ChildProcess(
+            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+             "--threads", "4", "fortune_api.app:create_app()"],
+            env, logs / "api.log",
+        )  # fmt: skip
+        api.start()
+        services.callback(api.stop)
+        base = f"http://127.0.0.1:{port}"
+
+        def ready() -> bool:
+            try:
+                return http_json("GET", f"{base}/readyz")[0] == 200
+            except OSError:
+                return False
+
+        wait_for(ready, 60, f"the API to be ready (log {logs / 'api.log'})")
+        worker = ChildProcess([sys.executable, "-m", "fortune_worker"], env, logs / "worker.log")
+        running = Stack(base, worker, logs, cors_origin)
+        services.callback(running.stop_worker)
+        running.start_worker()
+        yield running
+
+
+@pytest.fixture(scope="session")
+def playwright_instance() -> Iterator[Playwright]:
+    with sync_playwright() as instance:
+        yield instance
+
+
+@pytest.fixture(scope="session")
+def browser(
+    playwright_instance: Playwright, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Browser]:
+    """Debian's chromium, headless (Playwright never downloads a browser here)."""
+    assert Path(CHROMIUM).exists(), "chromium is missing: run make system-packages (apt chromium)"
+    launched = playwright_instance.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+    )
+    try:
+        yield launched
+    finally:
+        launched.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Screenshots and posters of this run (emptied at the start of a session)."""
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    ARTIFACTS.mkdir(parents=True)
+    return ARTIFACTS
+
+
+def open_page(browser: Browser, locale: str, viewport: dict[str, int] | None = None) -> Page:
+    context = browser.new_context(
+        viewport=viewport or PHONE,  # type: ignore[arg-type]
+        device_scale_factor=2,
+        locale=locale,
+        accept_downloads=True,
+        is_mobile=(viewport or PHONE)["width"] < 600,
+        has_touch=True,
+    )
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    return page
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh phone-sized page in Chinese (new context: empty local storage)."""
+    opened = open_page(browser, "zh-CN")
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    yield opened
+    opened.context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def pytest_configure(config: Any) -> None:
+    config.addinivalue_line("markers", "browser: drives the H5 build in headless Chromium")

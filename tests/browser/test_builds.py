@@ -1,0 +1,84 @@
+"""Both builds of the mini-program from the same source, and the WeChat one is a valid package:
+app.json lists every page, each page has its four files, the main package is under WeChat's 2 MB
+limit. Also: the words the client shares with the backend are generated from it, not copied."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import MINIAPP, build_miniapp
+
+pytestmark = pytest.mark.browser
+MAIN_PACKAGE_LIMIT = 2 * 1024 * 1024  # WeChat's limit for the main package
+PAGE_FILES = (".js", ".json", ".wxml", ".wxss")
+PAGES = [
+    "pages/index/index",
+    "pages/chart/index",
+    "pages/waiting/index",
+    "pages/result/index",
+    "pages/poster/index",
+    "pages/history/index",
+]
+
+
+@pytest.fixture(scope="module")
+def weapp_dir() -> Path:
+    build_miniapp("weapp")
+    return MINIAPP / "dist" / "weapp"
+
+
+def package_size(directory: Path) -> int:
+    """Bytes WeChat uploads: every file of the package but source maps."""
+    return sum(p.stat().st_size for p in directory.rglob("*") if p.is_file() and p.suffix != ".map")
+
+
+def test_the_weapp_build_is_a_valid_mini_program(weapp_dir: Path) -> None:
+    app = json.loads((weapp_dir / "app.json").read_text(encoding="utf-8"))
+    assert app["pages"] == PAGES
+    assert app["pages"][0] == "pages/index/index"  # the start page
+    for name in ("app.js", "app.wxss", "base.wxml"):
+        assert (weapp_dir / name).is_file(), name
+    for page in app["pages"]:
+        for suffix in PAGE_FILES:
+            path = weapp_dir / f"{page}{suffix}"
+            assert path.is_file() and path.stat().st_size > 0, f"{page}{suffix} is missing or empty"
+        config = json.loads((weapp_dir / f"{page}.json").read_text(encoding="utf-8"))
+        assert config["navigationBarTitleText"]
+    # the share card: Taro turns the page config's enableShareAppMessage into the page's code
+    assert "enableShareAppMessage" in (weapp_dir / "pages/result/index.js").read_text(
+        encoding="utf-8"
+    )
+    assert "animation" not in app  # an H5-only setting, not a WeChat app.json key
+    assert "subpackages" not in app and "subPackages" not in app
+    size = package_size(weapp_dir)
+    assert size < MAIN_PACKAGE_LIMIT, f"main package is {size} bytes"
+
+
+def test_the_weapp_build_talks_to_the_configured_api(weapp_dir: Path) -> None:
+    code = "".join(p.read_text(encoding="utf-8") for p in weapp_dir.rglob("*.js"))
+    assert "http://127.0.0.1:8080" in code  # TARO_APP_API_BASE's default for WeChat
+
+
+def test_the_h5_build_is_served_from_app(h5_dir: Path) -> None:
+    index = (h5_dir / "index.html").read_text(encoding="utf-8")
+    assert '<div id="app">' in index
+    scripts = [
+        line for line in index.split('"') if line.startswith("/app/js/") and line.endswith(".js")
+    ]
+    assert scripts, "index.html loads no script from /app/js/"
+    for script in scripts:
+        assert (h5_dir / script.removeprefix("/app/")).is_file(), script
+
+
+def test_generated_tables_match_the_backend() -> None:
+    check = subprocess.run(
+        [sys.executable, str(MINIAPP / "scripts/gen_tables.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert check.returncode == 0, check.stderr

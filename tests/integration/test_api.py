@@ -516,11 +516,15 @@ def test_moving_window_rate_limit(redis_server: Any) -> None:
     from localservices import wait_for
 
     client = redis.Redis.from_url(redis_server.redis_url)
-    limiter = RateLimiter(client, window_seconds=2)
+    hour = RateLimiter(client, window_seconds=3600)  # long enough that no call leaves it here
     who = uuid.uuid4().hex
-    assert [limiter.check("t", who, 2).allowed for _ in range(3)] == [True, True, False]
-    refused = limiter.check("t", who, 2)
-    assert not refused.allowed and 1 <= refused.retry_after <= 2
-    assert limiter.check("t", "someone-else", 2).allowed
-    wait_for(lambda: limiter.check("t", who, 2).allowed, 30, "the window to move on")
+    assert [hour.check("t", who, 2).allowed for _ in range(3)] == [True, True, False]
+    refused = hour.check("t", who, 2)
+    assert not refused.allowed and 1 <= refused.retry_after <= 3600
+    assert hour.check("t", "someone-else", 2).allowed  # another client, another bucket
+    assert hour.check("other-scope", who, 2).allowed  # another scope, another bucket
+    second = RateLimiter(client, window_seconds=1)
+    assert second.check("t", who, 1).allowed
+    second.check("t", who, 1)  # refused unless a second has already passed
+    wait_for(lambda: second.check("t", who, 1).allowed, 30, "the window to move on")
     client.close()

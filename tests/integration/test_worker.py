@@ -813,17 +813,19 @@ def test_slot_of_a_killed_holder_is_reclaimed(
 def test_a_lease_not_renewed_in_time_is_lost(
     redis_server: RedisServer, redis_client: redis.Redis
 ) -> None:
+    """Lease arithmetic on an injected clock (a 10-minute lease, so the key's own real-time
+    expiry never interferes)."""
     client = redis.Redis.from_url(redis_server.redis_url)
     base = _redis_now_ms(client)
     now = {"ms": base}
-    slots = LlmSlots(client, 1, 10.0, key="cf:test:lease", clock_ms=lambda: now["ms"])
+    slots = LlmSlots(client, 1, 600.0, key="cf:test:lease", clock_ms=lambda: now["ms"])
     token = slots.new_token()
     assert slots.try_acquire(token)
-    now["ms"] = base + 9_000
-    assert slots.renew(token)  # renewed before expiry: 10 s from now
-    now["ms"] = base + 18_000
+    now["ms"] = base + 540_000
+    assert slots.renew(token)  # renewed before expiry: 10 minutes from now
+    now["ms"] = base + 1_080_000
     assert slots.renew(token)
-    now["ms"] = base + 28_001
+    now["ms"] = base + 1_680_001
     assert not slots.renew(token)  # too late: lost, and removed
     assert client.zscore("cf:test:lease", token) is None
     client.close()

@@ -4,7 +4,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help setup venv system-packages lint typecheck test test-fast test-unit test-integration test-e2e run smoke bench cluster-up cluster-down cluster-status cluster-deploy images binaries clean miniapp test-miniapp test-browser
+.PHONY: help setup venv system-packages lint typecheck test test-fast test-unit test-integration test-e2e run smoke bench chaos cluster-up cluster-down cluster-status cluster-deploy images binaries clean miniapp test-miniapp test-browser
 
 help:
 	@echo "make run      start the standalone stack (API on http://127.0.0.1:8080, H5 app on /app/)"
@@ -69,6 +69,9 @@ smoke: venv
 
 bench: venv system-packages
 	$(PY) benchmarks/pipeline.py
+
+chaos: venv system-packages
+	$(PY) benchmarks/chaos.py
 
 cluster-up: venv system-packages binaries
 	@bash dev/controlplane/cluster.sh up

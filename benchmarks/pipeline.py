@@ -21,7 +21,6 @@ import datetime as dt
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -33,6 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "dev"))
 
 from localservices import (  # noqa: E402
+    ApiProgram,
+    FakeLLMProgram,
+    Program,
     RabbitMQServer,
     RedisServer,
     SecantusDBServerProcess,
@@ -55,21 +57,6 @@ def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
     return ordered[index]
-
-
-def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    handle = log.open("ab")
-    return subprocess.Popen(args, env=env, stdout=handle, stderr=subprocess.STDOUT)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _records(mongodb_uri: str, ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -106,7 +93,7 @@ def run(requests: int, sequential: int, latency: float, concurrency: int, query_
         RedisServer(workdir / "redis", free_port()),
         SecantusDBServerProcess(workdir / "mongodb", free_port(), ttl_sweep_seconds=60),
     ]
-    processes: list[subprocess.Popen[bytes]] = []
+    processes: list[Program] = []
     try:
         for service in services:
             service.start()
@@ -125,34 +112,19 @@ def run(requests: int, sequential: int, latency: float, concurrency: int, query_
             "FORTUNE_RATE_LIMIT_PER_MINUTE": "0",
             "FORTUNE_POLL_RATE_LIMIT_PER_MINUTE": "0",
             "FORTUNE_LOG_LEVEL": "WARNING",
+            "FORTUNE_WORKER_METRICS_PORT": "0",
             "PROMETHEUS_MULTIPROC_DIR": str(workdir / "prometheus"),
         }
         (workdir / "prometheus").mkdir()
-        py = sys.executable
-        processes.append(
-            _spawn(
-                [py, str(ROOT / "tests/fakes/fake_llm.py"), "--port", str(llm_port),
-                 "--latency", str(latency)],
-                env, workdir / "fake_llm.log",
-            )
-        )  # fmt: skip
-        processes.append(
-            _spawn(
-                [py, "-m", "gunicorn", "--bind", f"127.0.0.1:{api_port}", "--workers", "2",
-                 "--threads", "8", "fortune_api.app:create_app()"],
-                env, workdir / "api.log",
-            )
-        )  # fmt: skip
-        processes.append(_spawn([py, "-m", "fortune_worker"], env, workdir / "worker.log"))
-        api = f"http://127.0.0.1:{api_port}"
-
-        def api_ready() -> bool:
-            try:
-                return _http("GET", f"{api}/readyz")[0] == 200
-            except OSError:
-                return False
-
-        wait_for(api_ready, timeout=60, what="API ready")
+        fake = FakeLLMProgram(llm_port, workdir / "fake_llm.log", latency)
+        processes.append(fake.start())
+        api_program = ApiProgram(api_port, env, workdir / "api.log", workers=2, threads=8)
+        processes.append(api_program.start())
+        worker = Program(
+            [sys.executable, "-m", "fortune_worker"], env=env, log_path=workdir / "worker.log"
+        )
+        processes.append(worker.start())
+        api = api_program.url
 
         # warm-up: one request through the whole path
         warm = _http("POST", f"{api}/v1/fortunes", BODY)[1]["id"]
@@ -245,7 +217,7 @@ def run(requests: int, sequential: int, latency: float, concurrency: int, query_
         )
     finally:
         for process in reversed(processes):
-            _stop(process)
+            process.stop()
         for service in reversed(services):
             service.stop()
 

@@ -7,10 +7,13 @@ Importable (the integration fixtures) and a CLI (the Procfile):
     python dev/localservices.py secantusdb --port 27017 --dir .local/mongodb --ttl-sweep-seconds 5
     python dev/localservices.py logged --log .local/log/api.log -- <command...>
 
-Every service is a child process started in its own session, tracked by PID, stopped with SIGTERM
-(then SIGKILL to its process group after a timeout) and never by name. Children get
-PR_SET_PDEATHSIG so they die with the process that started them, and an atexit hook stops whatever
-is still running. `start()` returns only once the service answers a real request.
+Every process we start (these services, and the API, workers and fake LLM that tests and
+benchmarks run) is a `Program`: a mirakuru executor started in its own session, tracked by PID,
+stopped with SIGTERM (then SIGKILL to its process group after a timeout) and never by name.
+Children get PR_SET_PDEATHSIG so they die with the process that started them, and an atexit hook
+stops whatever is still running. `start()` returns only once the program is ready (a service:
+once it answers a real request). The services are thin subclasses (`Service`): the command, the
+environment, the config files and the readiness check.
 
 RabbitMQ gets its own `epmd` on a private port (ERL_EPMD_PORT), so no Erlang daemon outlives it.
 
@@ -41,7 +44,15 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any, TypeVar
+from typing import Any, Self, TypeVar
+
+from mirakuru import Executor
+from mirakuru.exceptions import (
+    AlreadyRunning,
+    ProcessExitedWithError,
+    ProcessFinishedWithError,
+    TimeoutExpired,
+)
 
 T = TypeVar("T")
 
@@ -101,11 +112,19 @@ def http_json(method: str, url: str, body: Any = None, timeout: float = 30.0) ->
         return exc.code, json.loads(exc.read() or b"null")
 
 
-def _die_with_parent(sig: int) -> Callable[[], None]:
-    """preexec_fn: the child gets `sig` when the thread that started it exits (or the process)."""
+def http_text(url: str, timeout: float = 30.0) -> str:
+    """GET `url` on loopback; the body as text (HTTP errors raise)."""
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return str(response.read().decode())
+
+
+def _new_session_dying_with_parent(sig: int) -> Callable[[], None]:
+    """preexec_fn: a new session (and process group), and `sig` when the thread that started the
+    child exits (or the whole process)."""
     parent = os.getpid()
 
     def preexec() -> None:
+        os.setsid()
         _libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
         if os.getppid() != parent:  # the parent died before prctl took effect
             os.kill(os.getpid(), sig)
@@ -146,22 +165,168 @@ def _tcp_accepts(port: int, host: str = HOST) -> bool:
         return False
 
 
-_STARTED: list[Service] = []  # services started by this process, stopped at exit if still running
+_STARTED: list[Program] = []  # started by this process, stopped (gracefully) at exit if running
 
 
 @atexit.register
 def _stop_started() -> None:
-    for service in reversed(_STARTED):
+    # Registered after mirakuru's own atexit hook (which SIGKILLs its leftovers), so it runs first
+    # and a RabbitMQ node gets its clean shutdown.
+    for program in reversed(_STARTED):
         with contextlib.suppress(Exception):
-            service.stop()
+            program.stop()
 
 
-class Service:
-    """One local service: a child process in its own session, tracked by PID.
+class Program(Executor):
+    """A child process we start, supervised by mirakuru: started in its own session (and process
+    group), ready once `ready()` answers, stopped by PID with SIGTERM to its group and SIGKILL
+    after `stop_timeout`, never by name.
 
-    `log_path`: where the child's stdout+stderr go (appended), by default `<base_dir>/<name>.out`;
-    `None` inherits ours (foreground CLI mode, so honcho shows it). Start services from a
-    long-lived thread (the main thread): PR_SET_PDEATHSIG fires when the starting thread exits.
+    On top of mirakuru: the child gets PR_SET_PDEATHSIG so it dies with the thread that started
+    it (start programs from a long-lived thread), output goes to `log_path` (appended; None
+    inherits ours), and after a stop or kill we wait until no process of its group is alive any
+    more (a grandchild can hold a port).
+    """
+
+    name = "program"
+
+    def __init__(
+        self,
+        command: Sequence[str],
+        *,
+        ready: Callable[[], bool] | None = None,
+        env: dict[str, str] | None = None,
+        cwd: str | Path | None = None,
+        log_path: str | Path | None = None,
+        start_timeout: float = 60.0,
+        stop_timeout: float = 30.0,
+        death_signal: int = signal.SIGTERM,
+        stdin: int | None = subprocess.DEVNULL,
+        stdout: int | None = None,
+    ) -> None:
+        super().__init__(
+            list(command),
+            cwd=str(cwd) if cwd is not None else None,
+            timeout=start_timeout,
+            sleep=0.05,
+            envvars=env,
+            stdin=stdin,
+            stdout=stdout,
+        )
+        self._ready = ready
+        self.log_path: Path | None = Path(log_path) if log_path else None
+        self.start_timeout = start_timeout
+        self.stop_timeout = stop_timeout
+        self.death_signal = death_signal
+        self.start_seconds: float | None = None
+
+    # --- mirakuru hooks --------------------------------------------------------------------
+    def pre_start_check(self) -> bool:
+        """True (mirakuru then refuses to start) when one of our ports is already taken."""
+        return any(port_in_use(port) for port in self.ports())
+
+    def after_start_check(self) -> bool:
+        return self._ready() if self._ready is not None else True
+
+    @property
+    def _popen_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = super()._popen_kwargs
+        kwargs["preexec_fn"] = _new_session_dying_with_parent(self.death_signal)
+        kwargs["universal_newlines"] = self._stdout == subprocess.PIPE  # text pipes, binary logs
+        return kwargs
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def ports(self) -> list[int]:
+        """Ports the program listens on (checked free before it starts)."""
+        return []
+
+    @property
+    def pid(self) -> int | None:
+        """PID of the running child, or None."""
+        return self.process.pid if self.process is not None else None
+
+    def start(self) -> Self:
+        """Start the child and return once it is ready; ServiceError (with its log tail) if not."""
+        if self.running():
+            return self
+        for port in self.ports():
+            if port_in_use(port):
+                raise ServiceError(f"{self.name}: port {port} on {HOST} is already in use")
+        began = time.monotonic()
+        log = None
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            log = self.log_path.open("ab")
+            self._stdout, self._stderr = log, subprocess.STDOUT
+        self._timeout = self.start_timeout
+        try:
+            super().start()
+        except (TimeoutExpired, ProcessExitedWithError, AlreadyRunning) as error:
+            self.kill()
+            raise ServiceError(f"{self.name}: {error}{self._log_tail()}") from None
+        finally:
+            if log is not None:
+                log.close()  # the child has its own copy
+        if self not in _STARTED:
+            _STARTED.append(self)
+        self.start_seconds = time.monotonic() - began
+        return self
+
+    def stop(self, stop_signal: int | None = None, expected_returncode: int | None = None) -> Self:
+        """SIGTERM the group, SIGKILL it after `stop_timeout`; wait until all of it is gone.
+        Whatever the exit code (`wait` tells it before a stop)."""
+        pid = self.pid
+        self._timeout = self.stop_timeout
+        with contextlib.suppress(ProcessFinishedWithError):
+            super().stop(stop_signal, expected_returncode)
+        if pid is not None:
+            self._await_group_gone(pid)
+        return self
+
+    def kill(self, wait: bool = True, sig: int | None = None) -> Self:
+        """SIGKILL the group (crash simulation); data on disk stays."""
+        pid = self.pid
+        super().kill(wait, sig)
+        if pid is not None and wait:
+            self._await_group_gone(pid)
+        return self
+
+    def signal(self, signum: int) -> None:
+        """Send `signum` to the child (only the child, by PID)."""
+        if self.pid is not None:
+            os.kill(self.pid, signum)
+
+    def wait(self, timeout: float) -> int:
+        """Wait for the child to exit; its exit code (negative: killed by that signal)."""
+        assert self.process is not None, f"{self.name} is not running"
+        return self.process.wait(timeout)
+
+    def restart(self) -> None:
+        """Stop (if running) and start again with the same settings."""
+        self.stop()
+        self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- helpers ---------------------------------------------------------------------------
+    def _await_group_gone(self, pgid: int, timeout: float = 30.0) -> None:
+        """Wait until no live process is left in the group (grandchildren hold the ports)."""
+        wait_for(lambda: not _group_members(pgid), timeout, f"{self.name} processes to exit")
+
+    def _log_tail(self, lines: int = 30) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        tail = self.log_path.read_text(errors="replace").splitlines()[-lines:]
+        return f"\n--- last lines of {self.log_path} ---\n" + "\n".join(tail)
+
+
+class Service(Program):
+    """A backing service on 127.0.0.1:`port` with its state under `base_dir`; a thin subclass
+    gives its `command()`, `environment()`, `prepare()` and `ready()`.
+
+    `log_path`: where the child's output goes, by default `<base_dir>/<name>.out`; `None` inherits
+    ours (foreground CLI mode, so honcho shows it).
     """
 
     name = "service"
@@ -174,15 +339,18 @@ class Service:
     ) -> None:
         self.base_dir = Path(base_dir).resolve()
         self.port = port
-        self.log_path: Path | None = (
-            self.base_dir / f"{self.name}.out"
-            if log_path == ""
-            else (Path(log_path) if log_path else None)
+        super().__init__(
+            self.command(),
+            ready=self.ready,
+            env=self.environment(),
+            cwd=self.base_dir,
+            log_path=self.base_dir / f"{self.name}.out" if log_path == "" else log_path,
+            start_timeout=type(self).start_timeout,
+            stop_timeout=type(self).stop_timeout,
+            death_signal=type(self).death_signal,
         )
-        self.process: subprocess.Popen[bytes] | None = None
-        self.start_seconds: float | None = None
 
-    # --- to override ---------------------------------------------------------------------------
+    # --- to override -----------------------------------------------------------------------
     def command(self) -> list[str]:
         """The argv that runs the service in the foreground."""
         raise NotImplementedError
@@ -199,122 +367,12 @@ class Service:
         """Create directories and config files before starting."""
         self.base_dir.mkdir(parents=True, exist_ok=True)
 
-    # --- lifecycle -----------------------------------------------------------------------------
-    @property
-    def pid(self) -> int | None:
-        """PID of the running child, or None."""
-        return self.process.pid if self.process is not None else None
-
-    @property
-    def running(self) -> bool:
-        """True while the child process is alive."""
-        return self.process is not None and self.process.poll() is None
-
-    def start(self, timeout: float | None = None) -> None:
-        """Start the child and return once it answers; ServiceError (with its log tail) if not."""
-        if self.running:
-            return
-        for port in self.ports():
-            if port_in_use(port):
-                raise ServiceError(f"{self.name}: port {port} on {HOST} is already in use")
-        self.prepare()
-        began = time.monotonic()
-        self.process = self._spawn(self.command(), self.environment(), self.death_signal)
-        if self not in _STARTED:
-            _STARTED.append(self)
-
-        def up() -> bool:
-            if self.process is not None and self.process.poll() is not None:
-                raise ServiceError(
-                    f"{self.name} exited with code {self.process.returncode} while starting"
-                )
-            return self.ready()
-
-        try:
-            wait_for(up, timeout or self.start_timeout, f"{self.name} on port {self.port}")
-        except ServiceError as error:
-            self.kill()
-            raise ServiceError(f"{error}{self._log_tail()}") from None
-        self.start_seconds = time.monotonic() - began
-
-    def stop(self, timeout: float | None = None) -> None:
-        """SIGTERM the child, SIGKILL its process group after `timeout`, wait for it to exit."""
-        self._terminate(self.process, timeout or self.stop_timeout)
-        self.process = None
-
-    def kill(self) -> None:
-        """SIGKILL the child's process group (crash simulation); data on disk stays."""
-        if self.process is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-            self._await_group_gone(self.process.pid)
-        self.process = None
-
-    def restart(self) -> None:
-        """Stop (if running) and start again on the same port and data directory."""
-        self.stop()
-        self.start()
-
     def ports(self) -> list[int]:
-        """Every port the service listens on (checked free before start)."""
         return [self.port]
 
-    def __enter__(self) -> Service:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    # --- helpers -------------------------------------------------------------------------------
-    def _spawn(
-        self, argv: Sequence[str], env: dict[str, str], death_signal: int
-    ) -> subprocess.Popen[bytes]:
-        out: IO[bytes] | None = None
-        if self.log_path is not None:
-            self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            out = self.log_path.open("ab")
-        try:
-            return subprocess.Popen(
-                list(argv),
-                env=env,
-                cwd=self.base_dir,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT if out is not None else None,
-                start_new_session=True,
-                preexec_fn=_die_with_parent(death_signal),  # noqa: PLW1509 (async-signal-safe prctl)
-            )
-        finally:
-            if out is not None:
-                out.close()
-
-    def _terminate(self, process: subprocess.Popen[bytes] | None, timeout: float) -> None:
-        if process is None or process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        # Anything the child left in its process group (e.g. a grandchild) goes too.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-        self._await_group_gone(process.pid)
-
-    def _await_group_gone(self, pgid: int, timeout: float = 30.0) -> None:
-        """Wait until no live process is left in the group (grandchildren hold the ports)."""
-        wait_for(lambda: not _group_members(pgid), timeout, f"{self.name} processes to exit")
-
-    def _log_tail(self, lines: int = 30) -> str:
-        if self.log_path is None or not self.log_path.exists():
-            return ""
-        tail = self.log_path.read_text(errors="replace").splitlines()[-lines:]
-        return f"\n--- last lines of {self.log_path} ---\n" + "\n".join(tail)
+    def start(self) -> Self:
+        self.prepare()
+        return super().start()
 
 
 class RedisServer(Service):
@@ -331,8 +389,8 @@ class RedisServer(Service):
         persistent: bool = False,
         log_path: str | Path | None = "",
     ) -> None:
-        super().__init__(base_dir, port, log_path=log_path)
         self.persistent = persistent
+        super().__init__(base_dir, port, log_path=log_path)
 
     @property
     def redis_url(self) -> str:
@@ -382,9 +440,9 @@ class SecantusDBServerProcess(Service):
         sync_on_commit: bool = False,
         log_path: str | Path | None = "",
     ) -> None:
-        super().__init__(base_dir, port, log_path=log_path)
         self.ttl_sweep_seconds = ttl_sweep_seconds
         self.sync_on_commit = sync_on_commit
+        super().__init__(base_dir, port, log_path=log_path)
 
     @property
     def mongodb_uri(self) -> str:
@@ -436,13 +494,20 @@ class RabbitMQServer(Service):
         stats_interval_ms: int = 1000,
         log_path: str | Path | None = "",
     ) -> None:
-        super().__init__(base_dir, port, log_path=log_path)
         self.management_port = management_port or free_port()
         self.dist_port = dist_port or free_port()
         self.epmd_port = epmd_port or free_port()
         self.stats_interval_ms = stats_interval_ms
         self.node = f"cf-{port}@localhost"
-        self.epmd: subprocess.Popen[bytes] | None = None
+        super().__init__(base_dir, port, log_path=log_path)
+        self.epmd = Program(
+            ["epmd", "-port", str(self.epmd_port), "-address", HOST],
+            ready=lambda: _tcp_accepts(self.epmd_port),
+            log_path=self.base_dir / "epmd.out",
+            start_timeout=10,
+            stop_timeout=5,
+            death_signal=signal.SIGKILL,
+        )
 
     @property
     def amqp_url(self) -> str:
@@ -506,30 +571,21 @@ class RabbitMQServer(Service):
     def command(self) -> list[str]:
         return [RABBITMQ_SERVER]
 
-    def start(self, timeout: float | None = None) -> None:
+    def start(self) -> Self:
         """Start epmd (if needed) and the node; return once AMQP and the management API answer."""
-        if self.running:
-            return
-        if self.epmd is None or self.epmd.poll() is not None:
-            if port_in_use(self.epmd_port):
-                raise ServiceError(f"epmd: port {self.epmd_port} on {HOST} is already in use")
+        if self.running():
+            return self
+        if not self.epmd.running():
             self.base_dir.mkdir(parents=True, exist_ok=True)
-            epmd_argv = ["epmd", "-port", str(self.epmd_port), "-address", HOST]
-            self.epmd = self._spawn(epmd_argv, dict(os.environ), signal.SIGKILL)
-            if self not in _STARTED:
-                _STARTED.append(self)
-            wait_for(lambda: _tcp_accepts(self.epmd_port), 10, f"epmd on port {self.epmd_port}")
-        super().start(timeout)
+            self.epmd.start()
+        return super().start()
 
-    def stop(self, timeout: float | None = None) -> None:
-        """Stop the node (SIGTERM: the script runs a clean shutdown), then its epmd."""
-        super().stop(timeout)
-        self._terminate(self.epmd, 5.0)
-        self.epmd = None
-
-    def kill(self) -> None:
-        """SIGKILL the node's process group (epmd keeps running, like after a real crash)."""
-        super().kill()
+    def stop(self, stop_signal: int | None = None, expected_returncode: int | None = None) -> Self:
+        """Stop the node (SIGTERM: a clean shutdown), then its epmd. A killed node leaves epmd
+        running, like after a real crash."""
+        super().stop(stop_signal, expected_returncode)
+        self.epmd.stop()
+        return self
 
     def ready(self) -> bool:
         return self._amqp_answers() and self._management_answers()
@@ -575,6 +631,70 @@ class RabbitMQServer(Service):
             return False
 
 
+# --- our own programs (tests, benchmarks) ------------------------------------------------------
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class ApiProgram(Program):
+    """The API under gunicorn on 127.0.0.1:`port`; ready when `/readyz` answers 200 (every
+    backend reachable). `url` is its base URL."""
+
+    name = "api"
+
+    def __init__(
+        self, port: int, env: dict[str, str], log_path: Path, workers: int = 2, threads: int = 4
+    ) -> None:
+        self.url = f"http://{HOST}:{port}"
+        command = [sys.executable, "-m", "gunicorn", "--bind", f"{HOST}:{port}",
+                   "--workers", str(workers), "--threads", str(threads),
+                   "fortune_api.app:create_app()"]  # fmt: skip
+        super().__init__(
+            command, ready=self._ready_now, env=env, cwd=REPO_ROOT, log_path=log_path,
+            stop_timeout=40,
+        )  # fmt: skip
+        self._port = port
+
+    def ports(self) -> list[int]:
+        return [self._port]
+
+    def _ready_now(self) -> bool:
+        try:
+            return http_json("GET", f"{self.url}/readyz", timeout=5)[0] == 200
+        except OSError:
+            return False
+
+
+def api_program(
+    port: int, env: dict[str, str], log_path: Path, workers: int = 2, threads: int = 4
+) -> ApiProgram:
+    """The API under gunicorn (see `ApiProgram`); `.start()` it."""
+    return ApiProgram(port, env, log_path, workers, threads)
+
+
+class FakeLLMProgram(Program):
+    """The fake OpenAI-compatible server (tests/fakes/fake_llm.py) as a process."""
+
+    name = "fake-llm"
+
+    def __init__(self, port: int, log_path: Path, latency: float = 0.0) -> None:
+        self.url = f"http://{HOST}:{port}"
+        self.base_url = f"{self.url}/v1"
+        command = [sys.executable, str(REPO_ROOT / "tests" / "fakes" / "fake_llm.py"),
+                   "--port", str(port), "--latency", str(latency)]  # fmt: skip
+        super().__init__(command, ready=self._ready_now, cwd=REPO_ROOT, log_path=log_path)
+        self._port = port
+
+    def ports(self) -> list[int]:
+        return [self._port]
+
+    def _ready_now(self) -> bool:
+        try:
+            return http_json("GET", f"{self.url}/_stats", timeout=5)[0] == 200
+        except OSError:
+            return False
+
+
 # --- CLI -----------------------------------------------------------------------------------------
 
 
@@ -594,7 +714,7 @@ def _run_foreground(service: Service) -> int:
         flush=True,
     )
     while not stop.wait(0.5):
-        if not service.running:
+        if not service.running():
             code = service.process.returncode if service.process is not None else 1
             print(f"localservices: {service.name} exited with code {code}", flush=True)
             service.stop()

@@ -9,13 +9,15 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from fortune_api.backends import Backends
 from fortune_api.cors import install_cors
-from fortune_api.errors import ApiError
+from fortune_api.errors import TRACE_HEADER, ApiError, log_extra, trace_id
 from fortune_api.fortunes import bp as fortunes_bp
 from fortune_api.metrics import HTTP_LATENCY, HTTP_REQUESTS, render
 from fortune_api.openapi import openapi_document
+from fortune_api.profiles import bp as profiles_bp
 from fortune_api.settings import ApiSettings
 from fortune_api.webapp import install_webapp, is_webapp_path
 from fortune_core.logs import configure_logging
@@ -41,7 +43,14 @@ def create_app(
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["cyberfortune"] = backends
+    if settings.trusted_proxy_hops:
+        # The client address is the one the nearest trusted proxy saw (the right-most entries of
+        # X-Forwarded-For), never what the client wrote into the header itself.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.trusted_proxy_hops, x_proto=0, x_host=0
+        )
     app.register_blueprint(fortunes_bp)
+    app.register_blueprint(profiles_bp)
     install_cors(app, settings.cors_origins)  # first: a preflight never meets authentication
     _install_hooks(app, settings)
     install_webapp(app, settings.webapp_dir)
@@ -50,11 +59,8 @@ def create_app(
     return app
 
 
-def _client_id(settings: ApiSettings) -> str:
-    if settings.trust_proxy_headers:
-        forwarded = request.headers.get("X-Forwarded-For", "")
-        if forwarded:
-            return "ip:" + forwarded.split(",")[0].strip()
+def _client_id() -> str:
+    """The peer address (behind trusted proxies, ProxyFix has already put the real one here)."""
     return "ip:" + (request.remote_addr or "unknown")
 
 
@@ -77,10 +83,11 @@ def _install_hooks(app: Flask, settings: ApiSettings) -> None:
     @app.before_request
     def _before() -> None:
         g.started = time.perf_counter()
+        trace_id()
         if request.path in OPEN_PATHS or is_webapp_path(request.path):
-            g.client_id = _client_id(settings)
+            g.client_id = _client_id()
             return
-        g.client_id = _authenticate(settings) if settings.api_keys else _client_id(settings)
+        g.client_id = _authenticate(settings) if settings.api_keys else _client_id()
 
     @app.after_request
     def _after(response: Response) -> Response:
@@ -89,6 +96,7 @@ def _install_hooks(app: Flask, settings: ApiSettings) -> None:
         started = getattr(g, "started", None)
         if started is not None:
             HTTP_LATENCY.labels(route, request.method).observe(time.perf_counter() - started)
+        response.headers[TRACE_HEADER] = trace_id() or ""
         return response
 
 
@@ -103,9 +111,11 @@ def _install_system_routes(app: Flask, backends: Backends) -> None:
         """Readiness: every backend answers."""
         checks = backends.check()
         ready = not any(checks.values())
+        if not ready:
+            log.warning("not ready", extra=log_extra(down=checks))
         body = {
             "status": "ok" if ready else "unavailable",
-            "checks": {name: (error or "ok") for name, error in checks.items()},
+            "checks": {name: "unavailable" if error else "ok" for name, error in checks.items()},
         }
         response = jsonify(body)
         response.status_code = 200 if ready else 503
@@ -120,7 +130,7 @@ def _install_system_routes(app: Flask, backends: Backends) -> None:
     @app.get("/openapi.json")
     def openapi() -> Response:
         """The OpenAPI 3.1 document of this API."""
-        return jsonify(openapi_document())
+        return jsonify(openapi_document(backends.clock()))
 
 
 def _install_error_handlers(app: Flask) -> None:
@@ -138,5 +148,5 @@ def _install_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Any:
-        log.exception("unhandled error")
+        log.exception("unhandled error", extra=log_extra())
         return ApiError(500, "internal_error", "an internal error occurred").response()

@@ -10,7 +10,10 @@ from typing import Any
 import redis
 from pymongo.errors import PyMongoError
 
+from fortune_api.rate_limits import RateLimiter
 from fortune_api.settings import ApiSettings
+from fortune_core.backoff import delays
+from fortune_core.clock import Clock, system_clock
 from fortune_core.queue import Publisher, PublishError
 from fortune_core.records import FortuneRecord, connect_records, ensure_ttl_index
 from fortune_core.status_cache import StatusCache
@@ -21,14 +24,18 @@ log = logging.getLogger(__name__)
 class Backends:
     """Clients for the three backends, created once per process."""
 
-    def __init__(self, settings: ApiSettings, mongo_db: str | None = None) -> None:
+    def __init__(
+        self, settings: ApiSettings, mongo_db: str | None = None, clock: Clock = system_clock
+    ) -> None:
         core = settings.core
         self.settings = settings
+        self.clock = clock
         self.redis = redis.Redis.from_url(
             core.redis_url, socket_timeout=3, socket_connect_timeout=3, health_check_interval=30
         )
         self.cache = StatusCache(self.redis, core.retention_seconds)
-        self.publisher = Publisher(core.rabbitmq_url)
+        self.limiter = RateLimiter(self.redis)
+        self.publisher = Publisher(core.rabbitmq_url, dead_letters=core.dead_letter_limits())
         self._mongo_db = mongo_db
         self._index_ready = False
         self._index_lock = threading.Lock()
@@ -46,8 +53,7 @@ class Backends:
     def wait_until_ready(self, seconds: float) -> None:
         """Wait (bounded) for the backends at start-up; log what is still down."""
         deadline = time.monotonic() + seconds
-        delay = 0.25
-        while True:
+        for delay in delays(0.25, 2.0):
             down = self.check()
             if not any(down.values()):
                 return
@@ -55,10 +61,9 @@ class Backends:
                 log.warning("starting with backends down", extra={"down": down})
                 return
             time.sleep(delay)
-            delay = min(delay * 2, 2.0)
 
     def check(self) -> dict[str, str]:
-        """Backend name → error text ('' when healthy)."""
+        """Backend name → error text ('' when healthy); for logs only, never a response."""
         status: dict[str, str] = {"mongodb": "", "redis": "", "rabbitmq": ""}
         try:
             FortuneRecord._get_db().command("ping")
@@ -72,7 +77,7 @@ class Backends:
         try:
             self.publisher.ping()
         except PublishError as exc:
-            status["rabbitmq"] = str(exc)[:200]
+            status["rabbitmq"] = str(exc)[:300]
         return status
 
     def close(self) -> None:

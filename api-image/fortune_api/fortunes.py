@@ -1,9 +1,12 @@
-"""`/v1/fortunes` (start, query, cancel) and `/v1/profiles`."""
+"""`/v1/fortunes`: start, query, cancel.
+
+Access: with API keys on, a request is visible and cancellable only by the key that created it
+(others get 404, as for an unknown id). Without keys, the id itself is the capability: 80 random
+bits after the timestamp (a ULID), too many to guess."""
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import logging
 from typing import Any
@@ -14,17 +17,16 @@ from mongoengine.errors import NotUniqueError
 from pymongo.errors import PyMongoError
 
 from fortune_api.backends import Backends
-from fortune_api.errors import ApiError, BackendUnavailableError
-from fortune_api.limits import (
+from fortune_api.errors import ApiError, BackendUnavailableError, log_extra
+from fortune_api.idempotency import (
     body_fingerprint,
-    check_rate,
     release_idempotency_key,
     reserve_idempotency_key,
 )
 from fortune_api.metrics import ACCEPTED, PUBLISH_FAILURES
 from fortune_api.settings import ApiSettings
-from fortune_core.ids import is_request_id, new_request_id, request_id_time
-from fortune_core.profile import day_almanac, derive_profile
+from fortune_core.ids import is_request_id, new_request_id, request_id_millis
+from fortune_core.profile import derive_profile
 from fortune_core.queue import PublishError, QueueMessage
 from fortune_core.records import (
     FortuneRecord,
@@ -61,7 +63,7 @@ def _field_errors(errors: dict[str, FieldMessage]) -> dict[str, dict[str, str]]:
     return {path: message.as_dict() for path, message in errors.items()}
 
 
-def _json_body() -> Any:
+def json_body() -> Any:
     """The JSON body, or the right 4xx (415, 413, 400)."""
     settings = _settings()
     if not request.is_json:
@@ -82,11 +84,14 @@ def _json_body() -> Any:
         raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from exc
 
 
-def _rate_limit(scope: str, limit: int) -> None:
+def rate_limit(scope: str, limit: int) -> None:
+    """429 when the client used up `limit` calls of `scope` in the last minute."""
     try:
-        decision = check_rate(_backends().redis, scope, g.client_id, limit)
-    except redis.RedisError:
-        return  # the limiter fails open; a Redis outage is reported where Redis is needed
+        decision = _backends().limiter.check(scope, g.client_id, limit)
+    except redis.RedisError as exc:
+        # The limiter fails open; a Redis outage is reported where Redis is needed.
+        log.warning("rate limiter unavailable: %r", exc, extra=log_extra())
+        return
     if not decision.allowed:
         raise ApiError(
             429,
@@ -96,8 +101,9 @@ def _rate_limit(scope: str, limit: int) -> None:
         )
 
 
-def _validated(body: Any) -> FortuneRequest:
-    outcome = validate_request(body)
+def validated(body: Any) -> FortuneRequest:
+    """The validated request, or 422 with the field errors."""
+    outcome = validate_request(body, _backends().clock())
     if outcome.request is None:
         raise ApiError(
             422,
@@ -127,9 +133,9 @@ def start_fortune() -> Response:
     """Accept a request: record (pending) → cache (pending) → publish (confirmed) → queued."""
     settings = _settings()
     backends = _backends()
-    body = _json_body()
-    _rate_limit("start", settings.rate_limit_per_minute)
-    fortune = _validated(body).with_resolved_date()
+    rate_limit("start", settings.rate_limit_per_minute)
+    body = json_body()
+    fortune = validated(body).with_resolved_date(backends.clock())
     request_id = new_request_id()
 
     idem_key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
@@ -149,11 +155,12 @@ def start_fortune() -> Response:
                 settings.idempotency_ttl_seconds,
             )
         except redis.RedisError as exc:
+            log.warning("Redis unavailable: %r", exc, extra=log_extra(request_id=request_id))
             raise BackendUnavailableError("redis") from exc
         if not reservation.new:
             if reservation.fingerprint != fingerprint:
                 raise ApiError(
-                    422,
+                    409,
                     "idempotency_key_reused",
                     f"this {IDEMPOTENCY_HEADER} was used with a different body",
                 )
@@ -166,7 +173,9 @@ def start_fortune() -> Response:
             try:
                 release_idempotency_key(backends.redis, g.client_id, idem_key, request_id)
             except redis.RedisError:
-                log.warning("could not release idempotency key", extra={"request_id": request_id})
+                log.warning(
+                    "could not release idempotency key", extra=log_extra(request_id=request_id)
+                )
         raise
     ACCEPTED.labels(fortune.topic.value, fortune.period.value).inc()
     return _accepted(request_id, Status.QUEUED.value, True)
@@ -198,12 +207,12 @@ def _enqueue(request_id: str, fortune: FortuneRequest) -> None:
             created_at=created_at,
         )
     except (PyMongoError, NotUniqueError) as exc:
-        log.warning("MongoDB write failed: %r", exc, extra={"request_id": request_id})
+        log.warning("MongoDB write failed: %r", exc, extra=log_extra(request_id=request_id))
         raise BackendUnavailableError("mongodb") from exc
     try:
         _cache_put(record)
     except redis.RedisError as exc:
-        log.warning("Redis write failed: %r", exc, extra={"request_id": request_id})
+        log.warning("Redis write failed: %r", exc, extra=log_extra(request_id=request_id))
         _abandon(request_id, "not accepted: Redis was unavailable")
         raise BackendUnavailableError("redis") from exc
     try:
@@ -211,17 +220,17 @@ def _enqueue(request_id: str, fortune: FortuneRequest) -> None:
             QueueMessage(request_id, request_json, backends.settings.core.pool)
         )
     except PublishError as exc:
-        log.warning("publish failed: %s", exc, extra={"request_id": request_id})
+        log.warning("publish failed: %s", exc, extra=log_extra(request_id=request_id))
         PUBLISH_FAILURES.inc()
         _abandon(request_id, "not accepted: RabbitMQ did not take the request")
-        raise BackendUnavailableError("rabbitmq", str(exc)[:200]) from exc
+        raise BackendUnavailableError("rabbitmq") from exc
     try:
         queued = transition(request_id, {Status.PENDING}, Status.QUEUED)
         if queued is not None:
             _cache_put(queued)
     except (PyMongoError, redis.RedisError):
         # The message is in the queue and the worker moves the request on from pending.
-        log.warning("accepted but could not mark queued", extra={"request_id": request_id})
+        log.warning("accepted but could not mark queued", extra=log_extra(request_id=request_id))
 
 
 def _abandon(request_id: str, message: str) -> None:
@@ -238,7 +247,7 @@ def _abandon(request_id: str, message: str) -> None:
             with contextlib.suppress(redis.RedisError):
                 _cache_put(failed)
     except PyMongoError:
-        log.error("could not mark request failed", extra={"request_id": request_id})
+        log.error("could not mark request failed", extra=log_extra(request_id=request_id))
 
 
 def _public_view(request_id: str, view: dict[str, Any]) -> dict[str, Any]:
@@ -262,14 +271,29 @@ def _public_view(request_id: str, view: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def _not_found() -> ApiError:
+    return ApiError(404, "not_found", "no fortune request with this id")
+
+
 def _gone_or_missing(request_id: str) -> ApiError:
     if is_request_id(request_id):
-        age = dt.datetime.now(dt.UTC) - request_id_time(request_id)
-        if age.total_seconds() > _settings().core.retention_seconds:
+        now_ms = _backends().clock().timestamp() * 1000
+        age_seconds = (now_ms - request_id_millis(request_id)) / 1000  # < 0: an id from the future
+        if age_seconds > _settings().core.retention_seconds:
             return ApiError(
                 410, "expired", "this request is past its retention period and was deleted"
             )
-    return ApiError(404, "not_found", "no fortune request with this id")
+    return _not_found()
+
+
+def _unmongo(request_id: str, exc: PyMongoError) -> BackendUnavailableError:
+    log.warning("MongoDB unavailable: %r", exc, extra=log_extra(request_id=request_id))
+    return BackendUnavailableError("mongodb")
+
+
+def _owned(client: str | None) -> bool:
+    """Whether the caller may see a request created by `client` (always, without API keys)."""
+    return not _settings().api_keys or client == g.client_id
 
 
 def _load_view(request_id: str) -> dict[str, Any]:
@@ -279,14 +303,14 @@ def _load_view(request_id: str) -> dict[str, Any]:
         cached = backends.cache.get(request_id)
     except redis.RedisError:
         cached = None
-    if cached is not None:
+    if cached is not None and "client" in cached:
         return cached
     if not is_request_id(request_id):
-        raise ApiError(404, "not_found", "no fortune request with this id")
+        raise _not_found()
     try:
         record = get_record(request_id)
     except PyMongoError as exc:
-        raise BackendUnavailableError("mongodb") from exc
+        raise _unmongo(request_id, exc) from exc
     if record is None:
         raise _gone_or_missing(request_id)
     view = record_view(record)
@@ -298,8 +322,10 @@ def _load_view(request_id: str) -> dict[str, Any]:
 @bp.get("/v1/fortunes/<request_id>")
 def get_fortune(request_id: str) -> Response:
     """Status and, when done, the result."""
-    _rate_limit("poll", _settings().poll_rate_limit_per_minute)
+    rate_limit("poll", _settings().poll_rate_limit_per_minute)
     view = _load_view(request_id)
+    if not _owned(view.get("client")):
+        raise _not_found()
     response = jsonify(_public_view(request_id, view))
     if view["status"] not in {s.value for s in ACTIVE}:
         response.headers["Cache-Control"] = "private, max-age=60"
@@ -312,13 +338,15 @@ def get_fortune(request_id: str) -> Response:
 @bp.delete("/v1/fortunes/<request_id>")
 def cancel_fortune(request_id: str) -> Response:
     """Cancel a request that has not finished; 409 when it already has."""
-    _rate_limit("start", _settings().rate_limit_per_minute)
+    rate_limit("start", _settings().rate_limit_per_minute)
     if not is_request_id(request_id):
-        raise ApiError(404, "not_found", "no fortune request with this id")
+        raise _not_found()
     try:
         record = get_record(request_id)
         if record is None:
             raise _gone_or_missing(request_id)
+        if not _owned(record.client):
+            raise _not_found()
         cancelled = transition(
             request_id, ACTIVE, Status.CANCELLED, message="cancelled by the client"
         )
@@ -332,30 +360,13 @@ def cancel_fortune(request_id: str) -> Response:
                 extra={"status": status},
             )
     except PyMongoError as exc:
-        raise BackendUnavailableError("mongodb") from exc
+        raise _unmongo(request_id, exc) from exc
     try:
         _cache_put(cancelled)
     except redis.RedisError:
-        log.warning("cancelled but cache not updated", extra={"request_id": request_id})
+        log.warning("cancelled but cache not updated", extra=log_extra(request_id=request_id))
     response = jsonify(
         {"id": request_id, "status": Status.CANCELLED.value, "links": _links(request_id)}
     )
     response.status_code = 202
     return response
-
-
-@bp.post("/v1/profiles")
-def derive_profile_route() -> Response:
-    """Derive the profile (and the almanac of `date`, default today) synchronously."""
-    body = _json_body()
-    _rate_limit("profile", _settings().poll_rate_limit_per_minute)
-    if isinstance(body, dict):
-        body = {key: value for key, value in body.items() if key in {"profile", "date"}}
-    fortune = _validated(body)
-    profile = derive_profile(fortune.profile, _settings().core.zi_hour_convention)
-    return jsonify(
-        {
-            "profile": profile.to_json_dict(),
-            "almanac": day_almanac(fortune.target_date()).to_json_dict(),
-        }
-    )

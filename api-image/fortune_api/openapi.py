@@ -1,17 +1,39 @@
-"""The OpenAPI 3.1 document. Schemas come from the same pydantic models the code validates with;
-tests keep the paths in step with the app's routes."""
+"""The OpenAPI 3.1 document. Schemas come from the same pydantic models the code validates with,
+tightened with what the validators check beyond types (`schema_patterns`: calendar dates up to a
+bound, time zone names, name characters), so the document tells the truth: a request it allows is
+accepted, one it refuses is refused. Every status code each route answers is listed. Tests keep
+the paths in step with the app's routes, and schemathesis fuzzes the app against it.
+
+The birth-date patterns end at "yesterday in UTC-12", the last day that is over everywhere, so the
+document is rebuilt when that day changes (cached per bound date).
+"""
 
 from __future__ import annotations
 
-from functools import cache
+import datetime as dt
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic.json_schema import models_json_schema
 
+from fortune_api.schema_patterns import lunar_dates, name_pattern, solar_dates
+from fortune_core.clock import system_clock
 from fortune_core.profile import DayAlmanac, DerivedProfile
-from fortune_core.request import FortuneRequest
+from fortune_core.request import (
+    MAX_TARGET_DATE,
+    MIN_BIRTH_DATE,
+    MIN_TARGET_DATE,
+    NAME_MAX_LENGTH,
+    FortuneRequest,
+    time_zones,
+)
 from fortune_core.result import FortuneResult
 from fortune_core.status import Status
+
+#: UTC-12: the last zone where a day ends; its yesterday is over in every zone.
+_LATEST_ZONE = ZoneInfo("Etc/GMT+12")
+_TIME_PATTERN = "^(?:(?:[01][0-9]|2[0-3]):[0-5][0-9])?$"  # empty = unknown, like null
 
 REF = "#/components/schemas/{model}"
 
@@ -37,7 +59,85 @@ _ID_PARAM = {
 }
 
 
-def _schemas() -> dict[str, Any]:
+def birth_date_bound(now: dt.datetime) -> dt.date:
+    """The last birth date the document allows: yesterday in UTC-12 (past in every zone)."""
+    return now.astimezone(_LATEST_ZONE).date() - dt.timedelta(days=1)
+
+
+def _string_branch(node: dict[str, Any]) -> dict[str, Any]:
+    """The `type: string` part of a property (itself, or its non-null `anyOf` variant)."""
+    for variant in node.get("anyOf", []):
+        if variant.get("type") == "string":
+            found: dict[str, Any] = variant
+            return found
+    return node
+
+
+def _tighten(schemas: dict[str, Any], bound: dt.date) -> None:
+    """Add the validators' rules to the request schemas."""
+    profile = schemas["BirthProfile"]
+    props = profile["properties"]
+    props["birthDate"]["description"] += (
+        f". Solar dates from {MIN_BIRTH_DATE} that exist (leap years included); lunar dates that "
+        "exist (the 30th only in long months, leapMonth only for the year's leap month); not in "
+        "the future in the birth place's time zone (the document's patterns stop at a day that "
+        "is past everywhere)"
+    )
+    _string_branch(props["birthTime"])["pattern"] = _TIME_PATTERN
+    props["birthTime"]["description"] += (
+        "; an empty string also means unknown. A clock time skipped by a daylight-saving change "
+        "in that zone on that day, or still in the future, is refused (422)"
+    )
+    props["timezone"]["enum"] = sorted(time_zones())
+    name = _string_branch(props["name"])
+    name["maxLength"] = NAME_MAX_LENGTH
+    name["pattern"] = name_pattern()
+    props["name"]["description"] += (
+        "; no control or format (invisible: zero-width, bidi) characters"
+    )
+    solar = solar_dates(MIN_BIRTH_DATE, bound)
+    lunar, leap = lunar_dates(MIN_BIRTH_DATE.year, bound)
+    profile["anyOf"] = [
+        {
+            "description": "Gregorian birth date",
+            "properties": {
+                "calendar": {"const": "solar"},
+                "leapMonth": {"const": False},
+                "birthDate": {"pattern": solar},
+            },
+        },
+        {
+            "description": "Chinese lunar birth date in a regular month",
+            "required": ["calendar"],
+            "properties": {
+                "calendar": {"const": "lunar"},
+                "leapMonth": {"const": False},
+                "birthDate": {"pattern": lunar},
+            },
+        },
+        {
+            "description": "Chinese lunar birth date in the year's leap month",
+            "required": ["calendar", "leapMonth"],
+            "properties": {
+                "calendar": {"const": "lunar"},
+                "leapMonth": {"const": True},
+                "birthDate": {"pattern": leap},
+            },
+        },
+    ]
+    target = solar_dates(MIN_TARGET_DATE, MAX_TARGET_DATE)
+    target_or_empty = target[:-1] + "|^$"
+    for holder in (schemas["FortuneRequest"], schemas["ProfileRequest"]):
+        date = holder["properties"]["date"]
+        _string_branch(date)["pattern"] = target_or_empty
+        date["description"] = (
+            f"The day the fortune or almanac is for, YYYY-MM-DD between {MIN_TARGET_DATE} and "
+            f"{MAX_TARGET_DATE} (default, also when empty or null: today in the profile's time "
+            "zone)"
+        )
+
+
+def _schemas(bound: dt.date) -> dict[str, Any]:
     _, top = models_json_schema(
         [
             (FortuneRequest, "validation"),
@@ -68,6 +168,12 @@ def _schemas() -> dict[str, Any]:
                         },
                     },
                     "backend": {"type": "string", "description": "The backend down (503)"},
+                    "status": {"type": "string", "description": "The final status (409)"},
+                    "traceId": {
+                        "type": "string",
+                        "description": "This request's trace id (X-Request-Id); the log has the "
+                        "details under it",
+                    },
                 },
             }
         },
@@ -92,7 +198,10 @@ def _schemas() -> dict[str, Any]:
             "updatedAt": {"type": "string", "format": "date-time"},
             "completedAt": {"type": "string", "format": "date-time"},
             "message": {"type": "string", "description": "Human-readable status detail"},
-            "request": _ref("FortuneRequest"),
+            "request": {
+                "type": "object",
+                "description": "The request as accepted (FortuneRequest, with date resolved)",
+            },
             "result": _ref("FortuneResult"),
             "error": {
                 "type": "object",
@@ -104,25 +213,54 @@ def _schemas() -> dict[str, Any]:
     schemas["ProfileRequest"] = {
         "type": "object",
         "required": ["profile"],
+        "description": "Other keys are ignored",
         "properties": {
             "profile": _ref("BirthProfile"),
-            "date": {"type": "string", "format": "date", "description": "Almanac day"},
+            "date": {"anyOf": [{"type": "string"}, {"type": "null"}]},
         },
     }
     schemas["ProfileResponse"] = {
         "type": "object",
         "properties": {"profile": _ref("DerivedProfile"), "almanac": _ref("DayAlmanac")},
     }
+    _tighten(schemas, bound)
     return schemas
 
 
-def _health(summary: str) -> dict[str, Any]:
-    return {"get": {"summary": summary, "responses": {"200": {"description": "OK"}}}}
+def _health(summary: str, content_type: str = "application/json") -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": summary,
+            "responses": {"200": {"description": "OK", "content": {content_type: {"schema": {}}}}},
+        }
+    }
 
 
-@cache
-def openapi_document() -> dict[str, Any]:
-    """The whole document (built once per process)."""
+_ACCEPTED_HEADERS = {
+    "Location": {"description": "The request's URL", "schema": {"type": "string"}},
+    "Retry-After": {"description": "Seconds until polling is useful", "schema": {"type": "string"}},
+}
+_LINKS = {
+    "GetFortune": {
+        "operationId": "getFortune",
+        "parameters": {"request_id": "$response.body#/id"},
+        "description": "Poll the request",
+    },
+    "CancelFortune": {
+        "operationId": "cancelFortune",
+        "parameters": {"request_id": "$response.body#/id"},
+        "description": "Cancel the request (it stays readable, status cancelled)",
+    },
+}
+
+
+def openapi_document(now: dt.datetime | None = None) -> dict[str, Any]:
+    """The whole document as of `now` (built once per birth-date bound)."""
+    return _document(birth_date_bound(now or system_clock()))
+
+
+@lru_cache(maxsize=2)
+def _document(bound: dt.date) -> dict[str, Any]:
     common = {
         "401": _error("API key missing or wrong (when API keys are configured)"),
         "429": _error("Rate limited; see Retry-After"),
@@ -137,13 +275,15 @@ def openapi_document() -> dict[str, Any]:
         "paths": {
             "/v1/fortunes": {
                 "post": {
+                    "operationId": "startFortune",
                     "summary": "Start a fortune request",
                     "parameters": [
                         {
                             "name": "Idempotency-Key",
                             "in": "header",
                             "required": False,
-                            "description": "Same key and body within 24 h → same id",
+                            "description": "Same key and body within 24 h → same id (the key is "
+                            "trimmed; empty means none)",
                             "schema": {"type": "string", "maxLength": 255},
                         }
                     ],
@@ -152,11 +292,16 @@ def openapi_document() -> dict[str, Any]:
                         "content": {"application/json": {"schema": _ref("FortuneRequest")}},
                     },
                     "responses": {
-                        "202": _json(_ref("Accepted"), "Accepted; poll the Location"),
-                        "400": _error("Malformed JSON"),
+                        "202": {
+                            **_json(_ref("Accepted"), "Accepted; poll the Location"),
+                            "headers": _ACCEPTED_HEADERS,
+                            "links": _LINKS,
+                        },
+                        "400": _error("Malformed JSON, or an Idempotency-Key over 255 characters"),
                         "413": _error("Body over the size limit"),
                         "415": _error("Body is not JSON"),
-                        "422": _error("Invalid fields, or Idempotency-Key reused"),
+                        "409": _error("Idempotency-Key already used with another body"),
+                        "422": _error("Invalid fields"),
                         "503": _error("A backend is down; nothing was accepted"),
                         **common,
                     },
@@ -165,20 +310,25 @@ def openapi_document() -> dict[str, Any]:
             "/v1/fortunes/{request_id}": {
                 "parameters": [_ID_PARAM],
                 "get": {
+                    "operationId": "getFortune",
                     "summary": "Query a request: status and, when done, the result",
                     "responses": {
-                        "200": _json(_ref("FortuneStatus"), "The request"),
-                        "404": _error("Unknown id"),
+                        "200": {
+                            **_json(_ref("FortuneStatus"), "The request"),
+                            "links": {"CancelFortune": _LINKS["CancelFortune"]},
+                        },
+                        "404": _error("Unknown id (or another API key's request)"),
                         "410": _error("Past its retention"),
                         "503": _error("Backends down"),
                         **common,
                     },
                 },
                 "delete": {
-                    "summary": "Cancel a request",
+                    "operationId": "cancelFortune",
+                    "summary": "Cancel a request (it stays readable with status cancelled)",
                     "responses": {
                         "202": _json(_ref("Accepted"), "Cancelled"),
-                        "404": _error("Unknown id"),
+                        "404": _error("Unknown id (or another API key's request)"),
                         "409": _error("Already finished"),
                         "410": _error("Past its retention"),
                         "503": _error("Backends down"),
@@ -188,6 +338,7 @@ def openapi_document() -> dict[str, Any]:
             },
             "/v1/profiles": {
                 "post": {
+                    "operationId": "deriveProfile",
                     "summary": "Derive the profile and the day's almanac (no LLM)",
                     "requestBody": {
                         "required": True,
@@ -208,16 +359,19 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "summary": "Readiness: MongoDB, Redis and RabbitMQ answer",
                     "responses": {
-                        "200": {"description": "Ready"},
-                        "503": {"description": "A backend is down"},
+                        "200": {"description": "Ready", "content": {"application/json": {}}},
+                        "503": {
+                            "description": "A backend is down",
+                            "content": {"application/json": {}},
+                        },
                     },
                 }
             },
-            "/metrics": _health("Prometheus metrics"),
+            "/metrics": _health("Prometheus metrics", "text/plain"),
             "/openapi.json": _health("This document"),
         },
         "components": {
-            "schemas": _schemas(),
+            "schemas": _schemas(bound),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

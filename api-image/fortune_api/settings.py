@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 
 from fortune_api.cors import parse_origins
-from fortune_core.settings import CoreSettings, env_bool, env_int, env_str
+from fortune_core.settings import CoreSettings, env_int, env_str
 
 
 def parse_api_keys(raw: str) -> dict[str, str]:
@@ -31,10 +31,12 @@ class ApiSettings:
     api_keys: dict[str, str] = field(default_factory=dict)
     rate_limit_per_minute: int = 60
     poll_rate_limit_per_minute: int = 1200
+    profile_rate_limit_per_minute: int = 60
     max_body_bytes: int = 16 * 1024
     idempotency_ttl_seconds: int = 24 * 3600
     retry_after_seconds: int = 2
-    trust_proxy_headers: bool = False
+    #: Proxies in front of the API that append to X-Forwarded-For; 0 = use the peer address.
+    trusted_proxy_hops: int = 0
     backend_wait_seconds: int = 30
     log_level: str = "INFO"
     cors_origins: tuple[str, ...] = ()
@@ -42,15 +44,21 @@ class ApiSettings:
 
     @classmethod
     def from_env(cls) -> ApiSettings:
+        if os.environ.get("FORTUNE_TRUST_PROXY_HEADERS", "").strip():
+            raise ValueError(
+                "FORTUNE_TRUST_PROXY_HEADERS was replaced by FORTUNE_TRUSTED_PROXY_HOPS "
+                "(the number of proxies in front of the API); unset it"
+            )
         return cls(
             core=CoreSettings.from_env(),
             api_keys=parse_api_keys(os.environ.get("FORTUNE_API_KEYS", "")),
             rate_limit_per_minute=env_int("FORTUNE_RATE_LIMIT_PER_MINUTE", 60),
             poll_rate_limit_per_minute=env_int("FORTUNE_POLL_RATE_LIMIT_PER_MINUTE", 1200),
+            profile_rate_limit_per_minute=env_int("FORTUNE_PROFILE_RATE_LIMIT_PER_MINUTE", 60),
             max_body_bytes=env_int("FORTUNE_MAX_BODY_BYTES", 16 * 1024, 1024),
             idempotency_ttl_seconds=env_int("FORTUNE_IDEMPOTENCY_TTL_SECONDS", 24 * 3600, 60),
             retry_after_seconds=env_int("FORTUNE_POLL_INTERVAL_SECONDS", 2, 1),
-            trust_proxy_headers=env_bool("FORTUNE_TRUST_PROXY_HEADERS", False),
+            trusted_proxy_hops=env_int("FORTUNE_TRUSTED_PROXY_HOPS", 0),
             backend_wait_seconds=env_int("FORTUNE_BACKEND_WAIT_SECONDS", 30),
             log_level=env_str("FORTUNE_LOG_LEVEL", "INFO"),
             cors_origins=parse_origins(env_str("FORTUNE_CORS_ORIGINS", "")),

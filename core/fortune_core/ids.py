@@ -36,11 +36,20 @@ def is_request_id(text: str) -> bool:
     return bool(_ID_RE.match(text))
 
 
-def request_id_time(request_id: str) -> dt.datetime:
-    """When the id was made (UTC). Raises ValueError for a malformed id."""
+def request_id_millis(request_id: str) -> int:
+    """When the id was made, in milliseconds since the epoch (up to the year 10889, which
+    datetime cannot hold). Raises ValueError for a malformed id."""
     if not is_request_id(request_id):
         raise ValueError(f"not a request id: {request_id!r}")
     value = 0
     for ch in request_id[:10]:
         value = (value << 5) | _INDEX[ch]
-    return dt.datetime.fromtimestamp(value / 1000, tz=dt.UTC)
+    return value
+
+
+def request_id_time(request_id: str) -> dt.datetime:
+    """When the id was made (UTC). Raises ValueError for a malformed id or one past 9999."""
+    try:
+        return dt.datetime.fromtimestamp(request_id_millis(request_id) / 1000, tz=dt.UTC)
+    except (OverflowError, OSError) as exc:
+        raise ValueError(f"request id time out of range: {request_id!r}") from exc

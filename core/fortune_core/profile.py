@@ -374,6 +374,15 @@ def favourable(day_master: str, strength: Strength, weighted: dict[str, float]) 
     return sorted(group, key=lambda e: (weighted[e], ELEMENTS.index(e)))
 
 
+def _local_mean_time(birth: BirthProfile) -> bool:
+    """Whether the tz database has only local mean time (LMT) for this zone at the birth."""
+    if birth.birth_time is None:
+        return False
+    clock = dt.time.fromisoformat(birth.birth_time)
+    civil = dt.datetime.combine(birth.solar_birth_date(), clock, tzinfo=ZoneInfo(birth.timezone))
+    return civil.tzname() == "LMT"
+
+
 def derive_profile(
     birth: BirthProfile, convention: ZiHourConvention = ZiHourConvention.NEXT_DAY
 ) -> DerivedProfile:
@@ -414,6 +423,12 @@ def derive_profile(
                          "(daylight) one was used")  # fmt: skip
         if basis.true_solar:
             notes.append("true solar time used for the day and hour pillars")
+        if _local_mean_time(birth):
+            notes.append(
+                f"before standard time in {birth.timezone}: the clock time was read as that "
+                f"zone's local mean time (UTC{basis.utc_offset}); give longitude for the birth "
+                "place's own solar time"
+            )
     year_ganzhi = year_month_lunar.getYearInGanZhiExact()
     month_ganzhi = year_month_lunar.getMonthInGanZhiExact()
     day_master = day_ganzhi[0]

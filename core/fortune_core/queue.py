@@ -5,11 +5,14 @@ Topology, declared idempotently by whichever component starts first:
 - durable direct exchange ``cyberfortune.requests``; routing key = worker pool;
 - per pool a durable quorum queue ``cyberfortune.requests.<pool>`` with a delivery limit; messages
   rejected, or delivered more often than the limit, are dead-lettered through the direct exchange
-  ``cyberfortune.dead`` into ``cyberfortune.dead.<pool>``;
-- per pool and delay tier a retry queue ``cyberfortune.retry.<pool>.<N>s`` with a message TTL of
-  N seconds that dead-letters back into ``cyberfortune.requests`` with the pool's routing key.
-  One queue per tier, because RabbitMQ expires messages only at the head of a queue: in a single
-  retry queue a 5-minute delay would hold back a 1-second one behind it.
+  ``cyberfortune.dead`` into ``cyberfortune.dead.<pool>``, a quorum queue bounded in length and
+  age (`DeadLetterLimits`: the oldest are dropped first);
+- delayed retries: a message waiting N ms goes to ``cyberfortune.retry.<pool>.<N>ms``, a queue
+  whose TTL is N ms and which dead-letters back into ``cyberfortune.requests`` with the pool's
+  routing key. One queue per delay, because RabbitMQ expires messages only at the head of a queue:
+  in a shared queue a 5-minute delay would hold back a 1-second one behind it. Delays are
+  jittered (see `fortune_core.backoff`), so these queues are declared when first needed, with fine
+  steps (`retry_delay_ms`), and delete themselves once idle (``x-expires``).
 
 Messages are persistent JSON with ``message_id`` = request id, published with confirms and
 ``mandatory`` (an unroutable message is an error, not a silent drop).
@@ -18,19 +21,38 @@ Messages are persistent JSON with ``message_id`` = request id, published with co
 from __future__ import annotations
 
 import json
+import logging
+import math
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import pika
-from pika.exceptions import AMQPError, NackError, UnroutableError
+from pika.exceptions import AMQPError, ChannelClosedByBroker, NackError, UnroutableError
+
+from fortune_core.backoff import delays
+
+log = logging.getLogger(__name__)
 
 REQUESTS_EXCHANGE = "cyberfortune.requests"
 DEAD_EXCHANGE = "cyberfortune.dead"
 DEFAULT_DELIVERY_LIMIT = 5
-RETRY_TIERS_SECONDS: tuple[int, ...] = (1, 5, 15, 60, 300)
+#: Longest delayed retry (a Retry-After beyond it is cut to it).
+MAX_RETRY_DELAY_SECONDS = 3600.0
+#: A retry queue unused for this long after its TTL deletes itself.
+RETRY_QUEUE_IDLE_MS = 10 * 60 * 1000
 MESSAGE_TYPE = "cyberfortune.request.v1"
+_PRECONDITION_FAILED = 406
+
+
+@dataclass(frozen=True)
+class DeadLetterLimits:
+    """Bounds of a pool's dead-letter queue: at most `max_length` messages (the oldest dropped
+    first), each kept at most `ttl_seconds`."""
+
+    max_length: int = 10_000
+    ttl_seconds: int = 7 * 24 * 3600
 
 
 def requests_queue(pool: str) -> str:
@@ -41,19 +63,69 @@ def dead_letter_queue(pool: str) -> str:
     return f"cyberfortune.dead.{pool}"
 
 
-def retry_queue(pool: str, seconds: int) -> str:
-    return f"cyberfortune.retry.{pool}.{seconds}s"
+def retry_queue(pool: str, delay_ms: int) -> str:
+    return f"cyberfortune.retry.{pool}.{delay_ms}ms"
 
 
-def retry_tier(delay_seconds: float) -> int:
-    """The shortest tier at least `delay_seconds` long (the longest tier caps it)."""
-    for tier in RETRY_TIERS_SECONDS:
-        if tier >= delay_seconds:
-            return tier
-    return RETRY_TIERS_SECONDS[-1]
+def retry_delay_ms(delay_seconds: float) -> int:
+    """The retry queue TTL for a delay: rounded up to 0.1 s below 10 s, to 1 s below 100 s, to
+    10 s above; between 0.1 s and `MAX_RETRY_DELAY_SECONDS`."""
+    seconds = min(max(delay_seconds, 0.1), MAX_RETRY_DELAY_SECONDS)
+    step = 0.1 if seconds < 10 else 1.0 if seconds < 100 else 10.0
+    return round(math.ceil(round(seconds / step, 6)) * step * 1000)
 
 
-def declare_topology(channel: Any, pool: str, delivery_limit: int = DEFAULT_DELIVERY_LIMIT) -> None:
+def declare_retry_queue(channel: Any, pool: str, delay_ms: int) -> str:
+    """Declare the retry queue for `delay_ms` (idempotent); its name."""
+    name = retry_queue(pool, delay_ms)
+    channel.queue_declare(
+        name,
+        durable=True,
+        arguments={
+            "x-message-ttl": delay_ms,
+            "x-expires": delay_ms + RETRY_QUEUE_IDLE_MS,
+            "x-dead-letter-exchange": REQUESTS_EXCHANGE,
+            "x-dead-letter-routing-key": pool,
+        },
+    )
+    return name
+
+
+def _declare_dead_letter_queue(channel: Any, pool: str, limits: DeadLetterLimits) -> None:
+    """Declare the bounded dead-letter queue on a channel of its own: if it already exists with
+    other bounds, the broker closes that channel (406); keep the existing queue and say so."""
+    probe = channel.connection.channel()
+    try:
+        probe.queue_declare(
+            dead_letter_queue(pool),
+            durable=True,
+            arguments={
+                "x-queue-type": "quorum",
+                "x-max-length": limits.max_length,
+                "x-overflow": "drop-head",
+                "x-message-ttl": limits.ttl_seconds * 1000,
+            },
+        )
+    except ChannelClosedByBroker as exc:
+        if exc.reply_code != _PRECONDITION_FAILED:
+            raise
+        log.warning(
+            "dead-letter queue %s exists with other bounds; keeping them (delete the queue, or "
+            "set a RabbitMQ policy, to change them): %s",
+            dead_letter_queue(pool),
+            exc.reply_text,
+        )
+    finally:
+        if probe.is_open:
+            probe.close()
+
+
+def declare_topology(
+    channel: Any,
+    pool: str,
+    delivery_limit: int = DEFAULT_DELIVERY_LIMIT,
+    dead_letters: DeadLetterLimits | None = None,
+) -> None:
     """Declare exchanges and the pool's queues (idempotent)."""
     channel.exchange_declare(REQUESTS_EXCHANGE, exchange_type="direct", durable=True)
     channel.exchange_declare(DEAD_EXCHANGE, exchange_type="direct", durable=True)
@@ -68,20 +140,8 @@ def declare_topology(channel: Any, pool: str, delivery_limit: int = DEFAULT_DELI
         },
     )
     channel.queue_bind(requests_queue(pool), REQUESTS_EXCHANGE, routing_key=pool)
-    channel.queue_declare(
-        dead_letter_queue(pool), durable=True, arguments={"x-queue-type": "quorum"}
-    )
+    _declare_dead_letter_queue(channel, pool, dead_letters or DeadLetterLimits())
     channel.queue_bind(dead_letter_queue(pool), DEAD_EXCHANGE, routing_key=pool)
-    for seconds in RETRY_TIERS_SECONDS:
-        channel.queue_declare(
-            retry_queue(pool, seconds),
-            durable=True,
-            arguments={
-                "x-message-ttl": seconds * 1000,
-                "x-dead-letter-exchange": REQUESTS_EXCHANGE,
-                "x-dead-letter-routing-key": pool,
-            },
-        )
 
 
 @dataclass(frozen=True)
@@ -153,12 +213,14 @@ class Publisher:
         delivery_limit: int = DEFAULT_DELIVERY_LIMIT,
         attempts: int = 3,
         connect_timeout: float = 5.0,
+        dead_letters: DeadLetterLimits | None = None,
     ) -> None:
         self._params = pika.URLParameters(url)
         self._params.socket_timeout = connect_timeout
         self._params.blocked_connection_timeout = connect_timeout
         self._params.connection_attempts = 1
         self._delivery_limit = delivery_limit
+        self._dead_letters = dead_letters or DeadLetterLimits()
         self._attempts = attempts
         self._lock = threading.Lock()
         self._connection: Any = None
@@ -185,20 +247,36 @@ class Publisher:
                 pass
 
     def _publish_once(
-        self, pool: str, exchange: str, routing_key: str, body: bytes, props: Any
+        self,
+        pool: str,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        props: Any,
+        retry_delay_ms: int | None,
     ) -> None:
         channel = self._ensure_channel()
         if pool not in self._declared:
-            declare_topology(channel, pool, self._delivery_limit)
+            declare_topology(channel, pool, self._delivery_limit, self._dead_letters)
             self._declared.add(pool)
+        if retry_delay_ms is not None:  # redeclared each time: idle retry queues delete themselves
+            declare_retry_queue(channel, pool, retry_delay_ms)
         channel.basic_publish(exchange, routing_key, body, props, mandatory=True)
 
-    def _publish(self, pool: str, exchange: str, routing_key: str, body: bytes, props: Any) -> None:
+    def _publish(
+        self,
+        pool: str,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        props: Any,
+        retry_delay_ms: int | None = None,
+    ) -> None:
         with self._lock:
-            delay = 0.2
+            waits = delays(0.2, 2.0)
             for attempt in range(1, self._attempts + 1):
                 try:
-                    self._publish_once(pool, exchange, routing_key, body, props)
+                    self._publish_once(pool, exchange, routing_key, body, props, retry_delay_ms)
                     return
                 except (UnroutableError, NackError) as exc:
                     raise PublishError(f"broker refused the message: {exc!r}") from exc
@@ -206,8 +284,7 @@ class Publisher:
                     self._close()
                     if attempt == self._attempts:
                         raise PublishError(f"RabbitMQ unreachable: {exc!r}") from exc
-                    time.sleep(delay)
-                    delay *= 2
+                    time.sleep(next(waits))
 
     def publish_request(self, message: QueueMessage) -> None:
         """Publish a new request to its pool's queue; raises PublishError when not confirmed."""
@@ -219,17 +296,18 @@ class Publisher:
             message_properties(message.request_id),
         )
 
-    def publish_retry(self, message: QueueMessage, delay_seconds: float, attempt: int) -> int:
-        """Publish to the retry tier for `delay_seconds`; returns the tier's delay used."""
-        tier = retry_tier(delay_seconds)
+    def publish_retry(self, message: QueueMessage, delay_seconds: float, attempt: int) -> float:
+        """Publish to the retry queue for `delay_seconds`; returns the delay used (seconds)."""
+        delay_ms = retry_delay_ms(delay_seconds)
         self._publish(
             message.pool,
             "",
-            retry_queue(message.pool, tier),
+            retry_queue(message.pool, delay_ms),
             message.body(),
             message_properties(message.request_id, attempt),
+            retry_delay_ms=delay_ms,
         )
-        return tier
+        return delay_ms / 1000
 
     def ping(self) -> None:
         """Raise PublishError if the broker cannot be reached."""

@@ -194,6 +194,7 @@ def record_view(record: FortuneRecord) -> dict[str, Any]:
     return {
         "status": record.status,
         "version": record.version,
+        "client": record.client or "",
         "attempts": record.attempts,
         "message": record.message or "",
         "request": record.request,

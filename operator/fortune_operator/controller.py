@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Callable
 from typing import Any
 
 import kopf
 
+from fortune_core.backoff import jittered
 from fortune_core.kube import KubeClient, ResourceRef
 from fortune_core.resource import FINISHED_PHASES, GROUP, PLURAL, VERSION
 from fortune_core.submission import Channels, cancel
@@ -75,7 +75,7 @@ class ReconcileQueue:
             except Exception as exc:
                 failures = self.failures.get(key, 0) + 1
                 self.failures[key] = failures
-                delay = random.uniform(0.5, 1.0) * min(60.0, 0.5 * 2**failures)
+                delay = jittered(failures + 1, 0.5, 60.0)
                 log.warning("reconcile of %s/%s failed (%s); retrying in %.1f s", *key, exc, delay)
                 asyncio.get_running_loop().call_later(delay, self._retry, key, body)
             finally:

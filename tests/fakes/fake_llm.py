@@ -9,8 +9,11 @@ real API does).
 Knobs, at start (`FakeLLM(latency=...)`, `--latency`) and at run time:
 
 - `POST /_control` `{"latency": 0.5, "default": "ok", "retry_after": 1, "hold_seconds": 30,
-  "scripts": {"<request id>": ["429", "500", "ok"]}}` — every key optional; `scripts` replaces the
-  script of each id given (`[]` or `null` deletes it). Answers the resulting settings.
+  "scripts": {"<request id>": ["429", "500", "ok"]}, "mix": {"ok": 0.6, "429": 0.2, ...},
+  "seed": 1}` — every key optional; `scripts` replaces the script of each id given (`[]` or
+  `null` deletes it); `mix` (weights per outcome; `{}` turns it off) draws each unscripted call's
+  outcome at random instead of `default`, from a generator seeded with `seed`. Answers the
+  resulting settings.
 - `GET /_stats` → `{"calls": {"<request id>": n}, "total": n}`; `GET /_requests` → every recorded
   call `{"requestId", "outcome", "body", "authorization"}`; `POST /_reset` → zero counters, drop
   scripts and recorded calls, restore the start settings.
@@ -32,6 +35,7 @@ import argparse
 import copy
 import hashlib
 import json
+import random
 import re
 import signal
 import sys
@@ -60,6 +64,7 @@ class Settings:
     retry_after: float = 1.0
     hold_seconds: float = 30.0
     scripts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    mix: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The settings as `/_control` answers them."""
@@ -69,6 +74,7 @@ class Settings:
             "retry_after": self.retry_after,
             "hold_seconds": self.hold_seconds,
             "scripts": copy.deepcopy(self.scripts),
+            "mix": dict(self.mix),
         }
 
 
@@ -90,12 +96,14 @@ class FakeState:
         self.requests: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         self.released = threading.Event()  # set on stop/release: held calls answer now
+        self.rng = random.Random(0)
         self.in_flight = 0  # chat completions being served right now (latency included)
         self.max_in_flight = 0
 
     def configure(self, changes: dict[str, Any]) -> dict[str, Any]:
         """Apply a `/_control` body; the resulting settings. ValueError on a bad value."""
-        unknown = set(changes) - {"latency", "default", "retry_after", "hold_seconds", "scripts"}
+        known = {"latency", "default", "retry_after", "hold_seconds", "scripts", "mix", "seed"}
+        unknown = set(changes) - known
         if unknown:
             raise ValueError(f"unknown control keys: {', '.join(sorted(unknown))}")
         with self.lock:
@@ -108,6 +116,15 @@ class FakeState:
                     setattr(new, key, value)
             if "default" in changes:
                 new.default = _outcome_item(changes["default"])["outcome"]
+            if "mix" in changes:
+                mix = {str(k): float(v) for k, v in (changes["mix"] or {}).items()}
+                for outcome, weight in mix.items():
+                    _outcome_item(outcome)
+                    if weight < 0:
+                        raise ValueError("mix weights must be >= 0")
+                new.mix = mix
+            if "seed" in changes:
+                self.rng.seed(changes["seed"])
             for request_id, script in (changes.get("scripts") or {}).items():
                 if script:
                     new.scripts[str(request_id)] = [_outcome_item(item) for item in script]
@@ -130,7 +147,13 @@ class FakeState:
         with self.lock:
             self.calls[request_id] = self.calls.get(request_id, 0) + 1
             script = self.settings.scripts.get(request_id)
-            entry = script.pop(0) if script else {"outcome": self.settings.default}
+            if script:
+                entry = script.pop(0)
+            elif self.settings.mix:
+                outcomes, weights = zip(*self.settings.mix.items(), strict=True)
+                entry = {"outcome": self.rng.choices(outcomes, weights)[0]}
+            else:
+                entry = {"outcome": self.settings.default}
             s = self.settings
             return entry, s.latency, s.retry_after, s.hold_seconds
 

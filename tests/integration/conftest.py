@@ -138,4 +138,5 @@ def backend_env(
         "FORTUNE_LLM_PROVIDER": "openai",
         "OPENAI_BASE_URL": fake_llm.base_url,
         "OPENAI_API_KEY": "test-key",
+        "FORTUNE_WORKER_METRICS_PORT": "0",  # several workers per test: none on the default port
     }

@@ -158,6 +158,8 @@ def test_unknown_expired_and_malformed_ids(client: FlaskClient) -> None:
     old = client.get("/v1/fortunes/01ARZ3NDEKTSV4RRFFQ69G5FAV")  # a ULID from 2016
     assert old.status_code == 410 and old.get_json()["error"]["code"] == "expired"
     assert client.get("/v1/fortunes/not-an-id").status_code == 404
+    # the largest ULID (year 10889): from the future, so unknown (its time fits no datetime)
+    assert client.get("/v1/fortunes/7ZZZZZZZZZZZZZZZZZZZZZZZZZ").status_code == 404
     assert client.delete(f"/v1/fortunes/{unknown}").status_code == 404
 
 
@@ -188,7 +190,7 @@ def test_idempotency_key_returns_the_same_request(
     other = client.post(
         "/v1/fortunes", json={**BODY, "topic": "love"}, headers={"Idempotency-Key": "order-42"}
     )
-    assert other.status_code == 422
+    assert other.status_code == 409  # a conflict with the earlier request, not a bad body
     assert other.get_json()["error"]["code"] == "idempotency_key_reused"
     fresh = client.post("/v1/fortunes", json=BODY, headers={"Idempotency-Key": "order-43"})
     assert fresh.get_json()["id"] != first.get_json()["id"]
@@ -399,3 +401,130 @@ def test_status_and_result_expire_together_then_410(settings: ApiSettings) -> No
         )
         gone = client.get(f"/v1/fortunes/{request_id}")
         assert gone.status_code == 410 and gone.get_json()["error"]["code"] == "expired"
+
+
+# --- abuse: client identity, profiles, privacy, error bodies ------------------------------------
+
+
+def test_a_client_cannot_pick_its_bucket_or_scope_with_x_forwarded_for(
+    settings: ApiSettings,
+) -> None:
+    with api_client(replace(settings, rate_limit_per_minute=2)) as client:
+        statuses = [
+            client.post(
+                "/v1/fortunes", json=BODY, headers={"X-Forwarded-For": f"198.51.100.{n}"}
+            ).status_code
+            for n in range(3)
+        ]
+        assert statuses == [202, 202, 429]  # one bucket: the header was ignored
+    with api_client(settings) as client:
+        ids = {
+            client.post(
+                "/v1/fortunes",
+                json=BODY,
+                headers={"Idempotency-Key": "k1", "X-Forwarded-For": f"198.51.100.{n}"},
+            ).get_json()["id"]
+            for n in range(3)
+        }
+        assert len(ids) == 1  # one idempotency scope
+
+
+def test_behind_a_trusted_proxy_the_proxy_appended_address_is_the_client(
+    settings: ApiSettings,
+) -> None:
+    proxied = replace(settings, rate_limit_per_minute=2, trusted_proxy_hops=1)
+    with api_client(proxied) as client:
+
+        def post(forwarded: str, **headers: str) -> Any:
+            return client.post(
+                "/v1/fortunes", json=BODY, headers={"X-Forwarded-For": forwarded, **headers}
+            )
+
+        # The client writes anything first; the proxy appends the address it saw (203.0.113.7).
+        statuses = [post(f"10.0.0.{n}, 203.0.113.7").status_code for n in range(3)]
+        assert statuses == [202, 202, 429]
+        assert post("10.0.0.1, 203.0.113.8").status_code == 202  # another client, another bucket
+        first = post("a, 203.0.113.9", **{"Idempotency-Key": "same"}).get_json()["id"]
+        again = post("b, 203.0.113.9", **{"Idempotency-Key": "same"}).get_json()["id"]
+        other = post("a, 203.0.113.10", **{"Idempotency-Key": "same"}).get_json()["id"]
+        assert first == again != other
+
+
+def test_profiles_have_their_own_rate_limit_and_a_cache(settings: ApiSettings) -> None:
+    from fortune_api.profiles import cache_info
+
+    limited = replace(settings, profile_rate_limit_per_minute=3)
+    body = {"profile": {"birthDate": "1977-03-09", "birthTime": "06:10"}, "date": "2025-06-01"}
+    with api_client(limited) as client:
+        before = cache_info()["profiles"]
+        statuses = [client.post("/v1/profiles", json=body).status_code for _ in range(4)]
+        assert statuses == [200, 200, 200, 429]
+        after = cache_info()["profiles"]
+        assert after["misses"] == before["misses"] + 1  # derived once ...
+        assert after["hits"] == before["hits"] + 2  # ... then served from the cache
+        assert client.post("/v1/fortunes", json=BODY).status_code == 202  # a separate limit
+
+
+def test_with_api_keys_a_request_is_private_to_its_key(settings: ApiSettings) -> None:
+    keyed = replace(settings, api_keys={"key-a": "alice", "key-b": "bob"})
+    alice, bob = ({"Authorization": f"Bearer {key}"} for key in ("key-a", "key-b"))
+    with api_client(keyed) as client:
+        request_id = client.post("/v1/fortunes", json=BODY, headers=alice).get_json()["id"]
+        assert client.get(f"/v1/fortunes/{request_id}", headers=bob).status_code == 404
+        assert client.delete(f"/v1/fortunes/{request_id}", headers=bob).status_code == 404
+        # Also when the status comes from MongoDB (no Redis entry).
+        redis.Redis.from_url(settings.core.redis_url).delete(cache_key(request_id))
+        assert client.get(f"/v1/fortunes/{request_id}", headers=bob).status_code == 404
+        mine = client.get(f"/v1/fortunes/{request_id}", headers=alice)
+        assert mine.status_code == 200 and mine.get_json()["status"] == "queued"
+        assert "client" not in mine.get_json()
+        assert client.delete(f"/v1/fortunes/{request_id}", headers=alice).status_code == 202
+
+
+def test_error_bodies_carry_no_backend_details(
+    settings: ApiSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    secrets = ("hunter2", "s3cretpw", "127.0.0.1:1", "Error", "refused")
+    broken = replace(
+        settings,
+        core=replace(
+            settings.core,
+            rabbitmq_url="amqp://cfuser:hunter2@127.0.0.1:1/%2F",
+            redis_url="redis://:s3cretpw@127.0.0.1:1/0",
+        ),
+    )
+    with api_client(broken) as client:
+        response = client.post("/v1/fortunes", json=BODY, headers={"X-Request-Id": "trace-42"})
+        assert response.status_code == 503
+        text = response.get_data(as_text=True)
+        assert not any(secret in text for secret in secrets), text
+        error = response.get_json()["error"]
+        assert error["backend"] == "redis" and error["traceId"] == "trace-42"
+        assert response.headers["X-Request-Id"] == "trace-42"
+        ready = client.get("/readyz")
+        assert ready.status_code == 503
+        assert not any(secret in ready.get_data(as_text=True) for secret in secrets)
+        assert ready.get_json()["checks"]["rabbitmq"] == "unavailable"
+    # The details are in the log, under the same trace id.
+    logged = [r for r in caplog.records if getattr(r, "trace_id", None) == "trace-42"]
+    assert any("Redis" in r.getMessage() and "Error" in r.getMessage() for r in logged)
+
+
+def test_moving_window_rate_limit(redis_server: Any) -> None:
+    """A client over its limit is refused until its oldest call leaves the window."""
+    from fortune_api.rate_limits import RateLimiter
+    from localservices import wait_for
+
+    client = redis.Redis.from_url(redis_server.redis_url)
+    hour = RateLimiter(client, window_seconds=3600)  # long enough that no call leaves it here
+    who = uuid.uuid4().hex
+    assert [hour.check("t", who, 2).allowed for _ in range(3)] == [True, True, False]
+    refused = hour.check("t", who, 2)
+    assert not refused.allowed and 1 <= refused.retry_after <= 3600
+    assert hour.check("t", "someone-else", 2).allowed  # another client, another bucket
+    assert hour.check("other-scope", who, 2).allowed  # another scope, another bucket
+    second = RateLimiter(client, window_seconds=1)
+    assert second.check("t", who, 1).allowed
+    second.check("t", who, 1)  # refused unless a second has already passed
+    wait_for(lambda: second.check("t", who, 1).allowed, 30, "the window to move on")
+    client.close()

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+import signal
 import threading
 from pathlib import Path
 
@@ -15,11 +14,9 @@ import requests
 from fakes.fake_llm import FakeLLM
 
 from fortune_core.result import FortuneContent, content_json_schema
-from localservices import free_port, wait_for
+from localservices import FakeLLMProgram, free_port, wait_for
 
 pytestmark = pytest.mark.integration
-
-FAKE_LLM_SCRIPT = Path(__file__).resolve().parents[1] / "fakes" / "fake_llm.py"
 
 
 def _client(llm: FakeLLM, max_retries: int = 0, timeout: float = 30.0) -> openai.OpenAI:
@@ -60,15 +57,6 @@ def test_a_completion_is_a_valid_fortune(llm: FakeLLM) -> None:
     FortuneContent.model_validate_json(completion.choices[0].message.content or "")
     stats = llm.stats()
     assert (stats["calls"], stats["total"]) == ({"req-ok": 1}, 1)
-
-
-def test_different_prompts_give_different_fortunes(llm: FakeLLM) -> None:
-    client = _client(llm)
-    first = FortuneContent.model_validate_json(_ask(client, "a", "born 1990"))
-    second = FortuneContent.model_validate_json(_ask(client, "b", "born 1991"))
-    again = FortuneContent.model_validate_json(_ask(client, "c", "born 1990"))
-    assert first != second
-    assert first == again
 
 
 def test_json_schema_mode(llm: FakeLLM) -> None:
@@ -171,61 +159,14 @@ def test_invalid_json_and_wrong_schema(llm: FakeLLM) -> None:
         FortuneContent.model_validate_json(wrong)
 
 
-def test_http_control_stats_reset_and_auth(llm: FakeLLM) -> None:
-    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
-    unauthenticated = requests.post(f"{llm.base_url}/chat/completions", json=body, timeout=10)
-    assert unauthenticated.status_code == 401
-    assert unauthenticated.json()["error"]["code"] == "invalid_api_key"
-
-    settings = requests.post(
-        f"{llm.url}/_control",
-        json={"latency": 0.01, "default": "500", "scripts": {"x": ["ok"]}},
-        timeout=10,
-    ).json()
-    assert settings["latency"] == 0.01
-    assert settings["default"] == "500"
-    assert settings["scripts"] == {"x": [{"outcome": "ok"}]}
-    headers = {"Authorization": "Bearer k", "X-Request-Id": "x"}
-    url = f"{llm.base_url}/chat/completions"
-    assert requests.post(url, json=body, headers=headers, timeout=10).status_code == 200
-    assert requests.post(url, json=body, headers=headers, timeout=10).status_code == 500
-    stats = requests.get(f"{llm.url}/_stats", timeout=10).json()
-    assert (stats["calls"], stats["total"]) == ({"(none)": 1, "x": 2}, 3)
-
-    bad = requests.post(f"{llm.url}/_control", json={"default": "maybe"}, timeout=10)
-    assert bad.status_code == 400
-    assert requests.post(f"{llm.url}/_reset", timeout=10).status_code == 200
-    after_reset = requests.get(f"{llm.url}/_stats", timeout=10).json()
-    assert (after_reset["calls"], after_reset["total"]) == ({}, 0)
-    assert requests.post(url, json=body, headers=headers, timeout=10).status_code == 200
-
-
 def test_runs_as_a_process(tmp_path: Path) -> None:
-    port = free_port()
-    log = (tmp_path / "fake_llm.out").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, str(FAKE_LLM_SCRIPT), "--port", str(port), "--latency", "0.05"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        base_url = f"http://127.0.0.1:{port}"
-
-        def answers() -> bool:
-            try:
-                return requests.get(f"{base_url}/_stats", timeout=1).ok
-            except requests.ConnectionError:
-                return False
-
-        wait_for(answers, 30, "the fake LLM process")
-        client = openai.OpenAI(base_url=f"{base_url}/v1", api_key="k", max_retries=0)
+    """Benchmarks and the chaos run use the fake as a process."""
+    with FakeLLMProgram(free_port(), tmp_path / "fake_llm.out", latency=0.05) as fake:
+        client = openai.OpenAI(base_url=fake.base_url, api_key="k", max_retries=0)
         FortuneContent.model_validate_json(_ask(client, "proc"))
-        assert requests.get(f"{base_url}/_stats", timeout=5).json()["calls"] == {"proc": 1}
-    finally:
-        process.terminate()
-        process.wait(30)
-        log.close()
-    assert process.returncode == 0
+        assert requests.get(f"{fake.url}/_stats", timeout=5).json()["calls"] == {"proc": 1}
+        fake.signal(signal.SIGTERM)
+        assert fake.wait(30) == 0  # stops cleanly on SIGTERM
 
 
 def test_concurrency_is_counted_and_release_answers_held_calls() -> None:
@@ -251,3 +192,20 @@ def _count_concurrency(llm: FakeLLM) -> None:
     assert len(answers) == 3 and llm.stats()["maxConcurrent"] == 3
     llm.reset()
     assert llm.stats()["maxConcurrent"] == 0
+
+
+def test_a_seeded_mix_draws_each_outcome(llm: FakeLLM) -> None:
+    """The chaos run's LLM errors: unscripted calls draw their outcome from a seeded mix."""
+    llm.configure(mix={"ok": 1, "500": 1}, seed=3)
+    client = _client(llm)
+    outcomes = []
+    for n in range(20):
+        try:
+            _ask(client, f"mix-{n}")
+            outcomes.append("ok")
+        except openai.InternalServerError:
+            outcomes.append("500")
+    assert set(outcomes) == {"ok", "500"}
+    assert [r["outcome"] for r in llm.requests()] == outcomes
+    llm.configure(mix={})
+    FortuneContent.model_validate_json(_ask(client, "after"))

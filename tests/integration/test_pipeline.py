@@ -4,8 +4,6 @@ RabbitMQ, Redis and SecantusDB, including broker and cache restarts."""
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,7 +14,7 @@ import redis
 
 from fortune_core.result import FortuneResult
 from fortune_core.status_cache import cache_key
-from localservices import RabbitMQServer, RedisServer, free_port, wait_for
+from localservices import Program, RabbitMQServer, RedisServer, api_program, free_port, wait_for
 from localservices import http_json as http
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -28,27 +26,6 @@ BODY: dict[str, Any] = {
     "language": "zh-CN",
 }
 FINISHED = {"succeeded", "failed", "cancelled"}
-
-
-class Process:
-    """A child process with its log in a file, stopped by PID."""
-
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
-        self.log = log
-        with log.open("ab") as handle:
-            self.process = subprocess.Popen(
-                args, env=env, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=handle,
-                stderr=subprocess.STDOUT,
-            )  # fmt: skip
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGTERM)
-            try:
-                return self.process.wait(40)
-            except subprocess.TimeoutExpired:
-                os.kill(self.process.pid, signal.SIGKILL)
-        return self.process.wait(10)
 
 
 @pytest.fixture
@@ -67,29 +44,21 @@ def env(backend_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
 @pytest.fixture
 def start(env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., Any]]:
     """start("api") → base URL; start("worker", **env) → Process."""
-    started: list[Process] = []
+    started: list[Program] = []
 
     def launch(kind: str, **overrides: str) -> Any:
         child_env = {**env, **overrides}
         log = tmp_path / f"{kind}-{len(started)}.log"
         if kind == "api":
-            port = free_port()
-            args = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
-                    "--workers", "2", "--threads", "4", "fortune_api.app:create_app()"]  # fmt: skip
-            started.append(Process(args, child_env, log))
-            base = f"http://127.0.0.1:{port}"
-
-            def ready() -> bool:
-                try:
-                    return http("GET", f"{base}/readyz")[0] == 200
-                except OSError:
-                    return False
-
-            wait_for(ready, 60, f"the API to be ready (log {log})")
-            return base
-        worker = Process([sys.executable, "-m", "fortune_worker"], child_env, log)
-        started.append(worker)
-        wait_for(lambda: b'"consuming ' in log.read_bytes(), 60, f"the worker (log {log})")
+            program = api_program(free_port(), child_env, log)
+            started.append(program.start())
+            return program.url
+        worker = Program(
+            [sys.executable, "-m", "fortune_worker"],
+            ready=lambda: b'"consuming ' in log.read_bytes(),
+            env=child_env, cwd=ROOT, log_path=log, stop_timeout=40,
+        )  # fmt: skip
+        started.append(worker.start())
         return worker
 
     yield launch

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -53,7 +54,7 @@ from fortune_worker.consumer import ExitStatus, Worker
 from fortune_worker.llm_slots import LlmSlots
 from fortune_worker.processor import CLAIMABLE
 from fortune_worker.settings import ProviderName, WorkerSettings
-from localservices import RabbitMQServer, RedisServer, free_port, wait_for
+from localservices import Program, RabbitMQServer, RedisServer, free_port, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -217,6 +218,7 @@ class Stack:
             "openai_base_url": llm.base_url if llm else None,
             "openai_api_key": "test-key" if llm else None,
             "llm_timeout_seconds": 30.0,
+            "metrics_port": 0,
         }
         values.update(overrides)
         return WorkerSettings(**values)
@@ -266,21 +268,16 @@ def running_worker(settings: WorkerSettings) -> Iterator[Worker]:
 # --- worker processes --------------------------------------------------------------------------
 
 
-class WorkerProcess:
-    """`python -m fortune_worker` with its JSON log in a file; signalled by PID."""
+class WorkerProcess(Program):
+    """`python -m fortune_worker` with its JSON log in a file; signalled and stopped by PID."""
+
+    name = "worker"
 
     def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        super().__init__(
+            [sys.executable, "-m", "fortune_worker"], env=env, cwd=REPO_ROOT, log_path=log_path
+        )
         self.log_path = log_path
-        with log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "fortune_worker"],
-                env=env,
-                cwd=REPO_ROOT,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        self.pid = self.process.pid
 
     def logs(self) -> list[dict[str, Any]]:
         entries = []
@@ -294,17 +291,11 @@ class WorkerProcess:
 
     def wait_consuming(self) -> None:
         def consuming() -> bool:
-            if self.process.poll() is not None:
+            if self.process is None or self.process.poll() is not None:
                 raise AssertionError(f"worker exited early:\n{self.log_path.read_text()}")
             return self.logged("consuming ")
 
         wait_for(consuming, 60, f"worker {self.pid} to consume")
-
-    def signal(self, signum: int) -> None:
-        os.kill(self.pid, signum)
-
-    def wait(self, timeout: float) -> int:
-        return self.process.wait(timeout)
 
 
 @pytest.fixture
@@ -323,16 +314,14 @@ def spawn_worker(
             "FORTUNE_RETRY_MAX_DELAY_SECONDS": "1",
             **overrides,
         }
-        worker = WorkerProcess(env, tmp_path / f"worker-{len(started) + 1}.log")
+        worker = WorkerProcess(env, tmp_path / f"worker-{len(started) + 1}.log").start()
         started.append(worker)
         worker.wait_consuming()
         return worker
 
     yield spawn
     for worker in started:
-        if worker.process.poll() is None:
-            worker.signal(signal.SIGKILL)
-            worker.process.wait(10)
+        worker.kill()
 
 
 # --- a fake LLM of this test's own ----------------------------------------------------------------
@@ -454,7 +443,11 @@ def test_429_with_retry_after_then_ok(stack: Stack, llm: FakeLLM) -> None:
         waiting = wait_for(retry_scheduled, what="the retry to be scheduled")
         cached_waiting = stack.wait_view(request_id, "queued")
         record = stack.wait_status(request_id, Status.SUCCEEDED)
-    assert waiting.message == "retrying in 5 s after HTTP 429 (attempt 1 failed)"
+    # Retry-After 5 is a minimum; up to half of it is added as jitter.
+    match = re.fullmatch(
+        r"retrying in ([\d.]+) s after HTTP 429 \(attempt 1 failed\)", waiting.message
+    )
+    assert match is not None and 5.0 <= float(match.group(1)) <= 7.5, waiting.message
     assert cached_waiting["message"] == waiting.message
     assert record.attempts == 2 and record.message == ""
     assert llm.calls(request_id) == 2
@@ -687,16 +680,16 @@ def test_waits_for_rabbitmq_at_start(stack: Stack, tmp_path: Path) -> None:
     broker = RabbitMQServer(tmp_path / "late-rabbitmq", free_port())
     worker = WorkerProcess(
         {
-            **os.environ,
             "RABBITMQ_URL": broker.amqp_url,
             "REDIS_URL": stack.redis_server.redis_url,
             "MONGODB_URI": stack.mongo_uri,
             "FORTUNE_POOL": stack.pool,
             "FORTUNE_LLM_PROVIDER": "almanac",
             "FORTUNE_WORKER_ID": "early",
+            "FORTUNE_WORKER_METRICS_PORT": "0",
         },
         tmp_path / "early-worker.log",
-    )
+    ).start()
     try:
         wait_for(lambda: worker.logged("RabbitMQ not reachable"), what="connection attempts")
         assert worker.process.poll() is None  # still waiting, not crashed
@@ -712,9 +705,7 @@ def test_waits_for_rabbitmq_at_start(stack: Stack, tmp_path: Path) -> None:
         worker.signal(signal.SIGTERM)
         assert worker.wait(60) == 0
     finally:
-        if worker.process.poll() is None:
-            worker.signal(signal.SIGKILL)
-            worker.wait(10)
+        worker.kill()
         broker.stop()
 
 
@@ -750,7 +741,8 @@ def test_request_whose_workers_kept_dying_fails_instead_of_looping(
 _HOLDER = """
 import sys, redis
 from fortune_worker.llm_slots import LlmSlots
-slots = LlmSlots(redis.Redis.from_url(sys.argv[1]), 1, 1.0, key=sys.argv[2], owner="holder")
+slots = LlmSlots(redis.Redis.from_url(sys.argv[1]), 1, 60.0, key=sys.argv[2], owner="holder",
+                 renew_seconds=0.1)
 print(slots.acquire(), flush=True)
 sys.stdin.read()  # hold the slot (the heartbeat renews it) until killed
 """
@@ -784,38 +776,56 @@ def test_slots_limit_and_release(redis_server: RedisServer, redis_client: redis.
 def test_slot_of_a_killed_holder_is_reclaimed(
     redis_server: RedisServer, redis_client: redis.Redis
 ) -> None:
+    """A live holder's heartbeat keeps its lease; once it is killed its lease runs out and the
+    slot is reclaimed. Expiry is decided by an injected clock 61 s ahead, not by waiting for a
+    lease that a loaded machine might fail to renew in time."""
     key = "cf:test:slots"
     client = redis.Redis.from_url(redis_server.redis_url)
-    holder = subprocess.Popen(
+    holder = Program(
         [sys.executable, "-c", _HOLDER, redis_server.redis_url, key],
+        ready=lambda: client.zcard(key) == 1,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-    )
+    ).start()
     try:
-        assert holder.stdout is not None
-        token = holder.stdout.readline().decode().strip()
+        assert holder.output() is not None
+        token = holder.output().readline().strip()
         assert token.startswith("holder:")
-        slots = LlmSlots(client, 1, 1.0, key=key)
+        slots = LlmSlots(client, 1, 60.0, key=key)
         mine = slots.new_token()
+        assert not slots.try_acquire(mine)
         first_expiry = client.zscore(key, token)
         assert first_expiry is not None
-        assert not slots.try_acquire(mine)
-        # The heartbeat keeps a live holder's lease beyond its first expiry.
-        wait_for(
-            lambda: _redis_now_ms(client) > first_expiry + 500,
-            what="the first lease period to pass",
-        )
-        assert not slots.try_acquire(mine)
-        renewed = client.zscore(key, token)
-        assert renewed is not None and renewed > _redis_now_ms(client)
+        wait_for(lambda: (client.zscore(key, token) or 0) > first_expiry, what="a renewal")
 
-        holder.send_signal(signal.SIGKILL)
-        holder.wait(10)
-        wait_for(lambda: slots.try_acquire(mine), 10, "the dead holder's lease to expire")
-        assert client.zscore(key, token) is None  # reclaimed
+        holder.kill()
+        later = LlmSlots(client, 1, 60.0, key=key, clock_ms=lambda: _redis_now_ms(client) + 61_000)
+        assert not slots.try_acquire(mine)  # now: the dead holder's lease still runs
+        assert later.holders() == 0  # 61 s on: it has expired
+        assert later.try_acquire(mine)  # and the slot is reclaimed
+        assert client.zscore(key, token) is None
         assert client.zrange(key, 0, -1) == [mine.encode()]
     finally:
-        if holder.poll() is None:
-            holder.send_signal(signal.SIGKILL)
-            holder.wait(10)
+        holder.kill()
         client.close()
+
+
+def test_a_lease_not_renewed_in_time_is_lost(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    """Lease arithmetic on an injected clock (a 10-minute lease, so the key's own real-time
+    expiry never interferes)."""
+    client = redis.Redis.from_url(redis_server.redis_url)
+    base = _redis_now_ms(client)
+    now = {"ms": base}
+    slots = LlmSlots(client, 1, 600.0, key="cf:test:lease", clock_ms=lambda: now["ms"])
+    token = slots.new_token()
+    assert slots.try_acquire(token)
+    now["ms"] = base + 540_000
+    assert slots.renew(token)  # renewed before expiry: 10 minutes from now
+    now["ms"] = base + 1_080_000
+    assert slots.renew(token)
+    now["ms"] = base + 1_680_001
+    assert not slots.renew(token)  # too late: lost, and removed
+    assert client.zscore("cf:test:lease", token) is None
+    client.close()

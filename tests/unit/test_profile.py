@@ -53,6 +53,39 @@ def test_published_charts(who: str, fields: dict[str, Any], expected: tuple[str,
     assert pillars(chart(**fields)) == expected, who
 
 
+# Births before 1900 (accepted from 1600 on). The clock is read as the tz database's local mean time
+# of the zone (Asia/Shanghai: UTC+08:05:43 until 1901), and the profile says so.
+HISTORICAL = [
+    # The Qianlong Emperor (乾隆), born 康熙五十年八月十三日 子时 = 1711-09-25 just after midnight;
+    # his chart 辛卯 丁酉 庚午 丙子 is a standard example in 命理 books and sites.
+    ("Qianlong 1711", {"birthDate": "1711-09-25", "birthTime": "00:30"},
+     ("辛卯", "丁酉", "庚午", "丙子")),
+    # The same birth given as the lunar date 1711-08-13 (康熙五十年八月十三).
+    ("Qianlong 1711, lunar", {"birthDate": "1711-08-13", "calendar": "lunar", "birthTime": "00:30"},
+     ("辛卯", "丁酉", "庚午", "丙子")),
+    # Sun Yat-sen (孙中山), 1866-11-12 寅时: 丙寅 己亥 辛卯 庚寅, as commonly published.
+    ("Sun Yat-sen 1866", {"birthDate": "1866-11-12", "birthTime": "04:00"},
+     ("丙寅", "己亥", "辛卯", "庚寅")),
+    # Mao Zedong (毛泽东), 1893-12-26 辰时: 癸巳 甲子 丁酉 甲辰, a widely published chart.
+    ("Mao Zedong 1893", {"birthDate": "1893-12-26", "birthTime": "08:00"},
+     ("癸巳", "甲子", "丁酉", "甲辰")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("who", "fields", "expected"), HISTORICAL, ids=[r[0] for r in HISTORICAL])
+def test_historical_charts(who: str, fields: dict[str, Any], expected: tuple[str, ...]) -> None:
+    profile = chart(**fields)
+    assert pillars(profile) == expected, who
+    assert profile.time.utc_offset == "+08:05:43"  # Shanghai's local mean time
+    assert any("local mean time" in note for note in profile.notes)
+
+
+def test_standard_time_births_have_no_local_mean_time_note() -> None:
+    assert not any(
+        "local mean time" in n for n in chart(birthDate="1990-05-17", birthTime="08:30").notes
+    )
+
+
 @pytest.mark.parametrize(
     ("day", "ganzhi"),
     [

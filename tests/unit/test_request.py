@@ -69,19 +69,27 @@ def test_lunar_leap_month_converts_to_the_right_solar_date() -> None:
     assert plain.request.profile.solar_birth_date() == dt.date(2023, 3, 6)
 
 
-def test_target_date_defaults_to_today_in_the_profile_zone() -> None:
-    outcome = validate_request(_request(timezone="Pacific/Kiritimati"))
-    assert outcome.request is not None
-    from zoneinfo import ZoneInfo
+NOW = dt.datetime(2025, 6, 1, 11, 30, tzinfo=dt.UTC)  # 2025-06-02 01:30 in Kiritimati (UTC+14)
 
-    assert outcome.request.target_date() == dt.datetime.now(ZoneInfo("Pacific/Kiritimati")).date()
-    assert outcome.request.with_resolved_date().date == outcome.request.target_date().isoformat()
+
+def test_target_date_defaults_to_today_in_the_profile_zone() -> None:
+    outcome = validate_request(_request(timezone="Pacific/Kiritimati"), now=NOW)
+    assert outcome.request is not None
+    assert outcome.request.target_date(NOW) == dt.date(2025, 6, 2)
+    assert outcome.request.with_resolved_date(NOW).date == "2025-06-02"
+    shanghai = validate_request(_request(), now=NOW).request
+    assert shanghai is not None and shanghai.target_date(NOW) == dt.date(2025, 6, 1)
 
 
 INVALID: list[tuple[str, dict[str, Any], str]] = [
     ("bad date format", _request(birthDate="1990/05/17"), "profile.birthDate"),
     ("impossible solar date", _request(birthDate="1990-02-30"), "profile.birthDate"),
-    ("before 1900", _request(birthDate="1899-12-31"), "profile.birthDate"),
+    ("before 1600", _request(birthDate="1599-12-31"), "profile.birthDate"),
+    (
+        "lunar year before 1600",
+        _request(birthDate="1599-12-01", calendar="lunar"),
+        "profile.birthDate",
+    ),
     ("future date", _request(birthDate="2999-01-01"), "profile.birthDate"),
     (
         "leap month the year lacks",
@@ -132,21 +140,16 @@ def test_invalid_input_is_a_field_error(case: str, body: dict[str, Any], path: s
 
 
 def test_future_birth_time_today_is_rejected() -> None:
-    from zoneinfo import ZoneInfo
-
-    # UTC+14 and UTC-12 clocks differ by 2 h (mod 24), so one of them has an hour left today.
-    zone = next(
-        name
-        for name in ("Pacific/Kiritimati", "Etc/GMT+12")
-        if dt.datetime.now(ZoneInfo(name)).hour <= 21
-    )
-    now = dt.datetime.now(ZoneInfo(zone))
-    body = _request(
-        birthDate=now.date().isoformat(), birthTime=f"{now.hour + 2:02d}:00", timezone=zone
-    )
-    outcome = validate_request(body)
-    assert set(outcome.errors) == {"profile.birthTime"}
-    assert outcome.errors["profile.birthTime"].en == "cannot be in the future"
+    # NOW is 19:30 in Shanghai: 19:00 today is past, 20:00 is still to come.
+    past = validate_request(_request(birthDate="2025-06-01", birthTime="19:00"), now=NOW)
+    assert past.ok, past.errors
+    future = validate_request(_request(birthDate="2025-06-01", birthTime="20:00"), now=NOW)
+    assert set(future.errors) == {"profile.birthTime"}
+    assert future.errors["profile.birthTime"].en == "cannot be in the future"
+    tomorrow = validate_request(_request(birthDate="2025-06-02"), now=NOW)
+    assert tomorrow.errors["profile.birthDate"].en == "cannot be in the future"
+    # Already 2025-06-02 in Kiritimati, so that date is not in the future there.
+    assert validate_request(_request(birthDate="2025-06-02", timezone="Pacific/Kiritimati"), NOW).ok
 
 
 @pytest.mark.parametrize("body", [[], "text", 3, None])

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import random
 
 import httpx2
 import openai
 import pytest
 
+from fortune_core.queue import retry_delay_ms
 from fortune_worker.retries import (
     ProviderError,
-    backoff_seconds,
     classify_exception,
     classify_status,
     parse_retry_after,
@@ -57,9 +58,9 @@ def test_retry_after_forms() -> None:
     assert parse_retry_after({"Retry-After": "-4"}) == 0.0
     assert parse_retry_after({"Retry-After": "nan"}) is None
     assert parse_retry_after({"Retry-After": "1e9"}) == 3600.0
-    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=120)
-    seconds = parse_retry_after({"Retry-After": email.utils.format_datetime(later, usegmt=True)})
-    assert seconds is not None and 100 < seconds <= 120
+    now = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.UTC)
+    later = email.utils.format_datetime(now + dt.timedelta(seconds=120), usegmt=True)
+    assert parse_retry_after({"Retry-After": later}, now) == 120.0
 
 
 def test_openai_exceptions_are_classified() -> None:
@@ -84,16 +85,25 @@ def test_unknown_exceptions_are_permanent_and_provider_errors_pass_through() -> 
     assert original.reason == "an invalid answer"
 
 
-def test_backoff_doubles_up_to_the_cap() -> None:
-    assert [backoff_seconds(n) for n in (1, 2, 3, 4)] == [1.0, 2.0, 4.0, 8.0]
-    assert backoff_seconds(20, base=1, cap=300) == 300.0
-    assert backoff_seconds(1000) == 300.0  # no overflow
-    assert backoff_seconds(3, base=0.5, cap=10) == 2.0
+def test_retry_delay_is_the_jittered_backoff_without_retry_after() -> None:
+    rng = random.Random(7)
+    for attempt, top in ((1, 1.0), (2, 2.0), (4, 8.0), (30, 300.0)):
+        delays = [retry_delay(attempt, None, rng=rng) for _ in range(200)]
+        assert all(top / 2 <= d <= top for d in delays), attempt
+        assert max(delays) - min(delays) > top / 4  # spread, not one value
 
 
-def test_retry_delay_honours_retry_after_when_longer() -> None:
-    assert retry_delay(1, None) == 1.0
-    assert retry_delay(1, 5.0) == 5.0
-    assert retry_delay(4, 2.0) == 8.0
-    assert retry_delay(3, 30.0, base=1, cap=1) == 30.0  # Retry-After beats the cap
-    assert retry_delay(3, None, base=1, cap=1) == 1.0
+def test_retry_after_is_a_minimum_with_jitter_on_top() -> None:
+    rng = random.Random(7)
+    delays = [retry_delay(1, 5.0, rng=rng) for _ in range(200)]
+    assert all(5.0 <= d <= 7.5 for d in delays)
+    assert retry_delay(3, 30.0, base=1, cap=1, rng=rng) >= 30.0  # Retry-After beats the cap
+    assert retry_delay(3, None, base=1, cap=1, rng=rng) <= 1.0
+
+
+def test_a_burst_of_429s_does_not_come_back_in_lock_step() -> None:
+    """100 requests limited at once with Retry-After: 1 land in many retry queues (delays)."""
+    rng = random.Random(1)
+    queues = {retry_delay_ms(retry_delay(1, 1.0, rng=rng)) for _ in range(100)}
+    assert len(queues) >= 5
+    assert min(queues) >= 1000 and max(queues) <= 1500

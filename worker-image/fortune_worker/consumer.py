@@ -25,10 +25,18 @@ import pika
 import redis
 from pika.exceptions import AMQPError
 
-from fortune_core.queue import DEFAULT_DELIVERY_LIMIT, Publisher, declare_topology, requests_queue
+from fortune_core.backoff import delays
+from fortune_core.queue import (
+    DEFAULT_DELIVERY_LIMIT,
+    Publisher,
+    dead_letter_queue,
+    declare_topology,
+    requests_queue,
+)
 from fortune_core.records import connect_records
 from fortune_core.status_cache import StatusCache
 from fortune_worker.llm_slots import LlmSlots
+from fortune_worker.metrics import WorkerMetrics
 from fortune_worker.processor import Outcome, Processor
 from fortune_worker.providers import Provider, make_provider
 from fortune_worker.settings import WorkerSettings
@@ -36,6 +44,7 @@ from fortune_worker.settings import WorkerSettings
 log = logging.getLogger(__name__)
 
 _PUMP_SECONDS = 0.2
+_DEPTH_SAMPLE_SECONDS = 15.0  # how often the queue depths are sampled for the metrics
 
 
 class ExitStatus(enum.IntEnum):
@@ -58,9 +67,14 @@ class Worker:
     """Consumes the pool's queue until `request_stop()`; `run()` blocks (call it from a thread
     in tests, from the main thread in the process)."""
 
+    #: How often the queue depths are sampled for the metrics.
+    depth_sample_seconds = _DEPTH_SAMPLE_SECONDS
+
     def __init__(self, settings: WorkerSettings, provider: Provider | None = None) -> None:
         self.settings = settings
         self.provider = provider or make_provider(settings)
+        self.metrics = WorkerMetrics()
+        self.metrics_server: Any = None
         self.consuming = threading.Event()  # set while a consumer is registered
         self.settled = 0  # deliveries acked, rejected or requeued so far
         self._stop = threading.Event()
@@ -85,7 +99,10 @@ class Worker:
             if self.provider.uses_llm
             else None
         )
-        self._publisher = Publisher(settings.core.rabbitmq_url, DEFAULT_DELIVERY_LIMIT)
+        self._dead_letters = settings.core.dead_letter_limits()
+        self._publisher = Publisher(
+            settings.core.rabbitmq_url, DEFAULT_DELIVERY_LIMIT, dead_letters=self._dead_letters
+        )
         self.processor = Processor(
             settings,
             self.provider,
@@ -93,6 +110,7 @@ class Worker:
             self._publisher,
             self._slots,
             self._hard_stop,
+            self.metrics,
         )
 
     # --- control -------------------------------------------------------------------------------
@@ -121,27 +139,28 @@ class Worker:
             self.provider.describe(),
             settings.llm_global_concurrency,
         )
+        if settings.metrics_port:
+            self.metrics_server = self.metrics.serve(settings.metrics_port)
+            log.info("metrics on port %d", settings.metrics_port)
         executor = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="fortune")
         status = ExitStatus.DRAINED
         try:
-            backoff = 0.5
+            waits = delays(0.5, 10.0)
             while not self._stop.is_set():
                 try:
                     session = self._connect()
                     if session is None:
                         break  # stopped while waiting for RabbitMQ
-                    backoff = 0.5
+                    waits = delays(0.5, 10.0)
                     status = self._consume(session, executor)
                 except AMQPError as exc:
                     self.consuming.clear()
                     self._drop_session()
                     if self._stop.is_set():
                         break
-                    log.warning(
-                        "RabbitMQ connection lost (%r); reconnecting in %.1f s", exc, backoff
-                    )
-                    self._stop.wait(backoff)
-                    backoff = min(backoff * 2, 10.0)
+                    wait = next(waits)
+                    log.warning("RabbitMQ connection lost (%r); reconnecting in %.1f s", exc, wait)
+                    self._stop.wait(wait)
         finally:
             self.consuming.clear()
             self._drop_session()
@@ -154,6 +173,9 @@ class Worker:
                 self._slots.close()
             if status == ExitStatus.DRAINED:
                 self._redis.close()
+            if self.metrics_server is not None:
+                self.metrics_server.shutdown()
+                self.metrics_server.server_close()
         log.info("worker stopped (%s)", status.name.lower())
         return status
 
@@ -163,21 +185,23 @@ class Worker:
         params.connection_attempts = 1
         params.socket_timeout = 5
         params.blocked_connection_timeout = 60
-        delay = 0.5
+        waits = delays(0.5, 10.0)
         while not self._stop.is_set():
             try:
                 connection = pika.BlockingConnection(params)
                 channel = connection.channel()
-                declare_topology(channel, self.settings.core.pool, DEFAULT_DELIVERY_LIMIT)
+                declare_topology(
+                    channel, self.settings.core.pool, DEFAULT_DELIVERY_LIMIT, self._dead_letters
+                )
                 channel.basic_qos(prefetch_count=self.settings.concurrency)
                 session = _Session(connection, channel)
                 with self._lock:
                     self._session = session
                 return session
             except AMQPError as exc:
+                delay = next(waits)
                 log.warning("RabbitMQ not reachable (%r); retrying in %.1f s", exc, delay)
                 self._stop.wait(delay)
-                delay = min(delay * 2, 10.0)
         return None
 
     def _consume(self, session: _Session, executor: ThreadPoolExecutor) -> ExitStatus:
@@ -194,7 +218,11 @@ class Worker:
         consumer_tag = session.channel.basic_consume(queue, on_message, auto_ack=False)
         self.consuming.set()
         log.info("consuming %s", queue)
+        next_sample = 0.0
         while not self._stop.is_set():
+            if time.monotonic() >= next_sample:
+                self._sample_depths(session)
+                next_sample = time.monotonic() + self.depth_sample_seconds
             session.connection.process_data_events(time_limit=_PUMP_SECONDS)
 
         log.info("stopping: no new messages; %d in flight", len(session.unsettled))
@@ -213,8 +241,17 @@ class Worker:
         self._drop_session()
         return ExitStatus.DRAINED
 
+    def _sample_depths(self, session: _Session) -> None:
+        """Ready messages in the pool's request and dead-letter queues (on the pump thread)."""
+        pool = self.settings.core.pool
+        for queue in (requests_queue(pool), dead_letter_queue(pool)):
+            declared = session.channel.queue_declare(queue, passive=True)
+            self.metrics.queue_messages.labels(queue).set(declared.method.message_count)
+
     # --- per message (pool threads) ------------------------------------------------------------
     def _work(self, session: _Session, tag: int, body: bytes) -> None:
+        started = time.monotonic()
+        self.metrics.in_flight.inc()
         try:
             outcome = self.processor.process(body)
         except BaseException:  # never lose track of a delivery
@@ -223,6 +260,8 @@ class Worker:
         finally:
             with self._lock:
                 self._running_tasks -= 1
+            self.metrics.in_flight.dec()
+        self.metrics.processing.labels(outcome.value).observe(time.monotonic() - started)
         if outcome == Outcome.ABANDON:
             return
         settle = functools.partial(self._settle, session, tag, outcome)

@@ -4,13 +4,12 @@ The holders live in one sorted set, each scored by its lease expiry (millisecond
 time, so worker clocks do not matter). Acquire, renew and release are Lua scripts, atomic on the
 server. Acquiring first drops expired leases, so a worker that died holding a slot gives it back
 when its lease runs out. A holder renews its lease from a heartbeat thread while its call lasts.
-Waiting for a free slot polls with a short, growing, jittered backoff.
+Waiting for a free slot polls with a short, growing, jittered backoff (`fortune_core.backoff`).
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 import uuid
@@ -19,46 +18,52 @@ from contextlib import contextmanager
 
 import redis
 
+from fortune_core.backoff import delays
+
 log = logging.getLogger(__name__)
 
 DEFAULT_KEY = "cf:llm:slots"
 
+# ARGV[1] is "now" in ms from an injected clock, or '' for the Redis server's clock.
 _NOW_MS = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = tonumber(ARGV[1])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 """
 
-# KEYS[1] holders; ARGV[1] limit, ARGV[2] lease ms, ARGV[3] token → 1 acquired, 0 full.
+# KEYS[1] holders; ARGV[2] limit, ARGV[3] lease ms, ARGV[4] token → 1 acquired, 0 full.
 _ACQUIRE = (
     _NOW_MS
     + """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-local expiry = now + tonumber(ARGV[2])
-if redis.call('ZSCORE', KEYS[1], ARGV[3]) then
-  redis.call('ZADD', KEYS[1], expiry, ARGV[3])
+local expiry = now + tonumber(ARGV[3])
+if redis.call('ZSCORE', KEYS[1], ARGV[4]) then
+  redis.call('ZADD', KEYS[1], expiry, ARGV[4])
   return 1
 end
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
-redis.call('ZADD', KEYS[1], expiry, ARGV[3])
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], expiry, ARGV[4])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
 end
 return 1
 """
 )
 
-# KEYS[1] holders; ARGV[1] lease ms, ARGV[2] token → 1 renewed, 0 the lease was lost.
+# KEYS[1] holders; ARGV[2] lease ms, ARGV[3] token → 1 renewed, 0 the lease was lost.
 _RENEW = (
     _NOW_MS
     + """
-local current = redis.call('ZSCORE', KEYS[1], ARGV[2])
+local current = redis.call('ZSCORE', KEYS[1], ARGV[3])
 if not current or tonumber(current) <= now then
-  redis.call('ZREM', KEYS[1], ARGV[2])
+  redis.call('ZREM', KEYS[1], ARGV[3])
   return 0
 end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[2])
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 1
 """
@@ -81,7 +86,9 @@ class LlmSlots:
     """A counting semaphore over Redis with leased slots.
 
     `limit` holders at most across every process using the same `key`; a lease not renewed
-    within `lease_seconds` expires and its slot is reclaimed by the next acquirer.
+    within `lease_seconds` expires and its slot is reclaimed by the next acquirer. The heartbeat
+    renews every `renew_seconds` (default a third of the lease). Time is the Redis server's,
+    unless `clock_ms` (milliseconds since the epoch) is given: tests decide what "now" is.
     """
 
     def __init__(
@@ -91,10 +98,14 @@ class LlmSlots:
         lease_seconds: float,
         key: str = DEFAULT_KEY,
         owner: str = "worker",
+        renew_seconds: float | None = None,
+        clock_ms: Callable[[], int] | None = None,
     ) -> None:
         self._redis = client
         self.limit = limit
         self.lease_ms = max(1, int(lease_seconds * 1000))
+        self.renew_seconds = renew_seconds if renew_seconds is not None else lease_seconds / 3
+        self._clock_ms = clock_ms
         self.key = key
         self._owner = owner
         self._acquire = client.register_script(_ACQUIRE)
@@ -109,13 +120,17 @@ class LlmSlots:
     def new_token(self) -> str:
         return f"{self._owner}:{uuid.uuid4().hex}"
 
+    def _now(self) -> int | str:
+        return self._clock_ms() if self._clock_ms is not None else ""
+
     def try_acquire(self, token: str) -> bool:
         """Take a slot for `token` if one is free (or renew it if `token` holds one)."""
-        return bool(self._acquire(keys=[self.key], args=[self.limit, self.lease_ms, token]))
+        args = [self._now(), self.limit, self.lease_ms, token]
+        return bool(self._acquire(keys=[self.key], args=args))
 
     def renew(self, token: str) -> bool:
         """Extend `token`'s lease; False if it had expired (the slot may be someone else's)."""
-        return bool(self._renew(keys=[self.key], args=[self.lease_ms, token]))
+        return bool(self._renew(keys=[self.key], args=[self._now(), self.lease_ms, token]))
 
     def release(self, token: str) -> None:
         """Give the slot back (a no-op if the lease already expired)."""
@@ -125,7 +140,7 @@ class LlmSlots:
 
     def holders(self) -> int:
         """How many live leases there are now."""
-        return int(self._count(keys=[self.key]))
+        return int(self._count(keys=[self.key], args=[self._now()]))
 
     # --- waiting and holding -------------------------------------------------------------------
     def acquire(
@@ -139,8 +154,7 @@ class LlmSlots:
         soon as `abort()` is true (checked before every poll).
         """
         token = self.new_token()
-        interval = 0.02
-        while True:
+        for delay in delays(0.02, max_interval):
             if abort():
                 raise SlotWaitAbortedError("gave up waiting for an LLM slot")
             if self.try_acquire(token):
@@ -148,8 +162,8 @@ class LlmSlots:
                     self._held.add(token)
                 self._ensure_heartbeat()
                 return token
-            time.sleep(interval * random.uniform(0.5, 1.0))
-            interval = min(max_interval, interval * 2)
+            time.sleep(delay)
+        raise AssertionError("unreachable: delays() never ends")
 
     @contextmanager
     def hold(self, abort: Callable[[], bool] = lambda: False) -> Iterator[str]:
@@ -174,8 +188,7 @@ class LlmSlots:
             self._heartbeat.start()
 
     def _renew_loop(self) -> None:
-        period = self.lease_ms / 1000 / 3
-        while not self._closing.wait(period):
+        while not self._closing.wait(self.renew_seconds):
             with self._held_lock:
                 tokens = list(self._held)
             for token in tokens:

@@ -22,12 +22,14 @@ from typing import TypeVar
 import redis
 from pymongo.errors import PyMongoError
 
-from fortune_core.queue import Publisher, PublishError, QueueMessage, retry_tier
+from fortune_core.backoff import delays
+from fortune_core.queue import Publisher, PublishError, QueueMessage, retry_delay_ms
 from fortune_core.records import FortuneRecord, get_record, record_view, transition
 from fortune_core.request import FortuneRequest, validate_request
 from fortune_core.status import ACTIVE, Status
 from fortune_core.status_cache import StatusCache
 from fortune_worker.llm_slots import LlmSlots, SlotWaitAbortedError
+from fortune_worker.metrics import WorkerMetrics
 from fortune_worker.providers import Provider
 from fortune_worker.retries import ProviderError, classify_exception, retry_delay
 from fortune_worker.settings import WorkerSettings
@@ -63,8 +65,10 @@ class Processor:
         publisher: Publisher,
         slots: LlmSlots | None,
         hard_stop: threading.Event,
+        metrics: WorkerMetrics | None = None,
     ) -> None:
         self._settings = settings
+        self._metrics = metrics or WorkerMetrics()
         self._provider = provider
         self._cache = cache
         self._publisher = publisher
@@ -78,7 +82,7 @@ class Processor:
             message = QueueMessage.parse(body)
         except ValueError as exc:
             log.error("malformed message, dead-lettering it: %s", exc)
-            return Outcome.DEAD_LETTER
+            return self._dead_letter("malformed")
         request_id = message.request_id
         extra = {"request_id": request_id}
         try:
@@ -99,7 +103,7 @@ class Processor:
         record = self._backend(lambda: get_record(request_id), "load the record")
         if record is None:
             log.error("no record for this request, dead-lettering the message", extra=extra)
-            return Outcome.DEAD_LETTER
+            return self._dead_letter("no_record")
         if record.state.terminal:
             self._show(record)
             log.info("already %s; acknowledging the redelivery", record.status, extra=extra)
@@ -109,7 +113,7 @@ class Processor:
             fields = ", ".join(f"{path}: {m.en}" for path, m in validated.errors.items())
             log.error("invalid request in the message (%s), dead-lettering it", fields, extra=extra)
             self._fail(request_id, "invalid_request", f"the queued request is invalid: {fields}")
-            return Outcome.DEAD_LETTER
+            return self._dead_letter("invalid_request")
 
         claimed = self._backend(
             lambda: transition(
@@ -125,6 +129,7 @@ class Processor:
         if claimed is None:  # it became terminal (cancelled) since we loaded it
             return self._settle_finished(request_id)
         self._show(claimed)
+        self._metrics.attempts.inc()
         log.info("processing, attempt %d", claimed.attempts, extra=extra)
         if claimed.attempts > self._settings.max_attempts:
             # Only reachable through redeliveries of a message whose worker kept dying.
@@ -134,7 +139,8 @@ class Processor:
                 f"gave up after {claimed.attempts - 1} attempts: the workers processing this "
                 "request stopped before finishing it",
             )
-            return Outcome.DEAD_LETTER
+            self._metrics.finished_attempts.labels("failed").observe(claimed.attempts)
+            return self._dead_letter("too_many_attempts")
         return self._run(message, validated.request, claimed.attempts)
 
     # --- the provider call ---------------------------------------------------------------------
@@ -155,10 +161,15 @@ class Processor:
                 if current is None or current.status != Status.RUNNING.value:
                     log.info("cancelled before the provider call; not calling it", extra=extra)
                     return self._settle_finished(request_id)
+            called = time.monotonic()
+            call = self._metrics.llm_call
             try:
                 result = self._provider.reading(request, request_id)
             except Exception as exc:  # a ProviderError, or a bug: then it fails permanently
-                return self._failed_attempt(message, attempt, classify_exception(exc))
+                error = classify_exception(exc)
+                call.labels(self._provider.name, error.code).observe(time.monotonic() - called)
+                return self._failed_attempt(message, attempt, error)
+            call.labels(self._provider.name, "ok").observe(time.monotonic() - called)
             stored = self._backend(
                 lambda: transition(
                     request_id,
@@ -177,13 +188,15 @@ class Processor:
             log.info("cancelled while running; the result is dropped", extra=extra)
             return self._settle_finished(request_id)
         self._show(stored)
+        self._metrics.finished_attempts.labels("succeeded").observe(attempt)
         log.info("succeeded (provider %s, model %s)", result.provider, result.model, extra=extra)
         return Outcome.ACK
 
     def _slots_acquire(self, request_id: str) -> str:
         assert self._slots is not None
         slots = self._slots
-        next_check = time.monotonic() + _CANCEL_CHECK_SECONDS
+        started = time.monotonic()
+        next_check = started + _CANCEL_CHECK_SECONDS
 
         def abort() -> bool:
             nonlocal next_check
@@ -195,7 +208,10 @@ class Processor:
             record = self._backend(lambda: get_record(request_id), "check for cancellation")
             return record is None or record.status != Status.RUNNING.value
 
-        return self._backend(lambda: slots.acquire(abort), "acquire an LLM slot")
+        try:
+            return self._backend(lambda: slots.acquire(abort), "acquire an LLM slot")
+        finally:
+            self._metrics.slot_wait.observe(time.monotonic() - started)
 
     def _release_slot(self, token: str) -> None:
         assert self._slots is not None
@@ -214,8 +230,8 @@ class Processor:
                 settings.retry_base_seconds,
                 settings.retry_max_delay_seconds,
             )
-            tier = retry_tier(delay)
-            text = f"retrying in {tier} s after {error.reason} (attempt {attempt} failed)"
+            wait = retry_delay_ms(delay) / 1000
+            text = f"retrying in {wait:g} s after {error.reason} (attempt {attempt} failed)"
             # Queued first, then published: the retried message must find the record queued,
             # never overtake this transition.
             queued = self._backend(
@@ -231,6 +247,7 @@ class Processor:
                 self._show(queued)
                 return Outcome.REQUEUE
             self._show(queued)
+            self._metrics.retries.labels(error.code).inc()
             log.warning("attempt %d failed: %s; %s", attempt, error.message, text, extra=extra)
             return Outcome.ACK
         if error.retryable:
@@ -239,6 +256,11 @@ class Processor:
             text = f"attempt {attempt} failed and cannot be retried: {error.message}"
         log.error("failed: %s", text, extra=extra)
         self._fail(request_id, error.code, text)
+        self._metrics.finished_attempts.labels("failed").observe(attempt)
+        return self._dead_letter(error.code)
+
+    def _dead_letter(self, reason: str) -> Outcome:
+        self._metrics.dead_letters.labels(reason).inc()
         return Outcome.DEAD_LETTER
 
     # --- stores --------------------------------------------------------------------------------
@@ -274,12 +296,11 @@ class Processor:
 
     def _backend(self, action: Callable[[], T], what: str) -> T:
         """Run a MongoDB/Redis step, retrying with backoff while the backend is down."""
-        delay = 0.2
-        while True:
+        for delay in delays(0.2, 5.0):
             try:
                 return action()
             except (PyMongoError, redis.RedisError) as exc:
                 log.warning("could not %s (%s); retrying in %.1f s", what, exc, delay)
                 if self._hard_stop.wait(delay):
                     raise AbandonedError from exc
-                delay = min(delay * 2, 5.0)
+        raise AssertionError("unreachable: delays() never ends")

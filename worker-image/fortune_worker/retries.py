@@ -10,10 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import math
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import openai
+
+from fortune_core.backoff import jittered, spread
+from fortune_core.clock import system_clock
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 MAX_RETRY_AFTER_SECONDS = 3600.0
@@ -47,8 +51,9 @@ _REASONS = {
 }
 
 
-def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from `retry-after-ms`, or `Retry-After` (seconds or an HTTP date)."""
+def parse_retry_after(headers: Mapping[str, str], now: dt.datetime | None = None) -> float | None:
+    """Seconds to wait from `retry-after-ms`, or `Retry-After` (seconds or an HTTP date, read
+    against `now`, by default the system clock)."""
     lowered = {key.lower(): value for key, value in headers.items()}
     millis = lowered.get("retry-after-ms")
     if millis:
@@ -69,7 +74,7 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
-    return _bounded((when - dt.datetime.now(dt.UTC)).total_seconds())
+    return _bounded((when - (now or system_clock())).total_seconds())
 
 
 def _bounded(seconds: float) -> float | None:
@@ -128,14 +133,16 @@ def _short(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def backoff_seconds(attempt: int, base: float = 1.0, cap: float = 300.0) -> float:
-    """Exponential backoff after the `attempt`-th failed attempt: base, 2·base, 4·base… ≤ cap."""
-    exponent = max(0, attempt - 1)
-    return float(min(cap, base * (2 ** min(exponent, 32))))
-
-
 def retry_delay(
-    attempt: int, retry_after: float | None, base: float = 1.0, cap: float = 300.0
+    attempt: int,
+    retry_after: float | None,
+    base: float = 1.0,
+    cap: float = 300.0,
+    rng: random.Random | None = None,
 ) -> float:
-    """How long to wait before the next attempt: the backoff, or Retry-After when longer."""
-    return max(retry_after or 0.0, backoff_seconds(attempt, base, cap))
+    """How long to wait before the next attempt: the jittered backoff, or Retry-After plus up to
+    half of it when that is longer (so a burst of 429s does not come back in lock-step)."""
+    backoff = jittered(attempt, base, cap, rng)
+    if retry_after is None or retry_after <= backoff:
+        return backoff
+    return spread(retry_after, rng)

@@ -58,6 +58,8 @@ class WorkerSettings:
     llm_timeout_seconds: float = 60.0
     llm_global_concurrency: int = 16
     llm_slot_lease_seconds: float = 60.0
+    #: Port of the Prometheus endpoint (0 = none).
+    metrics_port: int = 9100
     log_level: str = "INFO"
 
     @classmethod
@@ -78,5 +80,6 @@ class WorkerSettings:
             llm_timeout_seconds=env_float("FORTUNE_LLM_TIMEOUT_SECONDS", 60.0, 0.1),
             llm_global_concurrency=env_int("FORTUNE_LLM_GLOBAL_CONCURRENCY", 16, 1),
             llm_slot_lease_seconds=env_float("FORTUNE_LLM_SLOT_LEASE_SECONDS", 60.0, 1.0),
+            metrics_port=env_int("FORTUNE_WORKER_METRICS_PORT", 9100),
             log_level=env_str("FORTUNE_LOG_LEVEL", "INFO"),
         )

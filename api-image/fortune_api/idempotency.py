@@ -1,43 +1,15 @@
-"""Per-client rate limits and Idempotency-Key reservations, both in Redis."""
+"""Idempotency-Key reservations in Redis: the same key (per client) maps to the same request."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import time
 from dataclasses import dataclass
+from typing import cast
 
 import redis
 
-RATE_PREFIX = "cf:rl:"
 IDEMPOTENCY_PREFIX = "cf:idem:"
-
-
-@dataclass(frozen=True)
-class RateDecision:
-    allowed: bool
-    retry_after: int  # seconds until the window resets (when not allowed)
-    remaining: int
-
-
-def check_rate(
-    client: redis.Redis, scope: str, who: str, limit: int, window: int = 60
-) -> RateDecision:
-    """Fixed-window counter: at most `limit` calls per `window` seconds per client and scope.
-
-    A limit of 0 turns the check off."""
-    if limit <= 0:
-        return RateDecision(True, 0, -1)
-    now = time.time()
-    bucket = int(now // window)
-    key = f"{RATE_PREFIX}{scope}:{who}:{bucket}"
-    pipe = client.pipeline()
-    pipe.incr(key)
-    pipe.expire(key, window * 2)
-    count = int(pipe.execute()[0])
-    if count > limit:
-        return RateDecision(False, max(1, int((bucket + 1) * window - now) + 1), 0)
-    return RateDecision(True, 0, limit - count)
 
 
 def body_fingerprint(body: object) -> str:
@@ -72,7 +44,7 @@ def reserve_idempotency_key(
         if client.set(redis_key, value, nx=True, ex=ttl):
             return Reservation(request_id, fingerprint, True)
         raw = client.get(redis_key)
-    stored = json.loads(raw or b"{}")
+    stored = json.loads(cast(bytes, raw) or b"{}")
     return Reservation(str(stored.get("id", "")), str(stored.get("fingerprint", "")), False)
 
 
@@ -80,5 +52,5 @@ def release_idempotency_key(client: redis.Redis, who: str, key: str, request_id:
     """Forget a reservation whose request was not accepted (so the client can retry)."""
     redis_key = _idem_key(who, key)
     raw = client.get(redis_key)
-    if raw is not None and json.loads(raw).get("id") == request_id:
+    if raw is not None and json.loads(cast(bytes, raw)).get("id") == request_id:
         client.delete(redis_key)

@@ -1,0 +1,76 @@
+"""Worker metrics for Prometheus, served on `FORTUNE_WORKER_METRICS_PORT` (see docs/operations.md).
+
+Each `Worker` has its own registry, so several workers in one process (tests) do not mix.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+_SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+
+
+class WorkerMetrics:
+    """The worker's counters, gauges and histograms (names start with ``cyberfortune_``)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.processing = Histogram(
+            "cyberfortune_worker_processing_seconds",
+            "Time from delivery to settlement, by outcome (ack, dead_letter, requeue, abandon)",
+            ["outcome"],
+            buckets=_SECONDS,
+            registry=r,
+        )
+        self.llm_call = Histogram(
+            "cyberfortune_llm_call_seconds",
+            "Provider call latency (repair included), by provider and result (ok or error code)",
+            ["provider", "result"],
+            buckets=_SECONDS,
+            registry=r,
+        )
+        self.attempts = Counter(
+            "cyberfortune_worker_attempts_total", "Attempts started (claims)", registry=r
+        )
+        self.finished_attempts = Histogram(
+            "cyberfortune_request_attempts",
+            "Attempts a request took, observed when it succeeds or fails",
+            ["status"],
+            buckets=(1, 2, 3, 4, 5, 6, 8, 10),
+            registry=r,
+        )
+        self.retries = Counter(
+            "cyberfortune_worker_retries_total",
+            "Delayed retries scheduled, by reason (rate_limited, llm_unavailable, llm_timeout...)",
+            ["reason"],
+            registry=r,
+        )
+        self.dead_letters = Counter(
+            "cyberfortune_worker_dead_letters_total",
+            "Messages dead-lettered by this worker, by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.slot_wait = Histogram(
+            "cyberfortune_llm_slot_wait_seconds",
+            "Time spent waiting for a global LLM slot",
+            buckets=_SECONDS,
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            "cyberfortune_worker_in_flight", "Messages being processed right now", registry=r
+        )
+        self.queue_messages = Gauge(
+            "cyberfortune_queue_messages",
+            "Ready messages in the pool's request and dead-letter queues, sampled by the worker",
+            ["queue"],
+            registry=r,
+        )
+
+    def serve(self, port: int, address: str = "0.0.0.0") -> Any:
+        """Serve `/metrics` on `address:port` from a daemon thread; the server (`.shutdown()`)."""
+        server, _thread = start_http_server(port, address, registry=self.registry)
+        return server

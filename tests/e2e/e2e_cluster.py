@@ -306,3 +306,61 @@ def widget(name: str, **spec: Any) -> dict[str, Any]:
         "metadata": {"name": name},
         "spec": spec,
     }
+
+
+# --- the chart, installed on the local cluster ------------------------------------------------
+
+CHART = REPO_ROOT / "charts" / "cyberfortune"
+LOCAL_VALUES = CHART / "values-local.yaml"
+
+
+def helm(cluster: Cluster, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run the pinned helm against the cluster; fail the test when it fails."""
+    cmd = [str(binary_path("helm")), "--kubeconfig", str(cluster.kubeconfig), *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    assert proc.returncode == 0, f"helm {' '.join(args)} failed:\n{proc.stderr}"
+    return proc
+
+
+@dataclass
+class Release:
+    """A release of the chart: where it is and how to reach its API."""
+
+    cluster: Cluster
+    name: str
+    namespace: str
+    api_url: str
+
+    def kubectl(self, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        """kubectl in the release's namespace."""
+        return self.cluster.kubectl("-n", self.namespace, *args, **kwargs)
+
+    def component(self, name: str) -> str:
+        """The full name of one of the release's components (api, operator, worker-default...)."""
+        return f"{self.name}-{name}"
+
+    def secret_value(self, secret: str, key: str) -> str:
+        """One decoded value of a Secret of the release."""
+        import base64
+
+        out = self.kubectl("get", "secret", secret, "-o", f"jsonpath={{.data.{key}}}").stdout
+        return base64.b64decode(out).decode()
+
+
+def install(
+    cluster: Cluster, name: str, namespace: str, *settings: str, values: list[Path] | None = None
+) -> Release:
+    """`helm upgrade --install` the chart with values-local.yaml, the extra `values` files and
+    `--set` `settings`, waiting until every pod is ready."""
+    args = ["upgrade", "--install", name, str(CHART), "-n", namespace, "--create-namespace"]
+    args += ["--wait", "--timeout", "8m", "-f", str(LOCAL_VALUES)]
+    for path in values or []:
+        args += ["-f", str(path)]
+    for setting in settings:
+        args += ["--set", setting]
+    helm(cluster, *args)
+    service = json.loads(
+        cluster.kubectl("-n", namespace, "get", "service", f"{name}-api", "-o", "json").stdout
+    )
+    api_url = f"http://{service['spec']['clusterIP']}:{service['spec']['ports'][0]['port']}"
+    return Release(cluster, name, namespace, api_url)

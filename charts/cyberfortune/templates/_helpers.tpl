@@ -99,3 +99,15 @@ app.kubernetes.io/part-of: cyberfortune
 {{- define "cf.workerGrace" -}}
 {{- add .Values.llm.timeoutSeconds .Values.workers.shutdownGraceSeconds 15 -}}
 {{- end -}}
+
+{{/* What the pods' credentials come from: a change (another existing Secret, a user) rolls them.
+Generated passwords are kept across upgrades, so they are not part of it. */}}
+{{- define "cf.credentialsChecksum" -}}
+{{- $inputs := list -}}
+{{- range $name := list "rabbitmq" "redis" "mongodb" -}}
+{{- $b := index $.Values $name -}}
+{{- $inputs = append $inputs (list $b.bundled $b.existingSecret $b.external.existingSecret ($b.username | default "") ($b.auth | default "")) -}}
+{{- end -}}
+{{- $inputs = append $inputs (list .Values.llm.existingSecret .Values.llm.apiKey) -}}
+{{- $inputs | toJson | sha256sum | trunc 16 -}}
+{{- end -}}

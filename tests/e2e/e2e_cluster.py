@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -363,4 +364,13 @@ def install(
         cluster.kubectl("-n", namespace, "get", "service", f"{name}-api", "-o", "json").stdout
     )
     api_url = f"http://{service['spec']['clusterIP']}:{service['spec']['ports'][0]['port']}"
+
+    def answers() -> bool:  # kube-proxy programs the endpoints up to a sync period after --wait
+        try:
+            with urllib.request.urlopen(f"{api_url}/readyz", timeout=5) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    wait_for(answers, 60, "the API Service to answer", 0.25)
     return Release(cluster, name, namespace, api_url)

@@ -111,3 +111,22 @@ Generated passwords are kept across upgrades, so they are not part of it. */}}
 {{- $inputs = append $inputs (list .Values.llm.existingSecret .Values.llm.apiKey) -}}
 {{- $inputs | toJson | sha256sum | trunc 16 -}}
 {{- end -}}
+
+{{/* kube-score exceptions, each for a reason:
+- container-image-pull-policy: our images are pinned by tag (and by digest where a registry gives
+  one); `Always` would make every pod start depend on the registry being reachable. */}}
+{{- define "cf.scoreIgnores" -}}
+kube-score/ignore: container-image-pull-policy
+{{- end -}}
+
+{{/* Spread replicas of one component over nodes when the cluster has several (preferred only:
+a one-node cluster still runs them all). Used unless the component's affinity is set. */}}
+{{- define "cf.spread" -}}
+podAntiAffinity:
+  preferredDuringSchedulingIgnoredDuringExecution:
+    - weight: 100
+      podAffinityTerm:
+        topologyKey: kubernetes.io/hostname
+        labelSelector:
+          matchLabels: {{- include "cf.selectorLabels" . | nindent 12 }}
+{{- end -}}

@@ -13,7 +13,7 @@ from typing import Any
 
 from kubernetes import client, config
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT / "dev") not in sys.path:  # tests/conftest.py does the same
     sys.path.insert(0, str(REPO_ROOT / "dev"))
 from controlplane.binaries import binary_path  # noqa: E402

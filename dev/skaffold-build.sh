@@ -5,4 +5,6 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 : "${IMAGE:?skaffold sets IMAGE to the tag to build}"
-exec "$root/.venv/bin/python" "$root/dev/controlplane/images.py" build "$1" --tag "$IMAGE"
+state="${CYBERFORTUNE_CLUSTER_STATE:-$root/.local/cluster}"  # the node to load into
+exec "$root/.venv/bin/python" "$root/dev/controlplane/images.py" build "$1" --tag "$IMAGE" \
+  --state-dir "$state"

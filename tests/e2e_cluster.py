@@ -336,9 +336,14 @@ class Release:
         """kubectl in the release's namespace."""
         return self.cluster.kubectl("-n", self.namespace, *args, **kwargs)
 
+    @property
+    def fullname(self) -> str:
+        """The chart's name prefix: the release name if it contains the chart's, else both."""
+        return fullname(self.name)
+
     def component(self, name: str) -> str:
         """The full name of one of the release's components (api, operator, worker-default...)."""
-        return f"{self.name}-{name}"
+        return f"{self.fullname}-{name}"
 
     def secret_value(self, secret: str, key: str) -> str:
         """One decoded value of a Secret of the release."""
@@ -346,6 +351,11 @@ class Release:
 
         out = self.kubectl("get", "secret", secret, "-o", f"jsonpath={{.data.{key}}}").stdout
         return base64.b64decode(out).decode()
+
+
+def fullname(release: str) -> str:
+    """The chart's fullname for a release (as `cf.fullname` in the chart's _helpers.tpl)."""
+    return release if "cyberfortune" in release else f"{release}-cyberfortune"
 
 
 def install(
@@ -361,7 +371,9 @@ def install(
         args += ["--set", setting]
     helm(cluster, *args)
     service = json.loads(
-        cluster.kubectl("-n", namespace, "get", "service", f"{name}-api", "-o", "json").stdout
+        cluster.kubectl(
+            "-n", namespace, "get", "service", f"{fullname(name)}-api", "-o", "json"
+        ).stdout
     )
     api_url = f"http://{service['spec']['clusterIP']}:{service['spec']['ports'][0]['port']}"
 

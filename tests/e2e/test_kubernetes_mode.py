@@ -368,8 +368,8 @@ def test_a_purged_queue_is_requeued_by_the_stale_sweep(release: Release, llm: Fa
         lambda: all(phase(release, resource_name(i)) == "Queued" for i in ids), 60, "queued", 0.25
     )
     # Purge the pool's queue through RabbitMQ's management API.
-    management = release.secret_value(f"{release.name}-backends", "rabbitmq-management-url")
-    purge_url = management.replace(f"{release.name}-rabbitmq", _service_ip(release, "rabbitmq"))
+    management = release.secret_value(f"{release.fullname}-backends", "rabbitmq-management-url")
+    purge_url = management.replace(f"{release.fullname}-rabbitmq", _service_ip(release, "rabbitmq"))
     _purge(purge_url, "cyberfortune.requests.default")
     _annotate_pool(release, activation_backlog="0")
     wait_for(lambda: all(finished(release, i) for i in ids), 120, "the purged requests", 0.5)

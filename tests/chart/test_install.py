@@ -5,6 +5,7 @@ ServiceAccount has exactly the rights docs/helm.md lists."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import uuid
@@ -284,3 +285,18 @@ def test_each_account_has_exactly_the_documented_rights(
         resource, _urls, names, verbs = parts
         rows.add((resource, names.strip("[]"), verbs.strip("[]")))
     assert rows - DEFAULT_RESOURCES == documented_rights(component, "cfr-cyberfortune")
+
+
+def test_skaffold_custom_build_loads_the_image_into_the_node(cluster: Cluster) -> None:
+    """skaffold's local profile builds through dev/skaffold-build.sh: the image appears in the
+    node's containerd under the tag skaffold asks for."""
+    assert cluster.local is not None, "needs the node (a cluster started by this session)"
+    tag = f"cyberfortune/operator:skaffold-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "IMAGE": tag, "CYBERFORTUNE_CLUSTER_STATE": str(cluster.local.state_dir)}
+    built = subprocess.run(
+        [str(ROOT / "dev" / "skaffold-build.sh"), "operator"],
+        env=env, capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    images = cluster.local.node.ctr("images", "list", "--quiet").stdout.split()
+    assert f"docker.io/{tag}" in images

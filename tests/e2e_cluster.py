@@ -120,9 +120,14 @@ def run_to_completion(
 def wait_rollout(cluster: Cluster, namespace: str, kind_name: str, timeout: int = 180) -> None:
     """`kubectl rollout status` until every replica is updated and available."""
     cluster.kubectl(
-        "-n", namespace, "rollout", "status", kind_name, f"--timeout={timeout}s",
+        "-n",
+        namespace,
+        "rollout",
+        "status",
+        kind_name,
+        f"--timeout={timeout}s",
         timeout=timeout + 10,
-    )  # fmt: skip
+    )
 
 
 def container(name: str, image: str, **fields: Any) -> dict[str, Any]:

@@ -115,11 +115,14 @@ def _buildah(*args: str, capture: bool = True) -> str:
     root = cache_dir() / "buildah"
     cmd = [
         BUILDAH,
-        "--root", str(root / "storage"),
-        "--runroot", str(root / "run"),
-        "--storage-driver", "overlay",
+        "--root",
+        str(root / "storage"),
+        "--runroot",
+        str(root / "run"),
+        "--storage-driver",
+        "overlay",
         *args,
-    ]  # fmt: skip
+    ]
     proc = subprocess.run(cmd, capture_output=capture, text=True, check=False)
     if proc.returncode != 0:
         detail = (proc.stderr or "").strip()[-2000:] if capture else "see the output above"

@@ -140,8 +140,9 @@ class Controller:
         async def fortune_request(event: kopf.RawEvent, **_: Any) -> None:
             self.on_fortune_request(event)
 
-        @kopf.on.event("apps", "v1", "deployments", labels={POOL_LABEL: kopf.PRESENT},
-                       registry=registry)  # fmt: skip
+        @kopf.on.event(
+            "apps", "v1", "deployments", labels={POOL_LABEL: kopf.PRESENT}, registry=registry
+        )
         async def worker_deployment(event: kopf.RawEvent, **_: Any) -> None:
             self.on_deployment(event)
 

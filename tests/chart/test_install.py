@@ -42,8 +42,11 @@ def integration_crds(cluster: Cluster) -> None:
             subprocess.run(["bash", str(ROOT / "dev/controlplane/build.sh")], check=True)
         cluster.kubectl("apply", "--server-side", "-f", str(fetched_file(name)))
     cluster.kubectl("apply", "--server-side", "-f", str(ROOT / "crds"))
-    for crd in ("scaledobjects.keda.sh", "servicemonitors.monitoring.coreos.com",
-                "fortunerequests.cyberfortune.io"):  # fmt: skip
+    for crd in (
+        "scaledobjects.keda.sh",
+        "servicemonitors.monitoring.coreos.com",
+        "fortunerequests.cyberfortune.io",
+    ):
         cluster.kubectl("wait", "--for=condition=Established", f"crd/{crd}", "--timeout=60s")
 
 
@@ -52,12 +55,28 @@ def test_server_side_dry_run(
     name: str, cluster: Cluster, integration_crds: None, make_namespace: Any
 ) -> None:
     namespace = make_namespace()
-    rendered = helm(cluster, "template", "cf", str(CHART), "-n", namespace, "--kube-version",
-                    "1.34.4", *value_args(name)).stdout  # fmt: skip
+    rendered = helm(
+        cluster,
+        "template",
+        "cf",
+        str(CHART),
+        "-n",
+        namespace,
+        "--kube-version",
+        "1.34.4",
+        *value_args(name),
+    ).stdout
     applied = cluster.kubectl(
-        "-n", namespace, "apply", "--dry-run=server", "--validate=strict", "-f", "-",
-        input=rendered, check=False,
-    )  # fmt: skip
+        "-n",
+        namespace,
+        "apply",
+        "--dry-run=server",
+        "--validate=strict",
+        "-f",
+        "-",
+        input=rendered,
+        check=False,
+    )
     assert applied.returncode == 0, applied.stderr
     kinds = {doc["kind"] for doc in yaml.safe_load_all(rendered) if doc}
     assert {"Deployment", "Service", "Role", "RoleBinding", "ServiceAccount"} <= kinds
@@ -74,17 +93,27 @@ def slow_llm() -> Iterator[FakeLLM]:
 
 
 @pytest.fixture(scope="module")
-def bundled(cluster: Cluster, slow_llm: FakeLLM, tmp_path_factory: pytest.TempPathFactory
-            ) -> Iterator[tuple[Release, str]]:  # fmt: skip
+def bundled(
+    cluster: Cluster, slow_llm: FakeLLM, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Release, str]]:
     """(the release, helm install's output) in a fresh namespace, bundled stand-in backends."""
     namespace = f"cf-chart-{uuid.uuid4().hex[:8]}"
     values = tmp_path_factory.mktemp("bundled") / "values.yaml"
-    values.write_text(yaml.safe_dump({
-        "api": {"rateLimitPerMinute": 100000, "pollRateLimitPerMinute": 100000},
-        "operator": {"sweepSeconds": 1},
-        "llm": {"provider": "openai", "baseUrl": slow_llm.base_url, "apiKey": "sk-chart",
-                "timeoutSeconds": 30, "globalConcurrency": 32},
-    }))  # fmt: skip
+    values.write_text(
+        yaml.safe_dump(
+            {
+                "api": {"rateLimitPerMinute": 100000, "pollRateLimitPerMinute": 100000},
+                "operator": {"sweepSeconds": 1},
+                "llm": {
+                    "provider": "openai",
+                    "baseUrl": slow_llm.base_url,
+                    "apiKey": "sk-chart",
+                    "timeoutSeconds": 30,
+                    "globalConcurrency": 32,
+                },
+            }
+        )
+    )
     args = ["install", "cfb", str(CHART), "-n", namespace, "--create-namespace", "--wait"]
     args += ["--timeout", "8m", "-f", str(CHART / "values-local.yaml"), "-f", str(values)]
     output = helm(cluster, *args).stdout
@@ -149,8 +178,13 @@ class TestBundledRelease:
     ) -> None:
         release, _ = bundled
         release.kubectl("apply", "-f", str(EXAMPLE))
-        release.kubectl("wait", "--for=jsonpath={.status.phase}=Succeeded",
-                        "fr/xiaoman-career", "--timeout=120s", timeout=130)  # fmt: skip
+        release.kubectl(
+            "wait",
+            "--for=jsonpath={.status.phase}=Succeeded",
+            "fr/xiaoman-career",
+            "--timeout=120s",
+            timeout=130,
+        )
 
     def test_upgrade_rolls_the_workers_without_losing_an_in_flight_request(
         self, bundled: tuple[Release, str], slow_llm: FakeLLM, tmp_path: Path
@@ -169,8 +203,20 @@ class TestBundledRelease:
         pools[0]["concurrency"] = 4
         upgrade = tmp_path / "upgrade.yaml"
         upgrade.write_text(yaml.safe_dump({"workers": {"pools": pools}}))
-        helm(release.cluster, "upgrade", "cfb", str(CHART), "-n", release.namespace,
-             "--reuse-values", "-f", str(upgrade), "--wait", "--timeout", "8m")  # fmt: skip
+        helm(
+            release.cluster,
+            "upgrade",
+            "cfb",
+            str(CHART),
+            "-n",
+            release.namespace,
+            "--reuse-values",
+            "-f",
+            str(upgrade),
+            "--wait",
+            "--timeout",
+            "8m",
+        )
         assert worker_concurrency(release) == "4"
         wait_for(lambda: all(reading(release, i) for i in ids), 240, "every reading", 0.5)
         assert {reading(release, i)["status"] for i in ids} == {"succeeded"}  # type: ignore[index]
@@ -179,11 +225,21 @@ class TestBundledRelease:
 
     def test_rollback_returns_to_the_previous_revision(self, bundled: tuple[Release, str]) -> None:
         release, _ = bundled
-        history = yaml.safe_load(helm(release.cluster, "history", "cfb", "-n", release.namespace,
-                                      "-o", "yaml").stdout)  # fmt: skip
+        history = yaml.safe_load(
+            helm(release.cluster, "history", "cfb", "-n", release.namespace, "-o", "yaml").stdout
+        )
         previous = history[-2]["revision"]
-        helm(release.cluster, "rollback", "cfb", str(previous), "-n", release.namespace,
-             "--wait", "--timeout", "8m")  # fmt: skip
+        helm(
+            release.cluster,
+            "rollback",
+            "cfb",
+            str(previous),
+            "-n",
+            release.namespace,
+            "--wait",
+            "--timeout",
+            "8m",
+        )
         assert worker_concurrency(release) == "8"
         status, accepted = api_call(release, "POST", "/v1/fortunes", BODY)
         assert status == 202
@@ -193,11 +249,23 @@ class TestBundledRelease:
         self, bundled: tuple[Release, str]
     ) -> None:
         release, _ = bundled
-        helm(release.cluster, "uninstall", "cfb", "-n", release.namespace, "--wait",
-             "--timeout", "5m")  # fmt: skip
+        helm(
+            release.cluster,
+            "uninstall",
+            "cfb",
+            "-n",
+            release.namespace,
+            "--wait",
+            "--timeout",
+            "5m",
+        )
         core = client.CoreV1Api(release.cluster.admin_client())
-        wait_for(lambda: not core.list_namespaced_pod(release.namespace).items, 120,
-                 "every pod gone", 0.5)  # fmt: skip
+        wait_for(
+            lambda: not core.list_namespaced_pod(release.namespace).items,
+            120,
+            "every pod gone",
+            0.5,
+        )
         assert not release.cluster.containers(release.namespace)
         claims = core.list_namespaced_persistent_volume_claim(release.namespace).items
         assert sorted(c.metadata.name for c in claims) == [
@@ -214,8 +282,15 @@ def test_install_on_external_backends(cluster: Cluster, make_namespace: Any) -> 
     namespace = make_namespace()
     cluster.apply(namespace, *backend_objects())
     for name in ("rabbitmq", "redis", "secantusdb"):
-        cluster.kubectl("-n", namespace, "rollout", "status", f"deployment/{name}",
-                        "--timeout=180s", timeout=190)  # fmt: skip
+        cluster.kubectl(
+            "-n",
+            namespace,
+            "rollout",
+            "status",
+            f"deployment/{name}",
+            "--timeout=180s",
+            timeout=190,
+        )
     env = {entry["name"]: entry["value"] for entry in BACKEND_ENV}
     secrets = {
         "broker": {"url": env["RABBITMQ_URL"], "management-url": env["RABBITMQ_MANAGEMENT_URL"]},
@@ -223,14 +298,21 @@ def test_install_on_external_backends(cluster: Cluster, make_namespace: Any) -> 
         "db": {"uri": env["MONGODB_URI"]},
     }
     for name, data in secrets.items():
-        cluster.apply(namespace, {"apiVersion": "v1", "kind": "Secret",
-                                  "metadata": {"name": name}, "stringData": data})  # fmt: skip
+        cluster.apply(
+            namespace,
+            {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": data},
+        )
     release = install(
-        cluster, "cfx", namespace,
-        "rabbitmq.bundled=false", "rabbitmq.external.existingSecret=broker",
-        "redis.bundled=false", "redis.external.existingSecret=cache",
-        "mongodb.bundled=false", "mongodb.external.existingSecret=db",
-    )  # fmt: skip
+        cluster,
+        "cfx",
+        namespace,
+        "rabbitmq.bundled=false",
+        "rabbitmq.external.existingSecret=broker",
+        "redis.bundled=false",
+        "redis.external.existingSecret=cache",
+        "mongodb.bundled=false",
+        "mongodb.external.existingSecret=db",
+    )
     kinds = release.kubectl("get", "statefulsets,pvc", "-o", "name").stdout
     assert kinds.strip() == "", "no bundled backend"
     out = helm(cluster, "test", "cfx", "-n", namespace)
@@ -248,8 +330,13 @@ def documented_rights(component: str, fullname: str) -> set[tuple[str, str, str]
     rows = set()
     for line in section.splitlines()[2:]:
         resource, names, verbs = (cell.strip() for cell in line.strip("|").split("|"))
-        rows.add((resource, names.strip("`").replace("<fullname>", fullname),
-                  " ".join(v.strip() for v in verbs.split(","))))  # fmt: skip
+        rows.add(
+            (
+                resource,
+                names.strip("`").replace("<fullname>", fullname),
+                " ".join(v.strip() for v in verbs.split(",")),
+            )
+        )
     return rows
 
 
@@ -265,18 +352,44 @@ def test_each_account_has_exactly_the_documented_rights(
     component: str, cluster: Cluster, make_namespace: Any
 ) -> None:
     namespace = make_namespace()
-    rendered = helm(cluster, "template", "cfr", str(CHART), "-n", namespace, "--kube-version",
-                    "1.34.4", "-f", str(CHART / "values-local.yaml")).stdout  # fmt: skip
-    rbac = [doc for doc in yaml.safe_load_all(rendered)
-            if doc and doc["kind"] in ("ServiceAccount", "Role", "RoleBinding")]  # fmt: skip
+    rendered = helm(
+        cluster,
+        "template",
+        "cfr",
+        str(CHART),
+        "-n",
+        namespace,
+        "--kube-version",
+        "1.34.4",
+        "-f",
+        str(CHART / "values-local.yaml"),
+    ).stdout
+    rbac = [
+        doc
+        for doc in yaml.safe_load_all(rendered)
+        if doc and doc["kind"] in ("ServiceAccount", "Role", "RoleBinding")
+    ]
     cluster.apply(namespace, *rbac)
     account = f"system:serviceaccount:{namespace}:cfr-cyberfortune-{component}"
     ensure_binaries(["kubectl"])
     listing = subprocess.run(
-        [str(binary_path("kubectl")), "--kubeconfig", str(cluster.kubeconfig), "auth", "can-i",
-         "--list", "-n", namespace, "--as", account],
-        capture_output=True, text=True, timeout=60, check=True,
-    ).stdout  # fmt: skip
+        [
+            str(binary_path("kubectl")),
+            "--kubeconfig",
+            str(cluster.kubeconfig),
+            "auth",
+            "can-i",
+            "--list",
+            "-n",
+            namespace,
+            "--as",
+            account,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     rows = set()
     for line in listing.splitlines()[1:]:
         parts = re.split(r"\s{2,}", line.strip())
@@ -295,8 +408,12 @@ def test_skaffold_custom_build_loads_the_image_into_the_node(cluster: Cluster) -
     env = {**os.environ, "IMAGE": tag, "CYBERFORTUNE_CLUSTER_STATE": str(cluster.local.state_dir)}
     built = subprocess.run(
         [str(ROOT / "dev" / "skaffold-build.sh"), "operator"],
-        env=env, capture_output=True, text=True, timeout=900, check=False,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     assert built.returncode == 0, built.stderr
     images = cluster.local.node.ctr("images", "list", "--quiet").stdout.split()
     assert f"docker.io/{tag}" in images

@@ -29,34 +29,48 @@ VALUE_SETS: dict[str, tuple[list[Path], list[str]]] = {
     "external-backends": (
         [],
         [
-            "rabbitmq.bundled=false", "rabbitmq.external.existingSecret=broker",
-            "redis.bundled=false", "redis.external.existingSecret=cache",
-            "mongodb.bundled=false", "mongodb.external.existingSecret=db",
-            "llm.provider=openai", f"llm.apiKey={SECRET_KEY}",
+            "rabbitmq.bundled=false",
+            "rabbitmq.external.existingSecret=broker",
+            "redis.bundled=false",
+            "redis.external.existingSecret=cache",
+            "mongodb.bundled=false",
+            "mongodb.external.existingSecret=db",
+            "llm.provider=openai",
+            f"llm.apiKey={SECRET_KEY}",
         ],
     ),
     "several-pools": (
         [],
         [
-            "workers.pools[0].name=default", "workers.pools[0].concurrency=8",
-            "workers.pools[0].minReplicas=0", "workers.pools[0].maxReplicas=10",
-            "workers.pools[1].name=vip", "workers.pools[1].concurrency=4",
-            "workers.pools[1].minReplicas=1", "workers.pools[1].maxReplicas=3",
-            "workers.pools[2].name=batch", "workers.pools[2].concurrency=16",
-            "workers.pools[2].minReplicas=0", "workers.pools[2].maxReplicas=2",
+            "workers.pools[0].name=default",
+            "workers.pools[0].concurrency=8",
+            "workers.pools[0].minReplicas=0",
+            "workers.pools[0].maxReplicas=10",
+            "workers.pools[1].name=vip",
+            "workers.pools[1].concurrency=4",
+            "workers.pools[1].minReplicas=1",
+            "workers.pools[1].maxReplicas=3",
+            "workers.pools[2].name=batch",
+            "workers.pools[2].concurrency=16",
+            "workers.pools[2].minReplicas=0",
+            "workers.pools[2].maxReplicas=2",
         ],
     ),
     "keda": ([], ["scaling.mode=keda", "serviceMonitor.enabled=true"]),
     "minimal": (
         [],
         [
-            "api.replicas=1", "operator.replicas=1",
-            "api.podDisruptionBudget.enabled=false", "workers.podDisruptionBudget.enabled=false",
-            "api.resources.requests.cpu=10m", "api.resources.requests.memory=64Mi",
-            "api.resources.limits.memory=128Mi", "operator.resources.requests.cpu=10m",
+            "api.replicas=1",
+            "operator.replicas=1",
+            "api.podDisruptionBudget.enabled=false",
+            "workers.podDisruptionBudget.enabled=false",
+            "api.resources.requests.cpu=10m",
+            "api.resources.requests.memory=64Mi",
+            "api.resources.limits.memory=128Mi",
+            "operator.resources.requests.cpu=10m",
         ],
     ),
-}  # fmt: skip
+}
 
 
 def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -80,8 +94,17 @@ def value_args(name: str) -> list[str]:
 
 def render(name: str, *extra: str) -> list[dict[str, Any]]:
     """The objects `helm template` makes for value set `name` (Kubernetes 1.34)."""
-    out = helm("template", "cf", str(CHART), "-n", "cf", "--kube-version", "1.34.4",
-               *value_args(name), *extra).stdout  # fmt: skip
+    out = helm(
+        "template",
+        "cf",
+        str(CHART),
+        "-n",
+        "cf",
+        "--kube-version",
+        "1.34.4",
+        *value_args(name),
+        *extra,
+    ).stdout
     return [doc for doc in yaml.safe_load_all(out) if doc]
 
 
@@ -135,8 +158,12 @@ def test_every_pod_is_hardened(name: str) -> None:
 @pytest.mark.parametrize("name", VALUE_SETS)
 def test_workers_are_never_cut_short_and_carry_their_pool(name: str) -> None:
     objects = render(name)
-    workers = [o for o in objects if o["kind"] == "Deployment"
-               and o["metadata"]["labels"]["app.kubernetes.io/component"] == "worker"]  # fmt: skip
+    workers = [
+        o
+        for o in objects
+        if o["kind"] == "Deployment"
+        and o["metadata"]["labels"]["app.kubernetes.io/component"] == "worker"
+    ]
     pools = [p for p in (yaml.safe_load((CHART / "values.yaml").read_text())["workers"]["pools"])]
     expected = len(pools) if name != "several-pools" else 3
     assert len(workers) == expected
@@ -156,10 +183,13 @@ def test_workers_are_never_cut_short_and_carry_their_pool(name: str) -> None:
             assert scaling == set(), "KEDA mode: no operator scaling annotations"
         else:
             assert scaling == {
-                "cyberfortune.io/min-replicas", "cyberfortune.io/max-replicas",
-                "cyberfortune.io/target-backlog-per-replica", "cyberfortune.io/activation-backlog",
-                "cyberfortune.io/scale-down-delay-seconds", "cyberfortune.io/poll-seconds",
-            }  # fmt: skip
+                "cyberfortune.io/min-replicas",
+                "cyberfortune.io/max-replicas",
+                "cyberfortune.io/target-backlog-per-replica",
+                "cyberfortune.io/activation-backlog",
+                "cyberfortune.io/scale-down-delay-seconds",
+                "cyberfortune.io/poll-seconds",
+            }
     scaled = [o for o in objects if o["kind"] == "ScaledObject"]
     assert len(scaled) == (len(workers) if keda else 0)
 
@@ -173,10 +203,17 @@ def test_no_secret_outside_a_secret(name: str) -> None:
         assert SECRET_KEY not in json.dumps(obj), f"{obj['kind']}/{obj['metadata']['name']}"
         if obj["kind"] == "ConfigMap":
             assert "password" not in json.dumps(obj).lower()
-    bundled = next((o for o in objects if o["kind"] == "Secret"
-                    and o["metadata"]["name"] == "cf-cyberfortune-backends"), None)  # fmt: skip
-    passwords = [v for k, v in ((bundled or {}).get("stringData") or {}).items()
-                 if k.endswith("-password")]  # fmt: skip
+    bundled = next(
+        (
+            o
+            for o in objects
+            if o["kind"] == "Secret" and o["metadata"]["name"] == "cf-cyberfortune-backends"
+        ),
+        None,
+    )
+    passwords = [
+        v for k, v in ((bundled or {}).get("stringData") or {}).items() if k.endswith("-password")
+    ]
     for password in passwords:
         for obj in objects:
             if obj["kind"] != "Secret":
@@ -187,16 +224,22 @@ def test_no_secret_outside_a_secret(name: str) -> None:
     ("settings", "message"),
     [
         (["api.replicaz=3"], "additional properties 'replicaz' not allowed"),
-        (["workers.pools[0].name=Bad_Pool", "workers.pools[0].concurrency=8",
-          "workers.pools[0].minReplicas=0", "workers.pools[0].maxReplicas=2"],
-         "'Bad_Pool' does not match pattern"),
+        (
+            [
+                "workers.pools[0].name=Bad_Pool",
+                "workers.pools[0].concurrency=8",
+                "workers.pools[0].minReplicas=0",
+                "workers.pools[0].maxReplicas=2",
+            ],
+            "'Bad_Pool' does not match pattern",
+        ),
         (["llm.provider=openai"], "/llm/apiKey"),
         (["redis.bundled=false"], "/redis/external/existingSecret"),
         (["scaling.mode=both"], "value must be one of 'operator', 'keda'"),
         (["api.replicas=0"], "minimum: got 0, want 1"),
         (["image.pullPolicy=Sometimes"], "value must be one of"),
     ],
-)  # fmt: skip
+)
 def test_schema_refuses_wrong_values_with_the_path_and_reason(
     settings: list[str], message: str
 ) -> None:
@@ -213,11 +256,20 @@ def test_kube_score_finds_nothing_critical(name: str, tmp_path: Path) -> None:
     manifest = tmp_path / "rendered.yaml"
     manifest.write_text(yaml.safe_dump_all(render(name)))
     scan = subprocess.run(
-        [str(binary_path("kube-score")), "score", str(manifest), "--output-format", "ci",
-         # No CPU limits by design (values.yaml explains why).
-         "--ignore-container-cpu-limit"],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        [
+            str(binary_path("kube-score")),
+            "score",
+            str(manifest),
+            "--output-format",
+            "ci",
+            # No CPU limits by design (values.yaml explains why).
+            "--ignore-container-cpu-limit",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     critical = [line for line in scan.stdout.splitlines() if line.startswith("[CRITICAL]")]
     assert critical == [] and scan.returncode == 0, scan.stdout
     # The warnings left are the ones the chart explains (open egress, few replicas by value).

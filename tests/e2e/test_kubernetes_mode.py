@@ -165,9 +165,14 @@ def test_kubectl_apply_queues_runs_and_finishes_a_fortune_request(
 
     def record_phases() -> None:
         stream = watch.Watch().stream(
-            custom(release).list_namespaced_custom_object, GROUP, VERSION, release.namespace,
-            PLURAL, field_selector=f"metadata.name={name}", timeout_seconds=120,
-        )  # fmt: skip
+            custom(release).list_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            release.namespace,
+            PLURAL,
+            field_selector=f"metadata.name={name}",
+            timeout_seconds=120,
+        )
         for event in stream:
             seen = (event["object"].get("status") or {}).get("phase")
             if seen and (not phases or phases[-1] != seen):
@@ -258,8 +263,11 @@ def test_the_http_api_creates_fortune_requests_and_keeps_its_contract(
 
 def test_an_api_server_refusal_answers_503_and_leaves_nothing(release: Release) -> None:
     binding = release.kubectl("get", "rolebinding", release.component("api"), "-o", "json").stdout
-    before = len(custom(release).list_namespaced_custom_object(
-        GROUP, VERSION, release.namespace, PLURAL)["items"])  # fmt: skip
+    before = len(
+        custom(release).list_namespaced_custom_object(GROUP, VERSION, release.namespace, PLURAL)[
+            "items"
+        ]
+    )
     release.kubectl("delete", "rolebinding", release.component("api"))
     try:
 
@@ -274,8 +282,11 @@ def test_an_api_server_refusal_answers_503_and_leaves_nothing(release: Release) 
         for field in ("resourceVersion", "uid", "creationTimestamp", "managedFields"):
             kept["metadata"].pop(field, None)
         release.kubectl("apply", "-f", "-", input=json.dumps(kept))
-    after = len(custom(release).list_namespaced_custom_object(
-        GROUP, VERSION, release.namespace, PLURAL)["items"])  # fmt: skip
+    after = len(
+        custom(release).list_namespaced_custom_object(GROUP, VERSION, release.namespace, PLURAL)[
+            "items"
+        ]
+    )
     assert after == before
 
 
@@ -332,9 +343,10 @@ def test_operator_killed_mid_burst_loses_nothing_and_calls_the_llm_once_each(
     half.wait(120)
     # kill -9 of the operator's container while the burst is still arriving and being queued.
     operators = [
-        c for c in release.cluster.containers(release.namespace)
+        c
+        for c in release.cluster.containers(release.namespace)
         if c["metadata"]["name"] == "operator"
-    ]  # fmt: skip
+    ]
     assert len(operators) == 1
     assert release.cluster.local is not None
     stopped = release.cluster.local.node.crictl("stop", "--timeout", "0", operators[0]["id"])
@@ -380,8 +392,9 @@ def test_a_purged_queue_is_requeued_by_the_stale_sweep(release: Release, llm: Fa
 
 
 def _service_ip(release: Release, component: str) -> str:
-    return release.kubectl("get", "service", release.component(component), "-o",
-                           "jsonpath={.spec.clusterIP}").stdout  # fmt: skip
+    return release.kubectl(
+        "get", "service", release.component(component), "-o", "jsonpath={.spec.clusterIP}"
+    ).stdout
 
 
 def _purge(management_url: str, queue: str) -> None:
@@ -420,27 +433,44 @@ def test_finished_resources_go_after_their_ttl_and_their_reading_stays(release: 
         (
             "api",
             ["create fortunerequests.cyberfortune.io", "get fortunerequests.cyberfortune.io"],
-            ["patch fortunerequests.cyberfortune.io --subresource=status",
-             "delete fortunerequests.cyberfortune.io", "list fortunerequests.cyberfortune.io",
-             "get secrets"],
+            [
+                "patch fortunerequests.cyberfortune.io --subresource=status",
+                "delete fortunerequests.cyberfortune.io",
+                "list fortunerequests.cyberfortune.io",
+                "get secrets",
+            ],
         ),
         (
             "worker",
-            ["patch fortunerequests.cyberfortune.io --subresource=status",
-             "get fortunerequests.cyberfortune.io --subresource=status"],
-            ["create fortunerequests.cyberfortune.io", "get fortunerequests.cyberfortune.io",
-             "delete fortunerequests.cyberfortune.io", "get secrets"],
+            [
+                "patch fortunerequests.cyberfortune.io --subresource=status",
+                "get fortunerequests.cyberfortune.io --subresource=status",
+            ],
+            [
+                "create fortunerequests.cyberfortune.io",
+                "get fortunerequests.cyberfortune.io",
+                "delete fortunerequests.cyberfortune.io",
+                "get secrets",
+            ],
         ),
         (
             "operator",
-            ["watch fortunerequests.cyberfortune.io", "delete fortunerequests.cyberfortune.io",
-             "patch fortunerequests.cyberfortune.io --subresource=status",
-             "patch deployments.apps --subresource=scale", "create events"],
-            ["create fortunerequests.cyberfortune.io", "patch deployments.apps", "get secrets",
-             "create pods"],
+            [
+                "watch fortunerequests.cyberfortune.io",
+                "delete fortunerequests.cyberfortune.io",
+                "patch fortunerequests.cyberfortune.io --subresource=status",
+                "patch deployments.apps --subresource=scale",
+                "create events",
+            ],
+            [
+                "create fortunerequests.cyberfortune.io",
+                "patch deployments.apps",
+                "get secrets",
+                "create pods",
+            ],
         ),
     ],
-)  # fmt: skip
+)
 def test_each_component_has_exactly_the_rights_it_needs(
     release: Release, component: str, allowed: list[str], refused: list[str]
 ) -> None:

@@ -174,9 +174,11 @@ def test_crashing_container_is_restarted_with_back_off(
     core: client.CoreV1Api, namespace: str
 ) -> None:
     crash = python_pod(
-        "crash", API_IMAGE, "print('starting and failing'); raise SystemExit(3)",
+        "crash",
+        API_IMAGE,
+        "print('starting and failing'); raise SystemExit(3)",
         restartPolicy="Always",
-    )  # fmt: skip
+    )
     core.create_namespaced_pod(namespace, crash)
 
     def backing_off() -> client.V1ContainerStatus | None:
@@ -223,8 +225,11 @@ def test_failing_readiness_probe_takes_the_pod_out_of_the_endpoint_slice(
         "the failing pod's endpoint to turn not-ready",
         0.25,
     )
-    ready = next(c for c in core.read_namespaced_pod(failing, namespace).status.conditions
-                 if c.type == "Ready")  # fmt: skip
+    ready = next(
+        c
+        for c in core.read_namespaced_pod(failing, namespace).status.conditions
+        if c.type == "Ready"
+    )
     assert ready.status == "False"
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,7 @@ VALUE_SETS: dict[str, tuple[list[Path], list[str]]] = {
             "operator.resources.requests.cpu=10m",
         ],
     ),
+    "large-numbers": ([Path(__file__).with_name("values-large-numbers.yaml")], []),
 }
 
 
@@ -83,12 +85,16 @@ def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 
 def value_args(name: str) -> list[str]:
+    """helm's arguments for value set `name` (`json:` settings go through --set-json)."""
     files, settings = VALUE_SETS[name]
     args: list[str] = []
     for path in files:
         args += ["-f", str(path)]
     for setting in settings:
-        args += ["--set", setting]
+        if setting.startswith("json:"):
+            args += ["--set-json", setting.removeprefix("json:")]
+        else:
+            args += ["--set", setting]
     return args
 
 
@@ -156,6 +162,23 @@ def test_every_pod_is_hardened(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", VALUE_SETS)
+def test_numbers_are_written_as_the_programs_read_them(name: str) -> None:
+    """Helm reads values as floats; 1000000 must still reach a program as 1000000, not 1e+06."""
+    number = re.compile(r"^-?\d+(\.\d+)?$")
+    for obj in render(name):
+        annotations = obj["metadata"].get("annotations") or {}
+        texts = [v for k, v in annotations.items() if k.startswith("cyberfortune.io/")]
+        for spec in pod_specs([obj]).values():
+            for container in spec["containers"]:
+                texts += [e["value"] for e in container.get("env", []) if "value" in e]
+        for text in texts:
+            assert "e+" not in text, (obj["metadata"]["name"], text)
+        for key, value in annotations.items():
+            if key.startswith("cyberfortune.io/"):
+                assert number.match(value), (key, value)
+
+
+@pytest.mark.parametrize("name", VALUE_SETS)
 def test_workers_are_never_cut_short_and_carry_their_pool(name: str) -> None:
     objects = render(name)
     workers = [
@@ -165,7 +188,7 @@ def test_workers_are_never_cut_short_and_carry_their_pool(name: str) -> None:
         and o["metadata"]["labels"]["app.kubernetes.io/component"] == "worker"
     ]
     pools = [p for p in (yaml.safe_load((CHART / "values.yaml").read_text())["workers"]["pools"])]
-    expected = len(pools) if name != "several-pools" else 3
+    expected = 3 if name == "several-pools" else len(pools)
     assert len(workers) == expected
     keda = name == "keda"
     for deployment in workers:

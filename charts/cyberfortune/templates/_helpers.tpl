@@ -81,7 +81,7 @@ app.kubernetes.io/part-of: cyberfortune
       name: {{ .Values.mongodb.bundled | ternary (include "cf.backendSecret" .) .Values.mongodb.external.existingSecret }}
       key: {{ .Values.mongodb.bundled | ternary "mongodb-uri" "uri" }}
 - name: FORTUNE_RETENTION_SECONDS
-  value: {{ .Values.config.retentionSeconds | quote }}
+  value: {{ .Values.config.retentionSeconds | int64 | quote }}
 - name: FORTUNE_LOG_LEVEL
   value: {{ .Values.config.logLevel | quote }}
 - name: FORTUNE_ZI_HOUR_CONVENTION
@@ -129,4 +129,10 @@ podAntiAffinity:
         topologyKey: kubernetes.io/hostname
         labelSelector:
           matchLabels: {{- include "cf.selectorLabels" . | nindent 12 }}
+{{- end -}}
+
+{{/* A number as environment variables and annotations want it: whole numbers without an exponent
+(Helm reads values as floats, and 1000000 would print as 1e+06), fractions as they are. */}}
+{{- define "cf.number" -}}
+{{- if eq (float64 .) (float64 (int64 .)) -}}{{ int64 . }}{{- else -}}{{ . }}{{- end -}}
 {{- end -}}

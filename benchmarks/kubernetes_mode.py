@@ -1,6 +1,6 @@
 """Kubernetes benchmark (not a test): the local cluster, and the operator's figures on it.
 
-    .venv/bin/python benchmarks/kubernetes.py [--finished 10000] [--write]      (as root)
+    .venv/bin/python benchmarks/kubernetes_mode.py [--finished 10000] [--write]      (as root)
 
 Starts a local cluster in a temp dir (so `make cluster-up` must be down), then measures
 
@@ -370,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
             head, rest = text.split(MARK_BEGIN, 1)
             text = head + section + rest.split(MARK_END, 1)[1]
         else:
-            text += "\n## Kubernetes (`benchmarks/kubernetes.py`)\n\n" + section + "\n"
+            text += "\n## Kubernetes (`benchmarks/kubernetes_mode.py`)\n\n" + section + "\n"
         doc.write_text(text)
     return 0
 
@@ -424,7 +424,7 @@ def render(
     return (
         f"{MARK_BEGIN}\nMeasured {dt.date.today()} on this machine (2 cores, "
         f"{platform.python_implementation()} {platform.python_version()}; {load}), command "
-        f"`.venv/bin/python benchmarks/kubernetes.py --finished {args.finished} --write` "
+        f"`.venv/bin/python benchmarks/kubernetes_mode.py --finished {args.finished} --write` "
         "(as root). One-node local cluster (docs/testing.md); chart with values-local.yaml; "
         "pool 0-4 replicas × 8, poll 1 s, scale-down delay 10 s; the fake LLM on the node "
         "address.\n\n| measure | value |\n|---|---|\n" + table + f"\n{MARK_END}"

@@ -20,6 +20,7 @@ NAMESPACE = "kube-system"
 STORAGE_NAMESPACE = "local-path-storage"
 STORAGE_CLASS = "local-path"
 DEPLOYMENTS = [(NAMESPACE, "coredns"), (STORAGE_NAMESPACE, "local-path-provisioner")]
+SELECTORS = {"coredns": "k8s-app=kube-dns", "local-path-provisioner": "app=local-path-provisioner"}
 LABELS = {"k8s-app": "kube-dns"}
 IMAGE = "cyberfortune/coredns:dev"
 

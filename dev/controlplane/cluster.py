@@ -14,6 +14,7 @@ State lives in the state directory (default .local/cluster), the admin kubeconfi
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import sys
@@ -29,7 +30,7 @@ from controlplane.binaries import REPO_ROOT, binary_path, ensure_binaries
 from controlplane.controlplane import ControlPlane
 from controlplane.network import BRIDGE, NODE_INTERFACE, NODE_NAME, HostNetwork, Ports, link_exists
 from controlplane.node import Node, kube_chains
-from controlplane.processes import ClusterError
+from controlplane.processes import ClusterError, wait_until
 
 MACHINE_LOCK = Path("/run/cyberfortune/node.json")
 BINARIES = [
@@ -105,17 +106,33 @@ class LocalCluster:
         self.node.up(lambda node: images.load_into(node, images.built_archives()), timeout)
         self.plane.apply(*addons.coredns_objects())
         self.plane.apply(*addons.local_path_objects(self.state_dir / "volumes"))
-        for namespace, deployment in addons.DEPLOYMENTS:
-            self.plane.kubectl(
-                "-n",
-                namespace,
-                "rollout",
-                "status",
-                f"deployment/{deployment}",
-                f"--timeout={int(timeout)}s",
-                timeout=timeout + 10,
-            )
+        # Every add-on pod Ready again in this run: after a restart, a Deployment's status and its
+        # pods' Ready conditions still say what they said before the node stopped.
+        since = self.node.kubelet_started or dt.datetime.min.replace(tzinfo=dt.UTC)
+        wait_until(lambda: self._addons_ready(since), timeout, "the add-ons Ready", interval=0.25)
         return time.monotonic() - start
+
+    def _addons_ready(self, since: dt.datetime) -> bool:
+        """Whether every add-on Deployment has all its replicas Ready since `since`."""
+        for namespace, deployment in addons.DEPLOYMENTS:
+            out = self.plane.kubectl(
+                "-n", namespace, "get", "pods", "-l", addons.SELECTORS[deployment], "-o", "json"
+            ).stdout
+            pods = [
+                p for p in json.loads(out)["items"] if not p["metadata"].get("deletionTimestamp")
+            ]
+            if not pods:
+                return False
+            for pod in pods:
+                ready = [c for c in pod["status"].get("conditions", []) if c["type"] == "Ready"]
+                if not ready or ready[0]["status"] != "True":
+                    return False
+                changed = dt.datetime.fromisoformat(
+                    ready[0]["lastTransitionTime"].replace("Z", "+00:00")
+                )
+                if changed < since:
+                    return False
+        return True
 
     def down(self) -> None:
         """Stop everything (node first) and remove what the node made."""

@@ -22,6 +22,7 @@ kubelet's cgroups, so nothing stays running or mounted.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 import shlex
@@ -126,6 +127,8 @@ class Node:
         self.socket = self.containerd_dir / "containerd.sock"
         self.kubelet_dir = self.state_dir / "kubelet"
         self.cni_conf_dir = self.state_dir / "cni" / "net.d"
+        # When this process started the kubelet (None: it was running already).
+        self.kubelet_started: dt.datetime | None = None
 
     @property
     def endpoint(self) -> str:
@@ -326,7 +329,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         self.daemons.start(containerd, timeout)
         if callable(import_images):
             import_images(self)
-        self.daemons.start(kubelet, timeout)
+        before = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(seconds=1)
+        if self.daemons.start(kubelet, timeout):
+            self.kubelet_started = before
         self.daemons.start(kube_proxy, timeout)
         wait_until(self.node_ready, timeout, f"node {NODE_NAME} Ready", interval=0.25)
 

@@ -115,11 +115,12 @@ class DaemonSet:
         pid, exe = int(str(record["pid"])), str(record["exe"])
         return pid if alive(pid, exe) else None
 
-    def start(self, daemon: Daemon, timeout: float) -> None:
-        """Start `daemon` unless it runs already, then wait until it is ready."""
+    def start(self, daemon: Daemon, timeout: float) -> bool:
+        """Start `daemon` unless it runs already, then wait until it is ready; whether it was
+        started now."""
         if self.running(daemon.name) is not None:
             wait_until(daemon.ready, timeout, daemon.name)
-            return
+            return False
         log = self.log(daemon.name)
         env = {**os.environ, **daemon.env}
         with log.open("ab") as out:
@@ -137,6 +138,7 @@ class DaemonSet:
         except ClusterError as exc:
             tail = log.read_text(errors="replace").splitlines()[-25:]
             raise ClusterError(f"{exc}; last lines of {log}:\n" + "\n".join(tail)) from None
+        return True
 
     def stop(self, name: str, timeout: float = 15.0) -> None:
         """Stop daemon `name` by its recorded PID and forget it."""

@@ -197,12 +197,11 @@ def measure_scaling(release: Release, llm: FakeLLM, count: int = 64) -> dict[str
     """Burst on a sleeping pool: to the scale patch, and to the first new worker's first start."""
     apps = client.AppsV1Api(release.cluster.admin_client())
     name = release.component("worker-default")
-    wait_for(
-        lambda: apps.read_namespaced_deployment_scale(name, release.namespace).spec.replicas == 0,
-        120,
-        "the pool asleep",
-        0.5,
-    )
+
+    def asleep() -> bool:  # a scale of 0 replicas comes without the field
+        return not apps.read_namespaced_deployment_scale(name, release.namespace).spec.replicas
+
+    wait_for(asleep, 120, "the pool asleep", 0.5)
     llm.configure(latency=1.0)
     patched: list[float] = []
     stop = threading.Event()
@@ -274,11 +273,11 @@ def operator_rss_mb(release: Release) -> float:
     raise RuntimeError("no VmRSS")
 
 
-def count_fortune_requests(release: Release) -> int:
+def count_fortune_requests(release: Release, prefix: str = "") -> int:
     items = objects(release).list_namespaced_custom_object(
         GROUP, VERSION, release.namespace, PLURAL
     )["items"]
-    return len(items)
+    return sum(item["metadata"]["name"].startswith(prefix) for item in items)
 
 
 def measure_memory(release: Release, finished: int) -> dict[str, float]:
@@ -319,7 +318,7 @@ def measure_steady(release: Release, seconds: int = 120, rate: float = 4.0) -> l
         )
         n += 1
         if time.monotonic() >= next_sample:
-            samples.append(count_fortune_requests(release))
+            samples.append(count_fortune_requests(release, "steady-"))
             next_sample += 10
         time.sleep(max(0.0, start + n / rate - time.monotonic()))
     return samples
@@ -416,7 +415,7 @@ def render(
             f"{memory['rss_with_finished']:.0f} MB ({int(memory['objects'])} objects)",
         ),
         (
-            "FortuneRequests in etcd every 10 s, 4 created/s with a 5 s TTL",
+            "steady load (4 created/s, TTL 5 s): its FortuneRequests in etcd, every 10 s",
             " → ".join(str(s) for s in steady),
         ),
     ]

@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+_PLAIN = (str, int, float, bool, type(None), list, dict)
 
 
 class JsonFormatter(logging.Formatter):
@@ -29,7 +30,9 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         for key, value in record.__dict__.items():
-            if key not in _STANDARD and not key.startswith("_"):
+            # Our extras are plain values; a library's objects (kopf passes its settings with every
+            # record) would bury the line.
+            if key not in _STANDARD and not key.startswith("_") and isinstance(value, _PLAIN):
                 entry[key] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)

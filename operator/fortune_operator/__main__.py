@@ -9,11 +9,13 @@ releases the Lease and exits 0.
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import logging
 import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from types import FrameType
 
 import kopf
@@ -58,6 +60,52 @@ def _prepare_mongodb(settings: OperatorSettings, stop: threading.Event) -> None:
             stop.wait(delay)
 
 
+def _build(settings: OperatorSettings, kube: KubeClient) -> tuple[Controller, Channels]:
+    """The controller and the channels it writes to."""
+    redis_client = redis.Redis.from_url(
+        settings.core.redis_url, socket_timeout=3, socket_connect_timeout=3
+    )
+    channels = Channels(
+        StatusCache(redis_client, settings.core.retention_seconds),
+        Publisher(settings.core.rabbitmq_url, dead_letters=settings.core.dead_letter_limits()),
+    )
+    post_event = event_poster(kube, settings.identity)
+    reconciler = Reconciler(settings.core, channels, kube, post_event)
+    autoscaler = Autoscaler(kube, BacklogReader(settings.core.rabbitmq_url), post_event)
+    return Controller(settings, channels, kube, reconciler, autoscaler), channels
+
+
+def _run_kopf(
+    settings: OperatorSettings,
+    controller: Controller,
+    lost: threading.Event,
+    halt: list[Callable[[], None]],
+) -> None:
+    """Run kopf until SIGTERM (kopf handles it) or until `halt` is called (a lost Lease)."""
+
+    async def run() -> None:
+        # An asyncio flag: a threading.Event as kopf's stop flag would hold an executor thread,
+        # and so the process's exit, until it is set.
+        flag = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def stop_soon() -> None:
+            loop.call_soon_threadsafe(flag.set)
+
+        halt.append(stop_soon)
+        if lost.is_set():
+            return
+        await kopf.operator(
+            registry=controller.registry(),
+            standalone=True,
+            clusterwide=settings.cluster_wide,
+            namespaces=[] if settings.cluster_wide else list(settings.namespaces),
+            stop_flag=flag,
+        )
+
+    asyncio.run(run())
+
+
 def main() -> int:
     """Run the operator; the process exit status."""
     try:
@@ -67,6 +115,9 @@ def main() -> int:
         log.error("invalid configuration: %s", exc)
         return 2
     configure_logging("operator", settings.log_level)
+    # kopf logs every handler call at INFO ("Handler ... succeeded"): one line per watch event.
+    logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>`: every thread's stack on stderr
     server, ready = metrics.serve(settings.port)
     stop = threading.Event()
 
@@ -81,50 +132,32 @@ def main() -> int:
     own_namespace = KubeClient.own_namespace()
     settings = settings.in_namespace(own_namespace)
     _prepare_mongodb(settings, stop)
-    redis_client = redis.Redis.from_url(
-        settings.core.redis_url, socket_timeout=3, socket_connect_timeout=3
-    )
-    channels = Channels(
-        StatusCache(redis_client, settings.core.retention_seconds),
-        Publisher(settings.core.rabbitmq_url, dead_letters=settings.core.dead_letter_limits()),
-    )
-    post_event = event_poster(kube, settings.identity)
-    reconciler = Reconciler(settings.core, channels, kube, post_event)
-    autoscaler = Autoscaler(kube, BacklogReader(settings.core.rabbitmq_url), post_event)
-    controller = Controller(settings, channels, kube, reconciler, autoscaler)
+    controller, channels = _build(settings, kube)
     ready.set()
 
     elector = LeaderElector(
         kube, own_namespace, settings.lease_name, settings.identity, settings.lease_seconds
     )
     lost = threading.Event()
+    halt: list[Callable[[], None]] = []  # stops kopf from another thread, once it runs
 
     def on_lost() -> None:
         lost.set()
         stop.set()
+        for stop_kopf in halt:
+            stop_kopf()
 
     if settings.leader_election:
         if not elector.wait_for_leadership(stop):
             server.shutdown()
             return 0
         threading.Thread(
-            target=elector.keep_renewing,
-            args=(stop, on_lost),
-            name="lease",
-            daemon=True,
+            target=elector.keep_renewing, args=(stop, on_lost), name="lease", daemon=True
         ).start()
     metrics.LEADER.set(1)
     log.info("operator running: namespaces %s", ",".join(settings.namespaces))
     try:
-        asyncio.run(
-            kopf.operator(
-                registry=controller.registry(),
-                standalone=True,
-                clusterwide=settings.cluster_wide,
-                namespaces=[] if settings.cluster_wide else list(settings.namespaces),
-                stop_flag=stop,
-            )
-        )
+        _run_kopf(settings, controller, lost, halt)
     finally:
         metrics.LEADER.set(0)
         stop.set()

@@ -482,3 +482,65 @@ def test_each_component_has_exactly_the_rights_it_needs(
 
     assert {check: can(check) for check in allowed} == dict.fromkeys(allowed, "yes")
     assert {check: can(check) for check in refused} == dict.fromkeys(refused, "no")
+
+
+def _leader_gauge(release: Release, pod: str) -> str:
+    code = (
+        "import urllib.request; text = urllib.request.urlopen('http://127.0.0.1:8080/metrics')"
+        ".read().decode(); print([l for l in text.splitlines()"
+        " if l.startswith('cyberfortune_operator_leader ')][0].split()[1])"
+    )
+    return release.kubectl("exec", pod, "--", "python", "-c", code).stdout.strip()
+
+
+def test_two_operators_one_leads_and_hands_over_on_a_graceful_stop(
+    release: Release, llm: FakeLLM
+) -> None:
+    name = release.component("operator")
+    release.kubectl("scale", "deployment", name, "--replicas=2")
+    release.kubectl("rollout", "status", f"deployment/{name}", "--timeout=120s")
+    core = client.CoreV1Api(release.cluster.admin_client())
+    selector = "app.kubernetes.io/component=operator"
+
+    def pods() -> list[str]:
+        items = core.list_namespaced_pod(release.namespace, label_selector=selector).items
+        return [p.metadata.name for p in items if p.metadata.deletion_timestamp is None]
+
+    coordination = client.CoordinationV1Api(release.cluster.admin_client())
+
+    def holder() -> str:
+        lease = coordination.read_namespaced_lease(name, release.namespace)
+        return str(lease.spec.holder_identity or "")
+
+    leader = wait_for(lambda: holder() in pods() and holder(), 60, "a leader among the pods", 0.5)
+    gauges = {pod: _leader_gauge(release, pod) for pod in pods()}
+    assert sorted(gauges.values()) == ["0.0", "1.0"] and gauges[leader] == "1.0", gauges
+
+    # The leader stops on SIGTERM (exit 0, not killed at the end of its grace period) and the
+    # standby takes the Lease and serves.
+    final: dict[str, Any] = {}
+
+    def watch_exit() -> None:
+        for event in watch.Watch().stream(
+            core.list_namespaced_pod,
+            release.namespace,
+            field_selector=f"metadata.name={leader}",
+            timeout_seconds=90,
+        ):
+            for status in event["object"].status.container_statuses or []:
+                if status.state.terminated is not None:
+                    final["state"] = status.state.terminated
+                    return
+
+    watcher = threading.Thread(target=watch_exit)
+    watcher.start()
+    core.delete_namespaced_pod(leader, release.namespace)
+    watcher.join(90)
+    assert final["state"].exit_code == 0, final["state"]
+    successor = wait_for(lambda: holder() not in ("", leader) and holder(), 60, "a new leader", 0.5)
+    assert successor in pods()
+    status, accepted, _ = api(release, "POST", "/v1/fortunes", BODY)
+    assert status == 202
+    reading = wait_for(lambda: finished(release, accepted["id"]), 120, "a reading", 0.5)
+    assert reading["status"] == "succeeded"
+    release.kubectl("scale", "deployment", name, "--replicas=1")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import json
+from functools import cache
 from typing import Any
 
 from fortune_core.profile import (
@@ -59,8 +60,9 @@ else:
 """
 
 
+@cache
 def system_prompt(language: Language) -> str:
-    """The fixed system message for a language (instructions + answer schema)."""
+    """The fixed system message for a language (instructions + answer schema), built once."""
     schema = json.dumps(content_json_schema(), ensure_ascii=False, sort_keys=True)
     base = _SYSTEM_ZH if language == Language.ZH_CN else _SYSTEM_EN
     return base + schema

@@ -143,6 +143,7 @@ class OpenAIProvider:
         self._model = model
         self._base_url = base_url
         self._convention = convention
+        self._response_format = response_format()  # the schema is the same for every call
 
     def describe(self) -> str:
         return f"openai (model {self._model}, endpoint {self._client.base_url})"
@@ -153,7 +154,7 @@ class OpenAIProvider:
             return create(
                 model=self._model,
                 messages=messages,
-                response_format=response_format(),
+                response_format=self._response_format,
                 extra_headers={REQUEST_ID_HEADER: request_id},
             )
         except Exception as exc:

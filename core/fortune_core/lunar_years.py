@@ -1,0 +1,30 @@
+"""A per-year cache for lunar-python's `LunarYear`.
+
+lunar-python keeps exactly one computed `LunarYear` (the last one asked for) behind a global lock.
+Deriving a profile asks for the birth year and, for the almanac, today's year, so every request
+recomputed both (5-40 ms of CPU each, under the GIL and that lock). A computed `LunarYear` is
+never changed afterwards, so it can be shared: `install()` replaces `LunarYear.fromYear` with a
+bounded LRU cache keyed by the year (a few KB per year; two threads computing the same year at
+once both compute it, and one result is kept).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from lunar_python import LunarYear
+
+#: Years kept: every birth year a service sees in practice, plus the target years.
+CACHED_YEARS = 512
+
+
+@lru_cache(maxsize=CACHED_YEARS)
+def lunar_year(year: int) -> Any:
+    """The computed `LunarYear` of `year`, shared."""
+    return LunarYear(year)
+
+
+def install() -> None:
+    """Make lunar-python use the per-year cache (idempotent)."""
+    LunarYear.fromYear = staticmethod(lunar_year)

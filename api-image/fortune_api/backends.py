@@ -14,9 +14,11 @@ from fortune_api.rate_limits import RateLimiter
 from fortune_api.settings import ApiSettings
 from fortune_core.backoff import delays
 from fortune_core.clock import Clock, system_clock
+from fortune_core.kube import KubeClient, KubeError, fortune_requests_path
 from fortune_core.queue import Publisher, PublishError
 from fortune_core.records import FortuneRecord, connect_records, ensure_ttl_index
 from fortune_core.status_cache import StatusCache
+from fortune_core.submission import Channels
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,13 @@ class Backends:
         self.cache = StatusCache(self.redis, core.retention_seconds)
         self.limiter = RateLimiter(self.redis)
         self.publisher = Publisher(core.rabbitmq_url, dead_letters=core.dead_letter_limits())
+        self.channels = Channels(self.cache, self.publisher)
+        # Kubernetes mode: the API creates FortuneRequests in its own namespace.
+        self.kube: KubeClient | None = None
+        self.namespace = ""
+        if core.kubernetes:
+            self.kube = KubeClient.in_cluster()
+            self.namespace = KubeClient.own_namespace()
         self._mongo_db = mongo_db
         self._index_ready = False
         self._index_lock = threading.Lock()
@@ -67,6 +76,13 @@ class Backends:
     def check(self) -> dict[str, str]:
         """Backend name → error text ('' when healthy); for logs only, never a response."""
         status: dict[str, str] = {"mongodb": "", "redis": "", "rabbitmq": ""}
+        if self.kube is not None:
+            status["kubernetes"] = ""
+            try:  # a 404 proves the API server answers and this account may read them
+                self.kube.request("GET", fortune_requests_path(self.namespace, "readiness-probe"))
+            except KubeError as exc:
+                if exc.status != 404:
+                    status["kubernetes"] = str(exc)[:300]
         try:
             FortuneRecord._get_db().command("ping")
             self.ensure_mongo_index()
@@ -76,10 +92,13 @@ class Backends:
             self.redis.ping()
         except redis.RedisError as exc:
             status["redis"] = type(exc).__name__
-        try:
-            self.publisher.ping()
-        except PublishError as exc:
-            status["rabbitmq"] = str(exc)[:300]
+        if self.kube is None:  # in Kubernetes mode the operator publishes, not the API
+            try:
+                self.publisher.ping()
+            except PublishError as exc:
+                status["rabbitmq"] = str(exc)[:300]
+        else:
+            del status["rabbitmq"]
         return status
 
     def close(self) -> None:

@@ -7,6 +7,7 @@ bits after the timestamp (a ULID), too many to guess."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import re
@@ -14,7 +15,6 @@ from typing import Any
 
 import redis
 from flask import Blueprint, Response, current_app, g, jsonify, request
-from mongoengine.errors import NotUniqueError
 from pymongo.errors import PyMongoError
 
 from fortune_api.backends import Backends
@@ -27,18 +27,14 @@ from fortune_api.idempotency import (
 from fortune_api.metrics import ACCEPTED, PUBLISH_FAILURES
 from fortune_api.settings import ApiSettings
 from fortune_core.ids import is_request_id, new_request_id, request_id_millis
+from fortune_core.kube import KubeError, ResourceRef
 from fortune_core.profile import derive_profile
-from fortune_core.queue import PublishError, QueueMessage
-from fortune_core.records import (
-    FortuneRecord,
-    create_pending,
-    get_record,
-    record_view,
-    transition,
-    utcnow,
-)
+from fortune_core.records import FortuneRecord, get_record, record_view, transition
 from fortune_core.request import FieldMessage, FortuneRequest, validate_request
+from fortune_core.resource import CLIENT_ANNOTATION, REQUEST_ID_ANNOTATION, resource_name
 from fortune_core.status import ACTIVE, Status
+from fortune_core.status_cache import cache_key
+from fortune_core.submission import NotAcceptedError, cancel_unrecorded, submit
 
 log = logging.getLogger(__name__)
 bp = Blueprint("fortunes", __name__)
@@ -170,7 +166,10 @@ def start_fortune() -> Response:
             return _accepted(reservation.request_id, _current_status(reservation.request_id), False)
 
     try:
-        _enqueue(request_id, fortune)
+        if backends.kube is not None:
+            status = _create_resource(request_id, fortune)
+        else:
+            status = _enqueue(request_id, fortune)
     except ApiError:
         if idem_key:
             try:
@@ -181,7 +180,7 @@ def start_fortune() -> Response:
                 )
         raise
     ACCEPTED.labels(fortune.topic.value, fortune.period.value).inc()
-    return _accepted(request_id, Status.QUEUED.value, True)
+    return _accepted(request_id, status, True)
 
 
 def _current_status(request_id: str) -> str:
@@ -192,65 +191,77 @@ def _current_status(request_id: str) -> str:
     return str(view["status"]) if view else Status.PENDING.value
 
 
-def _enqueue(request_id: str, fortune: FortuneRequest) -> None:
-    """Record, cache and publish a new request (derived only now: a replayed key skips this)."""
+def _enqueue(request_id: str, fortune: FortuneRequest) -> str:
+    """Standalone: the submission protocol (record, cache, dispatch); the status it reached.
+    The profile is derived only now: a replayed Idempotency-Key skips this."""
     backends = _backends()
-    request_json = fortune.to_json_dict()
     convention = backends.settings.core.zi_hour_convention
     profile_json = derive_profile(fortune.profile, convention).to_json_dict()
-    created_at = utcnow()
     try:
         backends.ensure_mongo_index()
-        record = create_pending(
+        record = submit(
+            backends.channels,
             request_id=request_id,
-            request=request_json,
+            request=fortune,
             profile=profile_json,
             pool=backends.settings.core.pool,
             client=g.client_id,
-            created_at=created_at,
         )
-    except (PyMongoError, NotUniqueError) as exc:
-        log.warning("MongoDB write failed: %r", exc, extra=log_extra(request_id=request_id))
-        raise BackendUnavailableError("mongodb") from exc
+    except PyMongoError as exc:
+        raise _unmongo(request_id, exc) from exc
+    except NotAcceptedError as exc:
+        backend = {"redis": "Redis", "rabbitmq": "RabbitMQ", "mongodb": "MongoDB"}[exc.backend]
+        log.warning("not accepted: %s failed: %s", backend, exc.detail,
+                    extra=log_extra(request_id=request_id))  # fmt: skip
+        if exc.backend == "rabbitmq":
+            PUBLISH_FAILURES.inc()
+        raise BackendUnavailableError(exc.backend) from exc
+    return str(record.status)
+
+
+def _create_resource(request_id: str, fortune: FortuneRequest) -> str:
+    """Kubernetes mode: cache `pending`, then create the FortuneRequest (named after the id, the id
+    in an annotation) for the operator to queue. When the API server does not take it, the cache
+    entry is removed again and the client gets 503: nothing half-created is left waiting."""
+    backends = _backends()
+    assert backends.kube is not None
+    now = backends.clock()
+    stamp = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    pending = {
+        "status": Status.PENDING.value,
+        "version": 0,  # the operator's record (version 1 on) replaces it
+        "client": g.client_id,
+        "attempts": 0,
+        "message": "",
+        "request": fortune.to_json_dict(),
+        "created_at": stamp,
+        "updated_at": stamp,
+    }
     try:
-        _cache_put(record)
+        backends.cache.put(request_id, pending, now)
     except redis.RedisError as exc:
-        log.warning("Redis write failed: %r", exc, extra=log_extra(request_id=request_id))
-        _abandon(request_id, "not accepted: Redis was unavailable")
+        log.warning("Redis unavailable: %r", exc, extra=log_extra(request_id=request_id))
         raise BackendUnavailableError("redis") from exc
+    spec = {**fortune.to_json_dict(), "pool": backends.settings.core.pool}
+    labels = {
+        "app.kubernetes.io/managed-by": "cyberfortune-api",
+        "cyberfortune.io/topic": fortune.topic.value,
+        "cyberfortune.io/client": hashlib.sha256(g.client_id.encode()).hexdigest()[:16],
+    }
+    annotations = {REQUEST_ID_ANNOTATION: request_id, CLIENT_ANNOTATION: g.client_id}
     try:
-        backends.publisher.publish_request(
-            QueueMessage(request_id, request_json, backends.settings.core.pool)
+        backends.kube.create_fortune_request(
+            backends.namespace, resource_name(request_id), spec, labels, annotations
         )
-    except PublishError as exc:
-        log.warning("publish failed: %s", exc, extra=log_extra(request_id=request_id))
-        PUBLISH_FAILURES.inc()
-        _abandon(request_id, "not accepted: RabbitMQ did not take the request")
-        raise BackendUnavailableError("rabbitmq") from exc
-    try:
-        queued = transition(request_id, {Status.PENDING}, Status.QUEUED)
-        if queued is not None:
-            _cache_put(queued)
-    except (PyMongoError, redis.RedisError):
-        # The message is in the queue and the worker moves the request on from pending.
-        log.warning("accepted but could not mark queued", extra=log_extra(request_id=request_id))
-
-
-def _abandon(request_id: str, message: str) -> None:
-    """Mark a request that could not be enqueued as failed, so nothing waits for it."""
-    try:
-        failed = transition(
-            request_id,
-            {Status.PENDING},
-            Status.FAILED,
-            message=message,
-            error={"code": "not_accepted", "message": message},
-        )
-        if failed is not None:
+    except KubeError as exc:
+        if exc.status != 409:  # 409: created by an earlier try of this very request
+            log.warning(
+                "FortuneRequest not created: %s", exc, extra=log_extra(request_id=request_id)
+            )
             with contextlib.suppress(redis.RedisError):
-                _cache_put(failed)
-    except PyMongoError:
-        log.error("could not mark request failed", extra=log_extra(request_id=request_id))
+                backends.redis.delete(cache_key(request_id))
+            raise BackendUnavailableError("kubernetes") from exc
+    return Status.PENDING.value
 
 
 def _public_view(request_id: str, view: dict[str, Any]) -> dict[str, Any]:
@@ -295,8 +306,12 @@ def _unmongo(request_id: str, exc: PyMongoError) -> BackendUnavailableError:
 
 
 def _owned(client: str | None) -> bool:
-    """Whether the caller may see a request created by `client` (always, without API keys)."""
-    return not _settings().api_keys or client == g.client_id
+    """Whether the caller may see a request created by `client` (always, without API keys).
+    Requests created with kubectl (client `k8s:<namespace>`) belong to no key: their ids are
+    capabilities, derived from the resource's uid."""
+    if not _settings().api_keys or client == g.client_id:
+        return True
+    return bool(client and client.startswith("k8s:"))
 
 
 def _load_view(request_id: str) -> dict[str, Any]:
@@ -348,6 +363,28 @@ def _wait_for_outcome(request_id: str, view: dict[str, Any], seconds: int) -> di
     return waited if waited is not None and "client" in waited else view
 
 
+def _record_before_operator(request_id: str) -> FortuneRecord | None:
+    """Kubernetes mode: a request accepted a moment ago may have no record yet (the operator makes
+    it); its cached `pending` entry stands for it. Make the record for the cancellation."""
+    backends = _backends()
+    if backends.kube is None:
+        return None
+    with contextlib.suppress(redis.RedisError):
+        view = backends.cache.get(request_id)
+        if view is not None and view["status"] == Status.PENDING.value and _owned(view["client"]):
+            ref = ResourceRef(backends.namespace, resource_name(request_id))
+            return cancel_unrecorded(
+                backends.channels,
+                request_id=request_id,
+                request=view["request"] or {},
+                pool=backends.settings.core.pool,
+                client=view["client"],
+                resource=ref,
+                reason="cancelled by the client",
+            ) or get_record(request_id)
+    return None
+
+
 @bp.get("/v1/fortunes/<request_id>")
 def get_fortune(request_id: str) -> Response:
     """Status and, when done, the result; with `Prefer: wait=N`, held until it is done (or N s)."""
@@ -377,6 +414,8 @@ def cancel_fortune(request_id: str) -> Response:
         raise _not_found()
     try:
         record = get_record(request_id)
+        if record is None:
+            record = _record_before_operator(request_id)
         if record is None:
             raise _gone_or_missing(request_id)
         if not _owned(record.client):

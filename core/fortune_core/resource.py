@@ -25,11 +25,17 @@ CATEGORIES = ("cyberfortune",)
 CRD_NAME = f"{PLURAL}.{GROUP}"
 API_VERSION = f"{GROUP}/{VERSION}"
 REQUEST_ID_ANNOTATION = f"{GROUP}/request-id"
+CLIENT_ANNOTATION = f"{GROUP}/client"  # the API client that asked (its key's name or address)
 SUMMARY_MAX_LENGTH = 200
 MESSAGE_MAX_LENGTH = 1000
 
 PHASES = ("Pending", "Queued", "Running", "Succeeded", "Failed", "Cancelled")
 FINISHED_PHASES = frozenset({"Succeeded", "Failed", "Cancelled"})
+
+
+def resource_name(request_id: str) -> str:
+    """The name the API gives the FortuneRequest of a request (lowercase: a DNS subdomain)."""
+    return f"fr-{request_id.lower()}"
 
 
 def phase_of(status: Status | str) -> str:

@@ -64,10 +64,22 @@ class CoreSettings:
     zi_hour_convention: ZiHourConvention = ZiHourConvention.NEXT_DAY
     dead_letter_max_length: int = 10_000
     dead_letter_ttl_seconds: int = 604800
+    #: "standalone" (the API queues requests itself) or "kubernetes" (the API creates
+    #: FortuneRequests for the operator, the workers write their status).
+    mode: str = "standalone"
+
+    @property
+    def kubernetes(self) -> bool:
+        """Whether this deployment runs in Kubernetes mode."""
+        return self.mode == "kubernetes"
 
     @classmethod
     def from_env(cls) -> CoreSettings:
+        mode = env_str("FORTUNE_MODE", cls.mode).lower()
+        if mode not in {"standalone", "kubernetes"}:
+            raise ValueError(f"FORTUNE_MODE must be standalone or kubernetes, got {mode!r}")
         return cls(
+            mode=mode,
             rabbitmq_url=env_str("RABBITMQ_URL", cls.rabbitmq_url),
             rabbitmq_management_url=env_str("RABBITMQ_MANAGEMENT_URL", cls.rabbitmq_management_url),
             redis_url=env_str("REDIS_URL", cls.redis_url),

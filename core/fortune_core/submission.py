@@ -245,6 +245,31 @@ def reject(
     return record
 
 
+def cancel_unrecorded(
+    channels: Channels,
+    *,
+    request_id: str,
+    request: dict[str, Any],
+    pool: str,
+    client: str | None,
+    resource: ResourceRef,
+    reason: str,
+) -> FortuneRecord | None:
+    """Cancel a request whose FortuneRequest exists but whose record the operator has not made
+    yet: the record is made cancelled, and the operator then only shows it."""
+    with contextlib.suppress(NotUniqueError):  # the operator was faster: cancel its record
+        create_pending(
+            request_id=request_id,
+            request=request,
+            profile={},
+            pool=pool,
+            client=client,
+            created_at=utcnow(),
+            resource=resource.as_dict(),
+        )
+    return cancel(channels, request_id, reason)
+
+
 def cancel(channels: Channels, request_id: str, reason: str) -> FortuneRecord | None:
     """Cancel an unfinished request; the record, or None if it had finished (or is unknown)."""
     cancelled = transition(request_id, ACTIVE, Status.CANCELLED, message=reason)

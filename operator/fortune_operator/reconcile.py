@@ -31,7 +31,12 @@ from fortune_core.kube import KubeClient, ResourceRef, Written
 from fortune_core.profile import derive_profile
 from fortune_core.records import FortuneRecord, get_record, status_view
 from fortune_core.request import validate_request
-from fortune_core.resource import FINISHED_PHASES, REQUEST_ID_ANNOTATION, status_from_record
+from fortune_core.resource import (
+    CLIENT_ANNOTATION,
+    FINISHED_PHASES,
+    REQUEST_ID_ANNOTATION,
+    status_from_record,
+)
 from fortune_core.settings import CoreSettings
 from fortune_core.status import Status
 from fortune_core.submission import Channels, DispatchLostError, dispatch, reject, submit
@@ -56,6 +61,12 @@ def derived_request_id(body: dict[str, Any]) -> str:
     created = dt.datetime.fromisoformat(str(meta["creationTimestamp"]).replace("Z", "+00:00"))
     entropy = hashlib.sha256(str(meta["uid"]).encode()).digest()[:10]
     return request_id_from(int(created.timestamp() * 1000), entropy)
+
+
+def client_of(body: dict[str, Any]) -> str:
+    """Who asked: the API client named in the annotation, else `k8s:<namespace>` (kubectl)."""
+    annotated = (body["metadata"].get("annotations") or {}).get(CLIENT_ANNOTATION)
+    return str(annotated) if annotated else f"k8s:{body['metadata']['namespace']}"
 
 
 def ref_of(body: dict[str, Any]) -> ResourceRef:
@@ -145,7 +156,7 @@ class Reconciler:
             request=fortune,
             profile=profile,
             pool=pool,
-            client=f"k8s:{ref.namespace}",
+            client=client_of(body),
             resource=ref,
             abandon_on_failure=False,
         )

@@ -26,6 +26,7 @@ import redis
 from pika.exceptions import AMQPError
 
 from fortune_core.backoff import delays
+from fortune_core.kube import KubeClient
 from fortune_core.queue import (
     DEFAULT_DELIVERY_LIMIT,
     Publisher,
@@ -111,6 +112,7 @@ class Worker:
             self._slots,
             self._hard_stop,
             self.metrics,
+            KubeClient.in_cluster() if settings.core.kubernetes else None,
         )
 
     # --- control -------------------------------------------------------------------------------
@@ -213,7 +215,7 @@ class Worker:
             session.unsettled.add(tag)
             with self._lock:
                 self._running_tasks += 1
-            executor.submit(self._work, session, tag, body)
+            executor.submit(self._work, session, tag, body, bool(method.redelivered))
 
         consumer_tag = session.channel.basic_consume(queue, on_message, auto_ack=False)
         self.consuming.set()
@@ -249,11 +251,11 @@ class Worker:
             self.metrics.queue_messages.labels(queue).set(declared.method.message_count)
 
     # --- per message (pool threads) ------------------------------------------------------------
-    def _work(self, session: _Session, tag: int, body: bytes) -> None:
+    def _work(self, session: _Session, tag: int, body: bytes, redelivered: bool = False) -> None:
         started = time.monotonic()
         self.metrics.in_flight.inc()
         try:
-            outcome = self.processor.process(body)
+            outcome = self.processor.process(body, redelivered)
         except BaseException:  # never lose track of a delivery
             log.exception("processing crashed")
             outcome = Outcome.REQUEUE

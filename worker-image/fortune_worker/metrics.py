@@ -35,6 +35,11 @@ class WorkerMetrics:
         self.attempts = Counter(
             "cyberfortune_worker_attempts_total", "Attempts started (claims)", registry=r
         )
+        self.status_write_failures = Counter(
+            "cyberfortune_worker_status_write_failures_total",
+            "FortuneRequest status writes that failed (Kubernetes mode; the operator repairs them)",
+            registry=r,
+        )
         self.finished_attempts = Histogram(
             "cyberfortune_request_attempts",
             "Attempts a request took, observed when it succeeds or fails",

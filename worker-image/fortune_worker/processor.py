@@ -5,6 +5,16 @@ parse → load the record → (terminal: refresh Redis, ack) → claim (running,
 through the delay queues or fail the request (then the message is dead-lettered). Every step is
 idempotent, so a redelivered message (the previous worker died) is safe.
 
+Only the message of the request's current dispatch may claim it (fortune_core.submission): a
+message of an earlier dispatch is stale and dropped, and a second copy of the current one (a
+publish retried after a lost confirm) finds the request running and is dropped unless the broker
+redelivers it (then its first holder died and the claim is taken over). So no request is processed
+twice for one attempt.
+
+In Kubernetes mode every transition is also written to the request's FortuneRequest status
+(ordered by record version, never failing the request); a request whose FortuneRequest was deleted
+is cancelled at its claim instead of being processed.
+
 Backend errors (MongoDB, Redis) are retried in place with backoff until they succeed or the worker
 gives up at the end of its shutdown grace period: then nothing is settled and the broker redelivers.
 """
@@ -12,6 +22,7 @@ gives up at the end of its shutdown grace period: then nothing is settled and th
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import enum
 import logging
 import threading
@@ -23,11 +34,21 @@ import redis
 from pymongo.errors import PyMongoError
 
 from fortune_core.backoff import delays
+from fortune_core.kube import KubeClient, KubeError, ResourceRef, Written
 from fortune_core.queue import Publisher, PublishError, QueueMessage, retry_delay_ms
-from fortune_core.records import FortuneRecord, get_record, record_view, transition
+from fortune_core.records import (
+    ANY_DISPATCH,
+    FortuneRecord,
+    get_record,
+    record_view,
+    status_view,
+    transition,
+)
 from fortune_core.request import FortuneRequest, validate_request
+from fortune_core.resource import status_from_record
 from fortune_core.status import ACTIVE, Status
 from fortune_core.status_cache import StatusCache
+from fortune_core.submission import new_dispatch_id
 from fortune_worker.llm_slots import LlmSlots, SlotWaitAbortedError
 from fortune_worker.metrics import WorkerMetrics
 from fortune_worker.providers import Provider
@@ -66,8 +87,10 @@ class Processor:
         slots: LlmSlots | None,
         hard_stop: threading.Event,
         metrics: WorkerMetrics | None = None,
+        kube: KubeClient | None = None,
     ) -> None:
         self._settings = settings
+        self._kube = kube
         self._metrics = metrics or WorkerMetrics()
         self._provider = provider
         self._cache = cache
@@ -76,8 +99,9 @@ class Processor:
         self._hard_stop = hard_stop
 
     # --- entry point ---------------------------------------------------------------------------
-    def process(self, body: bytes) -> Outcome:
-        """Process one delivered message body; how to settle it."""
+    def process(self, body: bytes, redelivered: bool = False) -> Outcome:
+        """Process one delivered message body (`redelivered`: the broker's flag); how to settle
+        it."""
         try:
             message = QueueMessage.parse(body)
         except ValueError as exc:
@@ -86,7 +110,7 @@ class Processor:
         request_id = message.request_id
         extra = {"request_id": request_id}
         try:
-            return self._process(message)
+            return self._process(message, redelivered)
         except AbandonedError:
             log.warning("worker stopping: leaving the message for redelivery", extra=extra)
             return Outcome.ABANDON
@@ -97,16 +121,18 @@ class Processor:
             self._hard_stop.wait(1.0)
             return Outcome.REQUEUE
 
-    def _process(self, message: QueueMessage) -> Outcome:
+    def _process(self, message: QueueMessage, redelivered: bool) -> Outcome:
         request_id = message.request_id
         extra = {"request_id": request_id}
         record = self._backend(lambda: get_record(request_id), "load the record")
         if record is None:
             log.error("no record for this request, dead-lettering the message", extra=extra)
             return self._dead_letter("no_record")
-        if record.state.terminal:
-            self._show(record)
-            log.info("already %s; acknowledging the redelivery", record.status, extra=extra)
+        skip = self._not_ours(record, message, redelivered)
+        if skip:
+            if record.state.terminal:
+                self._show(record)
+            log.info("%s; acknowledging the message", skip, extra=extra)
             return Outcome.ACK
         validated = validate_request(message.request)
         if validated.request is None:
@@ -114,21 +140,28 @@ class Processor:
             log.error("invalid request in the message (%s), dead-lettering it", fields, extra=extra)
             self._fail(request_id, "invalid_request", f"the queued request is invalid: {fields}")
             return self._dead_letter("invalid_request")
+        return self._claim_and_run(message, validated.request)
 
+    def _claim_and_run(self, message: QueueMessage, request: FortuneRequest) -> Outcome:
+        request_id = message.request_id
+        extra = {"request_id": request_id}
+        expected = message.dispatch if message.dispatch is not None else ANY_DISPATCH
         claimed = self._backend(
             lambda: transition(
                 request_id,
                 CLAIMABLE,
                 Status.RUNNING,
                 increment_attempts=True,
+                expect_dispatch=expected,
                 worker=self._settings.worker_id,
                 message="",
             ),
             "claim the request",
         )
-        if claimed is None:  # it became terminal (cancelled) since we loaded it
+        if claimed is None:  # cancelled, finished or re-dispatched since we loaded it
             return self._settle_finished(request_id)
-        self._show(claimed)
+        if self._show(claimed) == Written.GONE:
+            return self._cancel_orphan(request_id)
         self._metrics.attempts.inc()
         log.info("processing, attempt %d", claimed.attempts, extra=extra)
         if claimed.attempts > self._settings.max_attempts:
@@ -141,7 +174,36 @@ class Processor:
             )
             self._metrics.finished_attempts.labels("failed").observe(claimed.attempts)
             return self._dead_letter("too_many_attempts")
-        return self._run(message, validated.request, claimed.attempts)
+        return self._run(message, request, claimed.attempts)
+
+    @staticmethod
+    def _not_ours(record: FortuneRecord, message: QueueMessage, redelivered: bool) -> str | None:
+        """Why this delivery must not claim the request (None: it may)."""
+        if record.state.terminal:
+            return f"already {record.status}"
+        if message.dispatch is None:  # published before dispatch ids: claims as before
+            return None
+        if message.dispatch != record.dispatch_id:
+            return "a message of an earlier dispatch"
+        if record.status == Status.RUNNING.value and not redelivered:
+            return "a second copy of a message another worker holds"
+        return None
+
+    def _cancel_orphan(self, request_id: str) -> Outcome:
+        """The request's FortuneRequest was deleted (while the operator was away): cancel it
+        rather than call the LLM for nobody."""
+        log.info("its FortuneRequest was deleted; cancelling instead of processing",
+                 extra={"request_id": request_id})  # fmt: skip
+        gone = self._backend(
+            lambda: transition(
+                request_id, {Status.RUNNING}, Status.CANCELLED,
+                message="cancelled: its FortuneRequest was deleted",
+            ),
+            "cancel the request",
+        )  # fmt: skip
+        if gone is not None:
+            self._show(gone)
+        return Outcome.ACK
 
     # --- the provider call ---------------------------------------------------------------------
     def _run(self, message: QueueMessage, request: FortuneRequest, attempt: int) -> Outcome:
@@ -232,16 +294,22 @@ class Processor:
             )
             wait = retry_delay_ms(delay) / 1000
             text = f"retrying in {wait:g} s after {error.reason} (attempt {attempt} failed)"
-            # Queued first, then published: the retried message must find the record queued,
-            # never overtake this transition.
+            # Queued (with a new dispatch id) first, then published: the retried message must find
+            # the record queued and its dispatch recorded, never overtake this transition.
+            dispatch = new_dispatch_id()
+            expected = message.dispatch if message.dispatch is not None else ANY_DISPATCH
             queued = self._backend(
-                lambda: transition(request_id, {Status.RUNNING}, Status.QUEUED, message=text),
+                lambda: transition(
+                    request_id, {Status.RUNNING}, Status.QUEUED, message=text,
+                    expect_dispatch=expected, dispatch_id=dispatch,
+                ),
                 "mark the request queued for a retry",
-            )
+            )  # fmt: skip
             if queued is None:
                 return self._settle_finished(request_id)
+            retry = dataclasses.replace(message, dispatch=dispatch)
             try:
-                self._publisher.publish_retry(message, delay, attempt)
+                self._publisher.publish_retry(retry, delay, attempt)
             except PublishError as exc:
                 log.error("could not publish the retry (%s); requeueing", exc, extra=extra)
                 self._show(queued)
@@ -287,12 +355,23 @@ class Processor:
             self._show(record)
         return Outcome.ACK
 
-    def _show(self, record: FortuneRecord) -> None:
-        """Write the record's view to Redis (a newer cached version wins)."""
+    def _show(self, record: FortuneRecord) -> Written | None:
+        """Write the record's view to Redis (a newer cached version wins) and, in Kubernetes
+        mode, to its FortuneRequest's status (what became of that write; None: none made)."""
         self._backend(
             lambda: self._cache.put(record.id, record_view(record), record.created_at),
             "update the status cache",
         )
+        ref = ResourceRef.from_dict(record.resource)
+        if self._kube is None or ref is None:
+            return None
+        try:
+            return self._kube.write_status(ref, status_from_record(status_view(record)))
+        except KubeError as exc:  # never fails the request: the operator repairs the status
+            self._metrics.status_write_failures.inc()
+            log.warning("could not write the FortuneRequest status: %s", exc,
+                        extra={"request_id": record.id})  # fmt: skip
+            return None
 
     def _backend(self, action: Callable[[], T], what: str) -> T:
         """Run a MongoDB/Redis step, retrying with backoff while the backend is down."""

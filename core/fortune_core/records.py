@@ -127,8 +127,10 @@ def create_pending(
     client: str | None,
     created_at: dt.datetime,
     resource: dict[str, str] | None = None,
+    dispatch_id: str | None = None,
 ) -> FortuneRecord:
-    """Insert the `pending` record of a newly accepted request (NotUniqueError if it exists)."""
+    """Insert the record of a newly accepted request (NotUniqueError if it exists): `pending`,
+    or, given a `dispatch_id`, already `queued` with that dispatch (one write instead of two)."""
     record = FortuneRecord(
         id=request_id,
         request=request,
@@ -136,7 +138,9 @@ def create_pending(
         pool=pool,
         client=client,
         resource=resource,
-        status=Status.PENDING.value,
+        status=Status.PENDING.value if dispatch_id is None else Status.QUEUED.value,
+        dispatch_id=dispatch_id,
+        queued_at=None if dispatch_id is None else created_at,
         version=1,
         created_at=created_at,
         updated_at=created_at,

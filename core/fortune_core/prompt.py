@@ -103,11 +103,12 @@ def _almanac_summary(days: list[DayAlmanac]) -> list[dict[str, Any]]:
 
 
 def data_block(
-    request: FortuneRequest, profile: DerivedProfile, almanac: DayAlmanac
+    request: FortuneRequest, profile: DerivedProfile | dict[str, Any], almanac: DayAlmanac
 ) -> dict[str, Any]:
-    """The facts given to the LLM, as a JSON-ready mapping."""
+    """The facts given to the LLM, as a JSON-ready mapping (`profile`: derived, or its JSON as
+    stored with the record)."""
     start, end = period_span(dt.date.fromisoformat(almanac.date), request.period)
-    person = profile.to_json_dict()
+    person = dict(profile) if isinstance(profile, dict) else profile.to_json_dict()
     if person.get("name"):
         person["name"] = str(person["name"])[:NAME_MAX_LENGTH]
     block: dict[str, Any] = {
@@ -127,7 +128,9 @@ def data_block(
     return block
 
 
-def user_prompt(request: FortuneRequest, profile: DerivedProfile, almanac: DayAlmanac) -> str:
+def user_prompt(
+    request: FortuneRequest, profile: DerivedProfile | dict[str, Any], almanac: DayAlmanac
+) -> str:
     """The user message: one short sentence and the data block."""
     data = _safe_json(data_block(request, profile, almanac))
     if request.language == Language.ZH_CN:
@@ -138,12 +141,17 @@ def user_prompt(request: FortuneRequest, profile: DerivedProfile, almanac: DayAl
 
 
 def build_messages(
-    request: FortuneRequest, convention: ZiHourConvention = ZiHourConvention.NEXT_DAY
+    request: FortuneRequest,
+    convention: ZiHourConvention = ZiHourConvention.NEXT_DAY,
+    profile: dict[str, Any] | None = None,
 ) -> list[dict[str, str]]:
-    """Chat messages (system, user) for a request; the profile and almanac are derived here."""
-    profile = derive_profile(request.profile, convention)
+    """Chat messages (system, user) for a request. `profile`: the derived profile as stored with
+    the record at submission (the worker need not derive it again); derived here when None."""
+    person: DerivedProfile | dict[str, Any] = (
+        profile if profile is not None else derive_profile(request.profile, convention)
+    )
     almanac = day_almanac(request.target_date())
     return [
         {"role": "system", "content": system_prompt(request.language)},
-        {"role": "user", "content": user_prompt(request, profile, almanac)},
+        {"role": "user", "content": user_prompt(request, person, almanac)},
     ]

@@ -1,9 +1,16 @@
 """One request's lifecycle in the worker, from a delivered message to the settlement.
 
-parse → load the record → (terminal: refresh Redis, ack) → claim (running, attempts+1) → LLM slot
-→ still not cancelled? → provider → store (MongoDB, then Redis) → ack. Provider errors are retried
-through the delay queues or fail the request (then the message is dead-lettered). Every step is
-idempotent, so a redelivered message (the previous worker died) is safe.
+parse → validate → wait for one of the worker's call slots → claim (running, attempts+1: a
+conditional update, so the happy path reads nothing first) → global LLM slot → provider (with the
+profile the API derived and stored) → free the call slot → store (MongoDB, then Redis) → ack.
+A claim that fails reads the record to tell why (finished, cancelled, stale, a second copy, no
+record). Provider errors are retried through the delay queues or fail the request (then the
+message is dead-lettered). Every step is idempotent, so a redelivered message (the previous worker
+died) is safe.
+
+The worker takes more messages than it calls the LLM for at once (`call_slots` < prefetch): a
+message waits for a call slot unclaimed, so when a call ends the next one starts at once, while
+the finished request is stored and acked beside it.
 
 Only the message of the request's current dispatch may claim it (fortune_core.submission): a
 message of an earlier dispatch is stale and dropped, and a second copy of the current one (a
@@ -44,7 +51,7 @@ from fortune_core.records import (
     status_view,
     transition,
 )
-from fortune_core.request import FortuneRequest, validate_request
+from fortune_core.request import FieldMessage, FortuneRequest, validate_request
 from fortune_core.resource import status_from_record
 from fortune_core.status import ACTIVE, Status
 from fortune_core.status_cache import StatusCache
@@ -59,6 +66,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CLAIMABLE = frozenset({Status.PENDING, Status.QUEUED, Status.RUNNING})
+#: What a first delivery of the current dispatch may claim (a running one is another's copy).
+UNCLAIMED = frozenset({Status.PENDING, Status.QUEUED})
 _CANCEL_CHECK_SECONDS = 2.0
 
 
@@ -88,8 +97,13 @@ class Processor:
         hard_stop: threading.Event,
         metrics: WorkerMetrics | None = None,
         kube: KubeClient | None = None,
+        stopping: threading.Event | None = None,
     ) -> None:
         self._settings = settings
+        #: Provider calls this worker makes at once (messages beyond it wait here, unclaimed).
+        self._call_slots = threading.BoundedSemaphore(settings.concurrency)
+        self._stopping = stopping or threading.Event()
+        self._holding = threading.local()  # whether this thread holds a call slot
         self._kube = kube
         self._metrics = metrics or WorkerMetrics()
         self._provider = provider
@@ -122,6 +136,38 @@ class Processor:
             return Outcome.REQUEUE
 
     def _process(self, message: QueueMessage, redelivered: bool) -> Outcome:
+        validated = validate_request(message.request)
+        if validated.request is None:
+            return self._invalid(message, redelivered, validated.errors)
+        if not self._take_call_slot():
+            log.info("worker stopping: returning the message unclaimed",
+                     extra={"request_id": message.request_id})  # fmt: skip
+            return Outcome.REQUEUE
+        try:
+            return self._claim_and_run(message, validated.request, redelivered)
+        finally:
+            self._free_call_slot()
+
+    def _take_call_slot(self) -> bool:
+        """Wait for a call slot; False when the worker stops first (the message goes back)."""
+        while not self._call_slots.acquire(timeout=0.5):
+            if self._hard_stop.is_set():
+                raise AbandonedError
+            if self._stopping.is_set():
+                return False
+        self._holding.slot = True
+        return True
+
+    def _free_call_slot(self) -> None:
+        """Give the call slot back (once: right after the provider call, or at the end)."""
+        if getattr(self._holding, "slot", False):
+            self._holding.slot = False
+            self._call_slots.release()
+
+    def _invalid(
+        self, message: QueueMessage, redelivered: bool, errors: dict[str, FieldMessage]
+    ) -> Outcome:
+        """A message whose request does not validate: fail its request (if it is ours)."""
         request_id = message.request_id
         extra = {"request_id": request_id}
         record = self._backend(lambda: get_record(request_id), "load the record")
@@ -134,22 +180,25 @@ class Processor:
                 self._show(record)
             log.info("%s; acknowledging the message", skip, extra=extra)
             return Outcome.ACK
-        validated = validate_request(message.request)
-        if validated.request is None:
-            fields = ", ".join(f"{path}: {m.en}" for path, m in validated.errors.items())
-            log.error("invalid request in the message (%s), dead-lettering it", fields, extra=extra)
-            self._fail(request_id, "invalid_request", f"the queued request is invalid: {fields}")
-            return self._dead_letter("invalid_request")
-        return self._claim_and_run(message, validated.request)
+        fields = ", ".join(f"{path}: {m.en}" for path, m in errors.items())
+        log.error("invalid request in the message (%s), dead-lettering it", fields, extra=extra)
+        self._fail(request_id, "invalid_request", f"the queued request is invalid: {fields}")
+        return self._dead_letter("invalid_request")
 
-    def _claim_and_run(self, message: QueueMessage, request: FortuneRequest) -> Outcome:
+    def _claim_and_run(
+        self, message: QueueMessage, request: FortuneRequest, redelivered: bool
+    ) -> Outcome:
         request_id = message.request_id
         extra = {"request_id": request_id}
-        expected = message.dispatch if message.dispatch is not None else ANY_DISPATCH
+        if message.dispatch is None:  # published before dispatch ids: claims as before
+            expected, claimable = ANY_DISPATCH, CLAIMABLE
+        else:  # only a redelivery takes over a running claim (its first holder died)
+            expected = message.dispatch
+            claimable = CLAIMABLE if redelivered else UNCLAIMED
         claimed = self._backend(
             lambda: transition(
                 request_id,
-                CLAIMABLE,
+                claimable,
                 Status.RUNNING,
                 increment_attempts=True,
                 expect_dispatch=expected,
@@ -158,8 +207,8 @@ class Processor:
             ),
             "claim the request",
         )
-        if claimed is None:  # cancelled, finished or re-dispatched since we loaded it
-            return self._settle_finished(request_id)
+        if claimed is None:
+            return self._not_claimed(message, redelivered)
         if self._show(claimed) == Written.GONE:
             return self._cancel_orphan(request_id)
         self._metrics.attempts.inc()
@@ -174,7 +223,25 @@ class Processor:
             )
             self._metrics.finished_attempts.labels("failed").observe(claimed.attempts)
             return self._dead_letter("too_many_attempts")
-        return self._run(message, request, claimed.attempts)
+        return self._run(message, request, claimed)
+
+    def _not_claimed(self, message: QueueMessage, redelivered: bool) -> Outcome:
+        """The claim found the request not claimable by this message: read the record to say
+        why, and settle accordingly."""
+        request_id = message.request_id
+        extra = {"request_id": request_id}
+        record = self._backend(lambda: get_record(request_id), "load the record")
+        if record is None:
+            log.error("no record for this request, dead-lettering the message", extra=extra)
+            return self._dead_letter("no_record")
+        skip = self._not_ours(record, message, redelivered)
+        if skip is None:  # it changed between the claim and the read: try the message again
+            log.info("the request changed during the claim; requeueing", extra=extra)
+            return Outcome.REQUEUE
+        if record.state.terminal:
+            self._show(record)
+        log.info("%s; acknowledging the message", skip, extra=extra)
+        return Outcome.ACK
 
     @staticmethod
     def _not_ours(record: FortuneRecord, message: QueueMessage, redelivered: bool) -> str | None:
@@ -206,19 +273,24 @@ class Processor:
         return Outcome.ACK
 
     # --- the provider call ---------------------------------------------------------------------
-    def _run(self, message: QueueMessage, request: FortuneRequest, attempt: int) -> Outcome:
+    def _run(
+        self, message: QueueMessage, request: FortuneRequest, claimed: FortuneRecord
+    ) -> Outcome:
         request_id = message.request_id
         extra = {"request_id": request_id}
+        attempt = claimed.attempts
         token: str | None = None
         if self._provider.uses_llm and self._slots is not None:
             try:
-                token = self._slots_acquire(request_id)
+                token, waited = self._slots_acquire(request_id)
             except SlotWaitAbortedError:
                 return self._settle_finished(request_id)
+        else:
+            waited = False
         try:
             # The claim just proved the request running; only a wait for a slot leaves time for
             # a cancellation before the call.
-            if token is not None:
+            if waited:
                 current = self._backend(lambda: get_record(request_id), "re-check the record")
                 if current is None or current.status != Status.RUNNING.value:
                     log.info("cancelled before the provider call; not calling it", extra=extra)
@@ -226,12 +298,14 @@ class Processor:
             called = time.monotonic()
             call = self._metrics.llm_call
             try:
-                result = self._provider.reading(request, request_id)
+                result = self._provider.reading(request, request_id, claimed.profile or None)
             except Exception as exc:  # a ProviderError, or a bug: then it fails permanently
                 error = classify_exception(exc)
                 call.labels(self._provider.name, error.code).observe(time.monotonic() - called)
+                self._free_call_slot()
                 return self._failed_attempt(message, attempt, error)
             call.labels(self._provider.name, "ok").observe(time.monotonic() - called)
+            self._free_call_slot()  # the next message's call starts while this one is stored
             stored = self._backend(
                 lambda: transition(
                     request_id,
@@ -254,9 +328,14 @@ class Processor:
         log.info("succeeded (provider %s, model %s)", result.provider, result.model, extra=extra)
         return Outcome.ACK
 
-    def _slots_acquire(self, request_id: str) -> str:
+    def _slots_acquire(self, request_id: str) -> tuple[str, bool]:
+        """A global LLM slot's token, and whether it had to be waited for."""
         assert self._slots is not None
         slots = self._slots
+        token = self._backend(slots.acquire_now, "acquire an LLM slot")
+        if token is not None:
+            self._metrics.slot_wait.observe(0.0)
+            return token, False
         started = time.monotonic()
         next_check = started + _CANCEL_CHECK_SECONDS
 
@@ -271,7 +350,7 @@ class Processor:
             return record is None or record.status != Status.RUNNING.value
 
         try:
-            return self._backend(lambda: slots.acquire(abort), "acquire an LLM slot")
+            return self._backend(lambda: slots.acquire(abort), "acquire an LLM slot"), True
         finally:
             self._metrics.slot_wait.observe(time.monotonic() - started)
 

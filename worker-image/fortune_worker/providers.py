@@ -12,7 +12,6 @@ from typing import Any, Protocol
 import openai
 from pydantic import ValidationError
 
-from fortune_core.almanac import almanac_reading
 from fortune_core.profile import ZiHourConvention, derive_profile
 from fortune_core.prompt import build_messages
 from fortune_core.request import FortuneRequest, Language
@@ -36,8 +35,11 @@ class Provider(Protocol):
         """What is active, for the start-up log line (no secrets)."""
         ...
 
-    def reading(self, request: FortuneRequest, request_id: str) -> FortuneResult:
-        """The reading for `request`; raises ProviderError."""
+    def reading(
+        self, request: FortuneRequest, request_id: str, profile: dict[str, Any] | None = None
+    ) -> FortuneResult:
+        """The reading for `request` (`profile`: its derived profile as stored with the record,
+        when there is one); raises ProviderError."""
         ...
 
 
@@ -53,12 +55,19 @@ class AlmanacProvider:
     def describe(self) -> str:
         return "almanac (offline rule-based engine)"
 
-    def reading(self, request: FortuneRequest, request_id: str) -> FortuneResult:
-        # The same as `almanac.reading_for_request`, with the configured zi-hour convention.
+    def reading(
+        self, request: FortuneRequest, request_id: str, profile: dict[str, Any] | None = None
+    ) -> FortuneResult:
+        # The same as `almanac.reading_for_request`, with the configured zi-hour convention; the
+        # engine needs the typed profile, which deriving (cached calendar) gives as cheaply as
+        # parsing the stored one.
+        # Imported here: the engine's tables cost a few MB that an LLM worker does not need.
+        from fortune_core.almanac import almanac_reading
+
         try:
-            profile = derive_profile(request.profile, self._convention)
+            derived = derive_profile(request.profile, self._convention)
             return almanac_reading(
-                profile, request.target_date(), request.topic, request.period, request.language
+                derived, request.target_date(), request.topic, request.period, request.language
             )
         except Exception as exc:  # a bug or an input the engine cannot read: never retried
             raise ProviderError(
@@ -160,8 +169,10 @@ class OpenAIProvider:
         except Exception as exc:
             raise classify_exception(exc) from exc
 
-    def reading(self, request: FortuneRequest, request_id: str) -> FortuneResult:
-        messages = build_messages(request, self._convention)
+    def reading(
+        self, request: FortuneRequest, request_id: str, profile: dict[str, Any] | None = None
+    ) -> FortuneResult:
+        messages = build_messages(request, self._convention, profile)
         response = self._complete(messages, request_id)
         usage = _usage(response)
         answer = _answer(response)

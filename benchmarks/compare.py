@@ -12,8 +12,9 @@ OpenAI-compatible server (fixed latency, 1.0 s by default) with at most 8 calls 
 - ``celery``: Celery 5, thread pool 8, ``acks_late``, prefetch 1, RabbitMQ broker, Redis results;
 - ``dramatiq``: Dramatiq 2, RabbitMQ broker, Redis results, 8 threads.
 
-The peers run from the benchmark-only environment (.local/bench-venv, `benchmarks/bench-venv.sh`),
-CyberFortune from the project's .venv, as `make run` does. The job of the peers and the direct
+The peers run from the benchmark-only environment (.local/bench-venv), CyberFortune from
+.local/bench-venv-cf, which holds core, the API and the worker with their own dependencies only,
+as the images do (both made by `benchmarks/bench-venv.sh`). The job of the peers and the direct
 baseline is `benchmarks/peers/llm_call.py` (the openai SDK, as our worker uses).
 
 Measured per system:
@@ -80,7 +81,8 @@ PLOT = ROOT / "docs" / "benchmarks-compare.png"
 MARK_BEGIN = "<!-- compare-benchmark:begin -->"
 MARK_END = "<!-- compare-benchmark:end -->"
 TERMINAL = {"succeeded", "failed", "cancelled"}
-CF_PYTHON = ROOT / ".venv" / "bin" / "python"
+# The deployables' dependencies only, as in the images (benchmarks/bench-venv.sh).
+CF_PYTHON = ROOT / ".local" / "bench-venv-cf" / "bin" / "python"
 TOPICS = ("overall", "career", "love", "wealth", "health", "study")
 PERIODS = ("day", "day", "day", "week", "month", "year")
 
@@ -394,6 +396,47 @@ class CyberFortune(System):
             else:
                 time.sleep(self.poll_interval)
 
+    def queries(self, ids: list[str], seconds: float, keep_alive: bool) -> dict[str, float]:
+        """GET /v1/fortunes/{id} on finished requests from 8 client threads for `seconds`:
+        requests/s, p50 and p99 (ms). Without `keep_alive`, a new connection per request (as
+        benchmarks/pipeline.py measures)."""
+        latencies: list[float] = []
+        lock = threading.Lock()
+        stop_at = time.perf_counter() + seconds
+        port = int(self.url.rsplit(":", 1)[1])
+
+        def poll(index: int) -> None:
+            local: list[float] = []
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            i = index
+            while time.perf_counter() < stop_at:
+                started = time.perf_counter()
+                connection.request("GET", f"/v1/fortunes/{ids[i % len(ids)]}")
+                response = connection.getresponse()
+                response.read()
+                local.append(time.perf_counter() - started)
+                if response.status != 200:
+                    raise RuntimeError(f"GET answered {response.status}")
+                if not keep_alive:
+                    connection.close()
+                i += 7
+            connection.close()
+            with lock:
+                latencies.extend(local)
+
+        threads = [threading.Thread(target=poll, args=(n,)) for n in range(8)]
+        began = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - began
+        return {
+            "rps": round(len(latencies) / elapsed),
+            "p50_ms": round(statistics.median(latencies) * 1000, 2),
+            "p99_ms": round(percentile(latencies, 99) * 1000, 2),
+        }
+
     def cpu_pids(self) -> list[int]:
         return [
             *super().cpu_pids(),
@@ -541,6 +584,7 @@ class Measured:
     llm_calls_per_request: list[float] = field(default_factory=list)
     llm_max_in_flight: int = 0
     load: list[str] = field(default_factory=list)
+    queries: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -559,6 +603,7 @@ class Measured:
             "llm_calls_per_request": self.llm_calls_per_request,
             "llm_max_in_flight": self.llm_max_in_flight,
             "load_average": self.load,
+            **({"get": self.queries} if self.queries else {}),
         }
 
 
@@ -588,7 +633,7 @@ def run_bursts(
 
 def run_makespan(
     system: System, bodies: list[dict[str, Any]], latency: float, concurrency: int
-) -> tuple[float, float, float]:
+) -> tuple[float, float, float, list[Any]]:
     """Submit all at once (8 client threads), await each in order: (makespan s, submit s, CPU s)."""
     pids = system.cpu_pids()
     self_cpu = system.name == "direct"
@@ -604,7 +649,7 @@ def run_makespan(
         system.wait(handle, timeout=ideal * 3 + 120)
     makespan = time.perf_counter() - started
     cpu_after = _self_cpu() if self_cpu else cpu_seconds(pids)
-    return makespan, submitted, cpu_after - cpu_before
+    return makespan, submitted, cpu_after - cpu_before, handles
 
 
 def _self_cpu() -> float:
@@ -636,7 +681,7 @@ def measure(
             backbone.reset_llm()
             result.load.append(load_average())
             with _profiles(system, profile_dir if run == 0 else None):
-                makespan, submitted, cpu = run_makespan(
+                makespan, submitted, cpu, handles = run_makespan(
                     system, bodies[: args.requests], args.latency, args.concurrency
                 )
             stats = backbone.llm_stats()
@@ -652,6 +697,12 @@ def measure(
                 f"{ideal / makespan:.4f}), submitted in {submitted:.2f} s, CPU {cpu:.1f} s",
                 flush=True,
             )
+        if isinstance(system, CyberFortune) and args.query_seconds:
+            for keep_alive in (True, False):
+                result.load.append(load_average())
+                mode = "keep_alive" if keep_alive else "new_connection"
+                result.queries[mode] = system.queries(handles, args.query_seconds, keep_alive)
+                print(f"  GET ({mode}): {result.queries[mode]}", flush=True)
         if system.name != "direct":  # the direct pool lives in this client process
             result.rss_mb = peak_rss_mb(system.worker_pid())
             result.rss_tree_mb = tree_rss_mb(system.worker_root_pid())
@@ -768,6 +819,17 @@ def section(results: dict[str, Measured], args: argparse.Namespace, command: str
     today = dt.date.today().isoformat()
     loads = "; ".join(f"{name}: {' → '.join(m.load)}" for name, m in results.items())
     described = [f"- `{name}`: {m.description}" for name, m in results.items()]
+    gets = [
+        f"- `{name}` GET /v1/fortunes/{{id}} on finished requests, 8 client threads, "
+        f"{args.query_seconds:g} s per mode: "
+        + "; ".join(
+            f"{mode.replace('_', ' ')}: **{q['rps']:.0f} req/s**, p50 {q['p50_ms']:.1f} ms, "
+            f"p99 {q['p99_ms']:.1f} ms"
+            for mode, q in m.queries.items()
+        )
+        for name, m in results.items()
+        if m.queries
+    ]
     checks = [
         f"- `{name}`: LLM calls per request {m.llm_calls_per_request} (bursts, then each run), "
         f"at most {m.llm_max_in_flight} in flight"
@@ -789,6 +851,7 @@ def section(results: dict[str, Measured], args: argparse.Namespace, command: str
             f"Load average (1, 5, 15 min) before, between runs and after, per system: {loads}.",
             "",
             *described,
+            *gets,
             "",
             "Checks (every request succeeded; the fake LLM counted the calls):",
             *checks,
@@ -861,6 +924,8 @@ def main() -> None:
         default=0.05,
         help="CyberFortune's polling interval when the server does not long-poll",
     )
+    parser.add_argument("--query-seconds", type=float, default=10.0,
+                        help="CyberFortune GET load per connection mode (0: none)")  # fmt: skip
     parser.add_argument("--api-workers", type=int, default=2)
     parser.add_argument("--api-threads", type=int, default=8)
     parser.add_argument(

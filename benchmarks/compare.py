@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import datetime as dt
 import http.client
 import json
@@ -311,6 +312,7 @@ class CyberFortune(System):
         self.pool = f"bench{os.getpid()}"
         self.applied_wait = False
         self.source = source
+        self.metrics_port = free_port()
 
     def start(self) -> None:
         backbone = self.backbone
@@ -330,7 +332,7 @@ class CyberFortune(System):
             "FORTUNE_RATE_LIMIT_PER_MINUTE": "0",
             "FORTUNE_POLL_RATE_LIMIT_PER_MINUTE": "0",
             "FORTUNE_LOG_LEVEL": "WARNING",
-            "FORTUNE_WORKER_METRICS_PORT": "0",
+            "FORTUNE_WORKER_METRICS_PORT": str(self.metrics_port),
             "PROMETHEUS_MULTIPROC_DIR": str(workdir / "prometheus"),
         }
         env.pop("PYTHONPATH", None)
@@ -436,6 +438,30 @@ class CyberFortune(System):
             "p50_ms": round(statistics.median(latencies) * 1000, 2),
             "p99_ms": round(percentile(latencies, 99) * 1000, 2),
         }
+
+    def settle_delay(self) -> dict[str, float]:
+        """From the worker's metrics: how long finished deliveries waited for their ack to be
+        sent (mean, and the bucket bound that 99% stayed under), in ms."""
+        import urllib.request
+
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            text = response.read().decode()
+        name = "cyberfortune_worker_settle_delay_seconds"
+        buckets: list[tuple[float, float]] = []
+        total = count = 0.0
+        for line in text.splitlines():
+            if line.startswith(f"{name}_bucket"):
+                bound = line.split('le="', 1)[1].split('"', 1)[0]
+                buckets.append((float(bound), float(line.rsplit(" ", 1)[1])))
+            elif line.startswith(f"{name}_sum"):
+                total = float(line.rsplit(" ", 1)[1])
+            elif line.startswith(f"{name}_count"):
+                count = float(line.rsplit(" ", 1)[1])
+        if not count:
+            return {}
+        p99 = next(bound for bound, seen in buckets if seen >= 0.99 * count)
+        return {"mean_ms": round(total / count * 1000, 3), "p99_under_ms": p99 * 1000, "n": count}
 
     def cpu_pids(self) -> list[int]:
         return [
@@ -585,6 +611,7 @@ class Measured:
     llm_max_in_flight: int = 0
     load: list[str] = field(default_factory=list)
     queries: dict[str, dict[str, float]] = field(default_factory=dict)
+    settle: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -604,6 +631,7 @@ class Measured:
             "llm_max_in_flight": self.llm_max_in_flight,
             "load_average": self.load,
             **({"get": self.queries} if self.queries else {}),
+            **({"settle_delay": self.settle} if self.settle else {}),
         }
 
 
@@ -697,6 +725,9 @@ def measure(
                 f"{ideal / makespan:.4f}), submitted in {submitted:.2f} s, CPU {cpu:.1f} s",
                 flush=True,
             )
+        if isinstance(system, CyberFortune):
+            with contextlib.suppress(OSError, StopIteration):  # a baseline without the metric
+                result.settle = system.settle_delay()
         if isinstance(system, CyberFortune) and args.query_seconds:
             for keep_alive in (True, False):
                 result.load.append(load_average())
@@ -721,7 +752,8 @@ def _profiles(system: System, directory: Path | None) -> Iterator[None]:
         return
     directory.mkdir(parents=True, exist_ok=True)
     pyspy = str(Path(sys.executable).parent / "py-spy")
-    options = ["record", "--nonblocking", "--rate", "100", "--format", "flamegraph"]
+    # --gil: only samples holding the GIL, i.e. where the CPU goes (not threads waiting on I/O)
+    options = ["record", "--nonblocking", "--gil", "--rate", "100", "--format", "flamegraph"]
     recorders = [
         Program(
             [
@@ -830,6 +862,13 @@ def section(results: dict[str, Measured], args: argparse.Namespace, command: str
         for name, m in results.items()
         if m.queries
     ]
+    settles = [
+        f"- `{name}`: a finished delivery waited for its ack {m.settle['mean_ms']:.2f} ms on "
+        f"average (99% under {m.settle['p99_under_ms']:g} ms; n={m.settle['n']:.0f}), from the "
+        "worker's `cyberfortune_worker_settle_delay_seconds`"
+        for name, m in results.items()
+        if m.settle
+    ]
     checks = [
         f"- `{name}`: LLM calls per request {m.llm_calls_per_request} (bursts, then each run), "
         f"at most {m.llm_max_in_flight} in flight"
@@ -852,6 +891,7 @@ def section(results: dict[str, Measured], args: argparse.Namespace, command: str
             "",
             *described,
             *gets,
+            *settles,
             "",
             "Checks (every request succeeded; the fake LLM counted the calls):",
             *checks,

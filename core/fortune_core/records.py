@@ -165,11 +165,12 @@ def transition(
     *,
     increment_attempts: bool = False,
     expect_dispatch: str | None = ANY_DISPATCH,
+    exclude: tuple[str, ...] = (),
     **fields: Any,
 ) -> FortuneRecord | None:
     """Move a request to `to` if its status is one of `allowed_from` (and, when given, its
-    dispatch id is `expect_dispatch`); the updated record, or None when it was not (someone else
-    won)."""
+    dispatch id is `expect_dispatch`); the updated record (without the `exclude`d fields: a
+    partial record, to read, never to save), or None when it was not (someone else won)."""
     now = utcnow()
     update: dict[str, Any] = {
         "set__status": to.value,
@@ -189,7 +190,10 @@ def transition(
     conditions: dict[str, Any] = {"id": request_id, "status__in": [s.value for s in allowed_from]}
     if expect_dispatch is not ANY_DISPATCH:
         conditions["dispatch_id"] = expect_dispatch
-    updated: FortuneRecord | None = FortuneRecord.objects(**conditions).modify(new=True, **update)
+    found = FortuneRecord.objects(**conditions)
+    if exclude:
+        found = found.exclude(*exclude)
+    updated: FortuneRecord | None = found.modify(new=True, **update)
     return updated
 
 

@@ -311,6 +311,7 @@ class Processor:
                     request_id,
                     {Status.RUNNING},
                     Status.SUCCEEDED,
+                    exclude=("profile",),  # only the claim needs it back
                     result=result.model_dump(mode="json"),
                     error=None,
                     message="",

@@ -10,6 +10,7 @@ import logging
 from typing import Any, Protocol
 
 import openai
+from openai.types.chat import ChatCompletion
 from pydantic import ValidationError
 
 from fortune_core.profile import ZiHourConvention, derive_profile
@@ -158,13 +159,20 @@ class OpenAIProvider:
         return f"openai (model {self._model}, endpoint {self._client.base_url})"
 
     def _complete(self, messages: list[dict[str, str]], request_id: str) -> Any:
-        create: Any = self._client.chat.completions.create  # plain dicts for the typed params
+        # The SDK's low-level `post` with the body as plain JSON: `chat.completions.create` first
+        # walks every parameter through its typed-params transform (the 3.5 KB schema and up to
+        # 13 KB of messages, ~0.7 ms of CPU a call) to produce the very same JSON.
+        body = {
+            "model": self._model,
+            "messages": messages,
+            "response_format": self._response_format,
+        }
         try:
-            return create(
-                model=self._model,
-                messages=messages,
-                response_format=self._response_format,
-                extra_headers={REQUEST_ID_HEADER: request_id},
+            return self._client.post(
+                "/chat/completions",
+                cast_to=ChatCompletion,
+                body=body,
+                options={"headers": {REQUEST_ID_HEADER: request_id}},
             )
         except Exception as exc:
             raise classify_exception(exc) from exc

@@ -210,9 +210,9 @@ class System:
         """Block until the request's result is in the client's hands; raise if it failed."""
         raise NotImplementedError
 
-    def cpu_pids(self) -> list[int]:
-        """Root PIDs whose CPU counts as this system's (with their descendants)."""
-        return [self.backbone.rabbitmq.pid or 0, self.backbone.redis.pid or 0]
+    def cpu_parts(self) -> dict[str, int]:
+        """Root PIDs whose CPU counts as this system's (with their descendants), by part."""
+        return {"rabbitmq": self.backbone.rabbitmq.pid or 0, "redis": self.backbone.redis.pid or 0}
 
     def worker_pid(self) -> int:
         """The process that runs the jobs."""
@@ -246,8 +246,8 @@ class Direct(System):
     def wait(self, handle: Any, timeout: float) -> None:
         handle.result(timeout)
 
-    def cpu_pids(self) -> list[int]:
-        return [os.getpid()]
+    def cpu_parts(self) -> dict[str, int]:
+        return {"pool": os.getpid()}
 
     def worker_pid(self) -> int:
         return os.getpid()
@@ -439,6 +439,32 @@ class CyberFortune(System):
             "p99_ms": round(percentile(latencies, 99) * 1000, 2),
         }
 
+    def worker_side(self, ids: list[str], latency: float) -> dict[str, float]:
+        """From the records of a makespan run (server clocks, ms): when the first call started
+        after the first acceptance, the worker's own share per request (started → completed
+        minus the LLM latency), and the slot time left idle."""
+        from pymongo import MongoClient
+
+        client: MongoClient[dict[str, Any]] = MongoClient(self.backbone.mongodb.mongodb_uri)
+        try:
+            found = client["bench"]["fortunes"].find({"_id": {"$in": ids}})
+            records = list(found)
+        finally:
+            client.close()
+        first = min(r["created_at"] for r in records)
+        last = max(r["completed_at"] for r in records)
+        busy = [(r["completed_at"] - r["started_at"]).total_seconds() for r in records]
+        own = [b - latency for b in busy]
+        span = (last - first).total_seconds()
+        return {
+            "first_start_ms": (min(r["started_at"] for r in records) - first).total_seconds()
+            * 1000,
+            "worker_p50_ms": round(statistics.median(own) * 1000, 1),
+            "worker_p99_ms": round(percentile(own, 99) * 1000, 1),
+            "accepted_to_completed_s": round(span, 2),
+            "idle_slot_s": round(self.concurrency * span - sum(busy), 2),
+        }
+
     def settle_delay(self) -> dict[str, float]:
         """From the worker's metrics: how long finished deliveries waited for their ack to be
         sent (mean, and the bucket bound that 99% stayed under), in ms."""
@@ -463,13 +489,13 @@ class CyberFortune(System):
         p99 = next(bound for bound, seen in buckets if seen >= 0.99 * count)
         return {"mean_ms": round(total / count * 1000, 3), "p99_under_ms": p99 * 1000, "n": count}
 
-    def cpu_pids(self) -> list[int]:
-        return [
-            *super().cpu_pids(),
-            self.backbone.mongodb.pid or 0,
-            self.api.pid or 0,
-            self.worker.pid or 0,
-        ]
+    def cpu_parts(self) -> dict[str, int]:
+        return {
+            **super().cpu_parts(),
+            "mongodb": self.backbone.mongodb.pid or 0,
+            "api": self.api.pid or 0,
+            "worker": self.worker.pid or 0,
+        }
 
     def worker_pid(self) -> int:
         return self.worker.pid or 0
@@ -531,8 +557,8 @@ class Celery(System):
     def worker_pid(self) -> int:
         return self.worker.pid or 0
 
-    def cpu_pids(self) -> list[int]:
-        return [*super().cpu_pids(), self.worker.pid or 0]
+    def cpu_parts(self) -> dict[str, int]:
+        return {**super().cpu_parts(), "worker": self.worker.pid or 0}
 
     def describe(self) -> str:
         import celery
@@ -612,6 +638,8 @@ class Measured:
     load: list[str] = field(default_factory=list)
     queries: dict[str, dict[str, float]] = field(default_factory=dict)
     settle: dict[str, float] = field(default_factory=dict)
+    cpu_ms_by_part: dict[str, list[float]] = field(default_factory=dict)
+    worker_side: list[dict[str, float]] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -626,12 +654,17 @@ class Measured:
             "rss_mb": round(self.rss_mb, 1),
             "rss_tree_mb": round(self.rss_tree_mb, 1),
             "cpu_s_per_request": round(statistics.mean(self.cpu_s_per_request), 4),
+            "cpu_ms_per_request_by_part": {
+                part: round(statistics.mean(values), 2)
+                for part, values in self.cpu_ms_by_part.items()
+            },
             "submit_rate": round(statistics.mean(self.submit_rate), 1),
             "llm_calls_per_request": self.llm_calls_per_request,
             "llm_max_in_flight": self.llm_max_in_flight,
             "load_average": self.load,
             **({"get": self.queries} if self.queries else {}),
             **({"settle_delay": self.settle} if self.settle else {}),
+            **({"worker_side": self.worker_side} if self.worker_side else {}),
         }
 
 
@@ -661,11 +694,11 @@ def run_bursts(
 
 def run_makespan(
     system: System, bodies: list[dict[str, Any]], latency: float, concurrency: int
-) -> tuple[float, float, float, list[Any]]:
+) -> tuple[float, float, dict[str, float], list[Any]]:
     """Submit all at once (8 client threads), await each in order: (makespan s, submit s, CPU s)."""
-    pids = system.cpu_pids()
+    parts = system.cpu_parts()
     self_cpu = system.name == "direct"
-    cpu_before = _self_cpu() if self_cpu else cpu_seconds(pids)
+    cpu_before = {"pool": _self_cpu()} if self_cpu else _cpu_by_part(parts)
     ids = _ids("m", len(bodies))
     started = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(8) as clients:
@@ -676,8 +709,13 @@ def run_makespan(
     for handle in handles:
         system.wait(handle, timeout=ideal * 3 + 120)
     makespan = time.perf_counter() - started
-    cpu_after = _self_cpu() if self_cpu else cpu_seconds(pids)
-    return makespan, submitted, cpu_after - cpu_before, handles
+    cpu_after = {"pool": _self_cpu()} if self_cpu else _cpu_by_part(parts)
+    spent = {part: cpu_after[part] - cpu_before[part] for part in cpu_after}
+    return makespan, submitted, spent, handles
+
+
+def _cpu_by_part(parts: dict[str, int]) -> dict[str, float]:
+    return {part: cpu_seconds([pid]) for part, pid in parts.items()}
 
 
 def _self_cpu() -> float:
@@ -709,9 +747,16 @@ def measure(
             backbone.reset_llm()
             result.load.append(load_average())
             with _profiles(system, profile_dir if run == 0 else None):
-                makespan, submitted, cpu, handles = run_makespan(
+                makespan, submitted, spent, handles = run_makespan(
                     system, bodies[: args.requests], args.latency, args.concurrency
                 )
+            cpu = sum(spent.values())
+            if isinstance(system, CyberFortune):
+                side = system.worker_side(list(handles), args.latency)
+                result.worker_side.append(side)
+                print(f"  worker side: {side}", flush=True)
+            for part, seconds in spent.items():
+                result.cpu_ms_by_part.setdefault(part, []).append(seconds / args.requests * 1000)
             stats = backbone.llm_stats()
             result.llm_calls_per_request.append(round(stats["total"] / args.requests, 3))
             result.llm_max_in_flight = max(result.llm_max_in_flight, stats["maxConcurrent"])
@@ -862,6 +907,13 @@ def section(results: dict[str, Measured], args: argparse.Namespace, command: str
         for name, m in results.items()
         if m.queries
     ]
+    parts = [
+        f"- `{name}` CPU per request by part: "
+        + ", ".join(
+            f"{part} {ms:.1f} ms" for part, ms in m.summary()["cpu_ms_per_request_by_part"].items()
+        )
+        for name, m in results.items()
+    ]
     settles = [
         f"- `{name}`: a finished delivery waited for its ack {m.settle['mean_ms']:.2f} ms on "
         f"average (99% under {m.settle['p99_under_ms']:g} ms; n={m.settle['n']:.0f}), from the "
@@ -890,6 +942,7 @@ def section(results: dict[str, Measured], args: argparse.Namespace, command: str
             f"Load average (1, 5, 15 min) before, between runs and after, per system: {loads}.",
             "",
             *described,
+            *parts,
             *gets,
             *settles,
             "",

@@ -1,16 +1,19 @@
 """One request's lifecycle in the worker, from a delivered message to the settlement.
 
-parse → validate → wait for one of the worker's call slots → claim (running, attempts+1: a
-conditional update, so the happy path reads nothing first) → global LLM slot → provider (with the
-profile the API derived and stored) → free the call slot → store (MongoDB, then Redis) → ack.
-A claim that fails reads the record to tell why (finished, cancelled, stale, a second copy, no
-record). Provider errors are retried through the delay queues or fail the request (then the
-message is dead-lettered). Every step is idempotent, so a redelivered message (the previous worker
-died) is safe.
+parse → validate → claim (running, attempts+1: a conditional update, so the happy path reads
+nothing first) → one of the worker's call slots → global LLM slot → provider (with the profile the
+API derived and stored) → free the call slot → store (MongoDB, then Redis) → ack. A claim that
+fails reads the record to tell why (finished, cancelled, stale, a second copy, no record).
+Provider errors are retried through the delay queues or fail the request (then the message is
+dead-lettered). Every step is idempotent, so a redelivered message (the previous worker died) is
+safe.
 
-The worker takes more messages than it calls the LLM for at once (`call_slots` < prefetch): a
-message waits for a call slot unclaimed, so when a call ends the next one starts at once, while
-the finished request is stored and acked beside it.
+The worker takes more messages than it calls the LLM for at once (call slots = concurrency <
+prefetch): a claimed request waits for a call slot (at most about one call's time), so when a
+call ends the next one starts at once, its claim already made, while the finished request is
+stored and acked beside it. A request that waited is checked in the status cache before its call
+(cancelled meanwhile: no call); a worker that stops gives the claims still waiting back (queued,
+the attempt not counted) and returns their messages to the queue.
 
 Only the message of the request's current dispatch may claim it (fortune_core.submission): a
 message of an earlier dispatch is stale and dropped, and a second copy of the current one (a
@@ -139,22 +142,18 @@ class Processor:
         validated = validate_request(message.request)
         if validated.request is None:
             return self._invalid(message, redelivered, validated.errors)
-        if not self._take_call_slot():
-            log.info("worker stopping: returning the message unclaimed",
-                     extra={"request_id": message.request_id})  # fmt: skip
-            return Outcome.REQUEUE
-        try:
-            return self._claim_and_run(message, validated.request, redelivered)
-        finally:
-            self._free_call_slot()
+        return self._claim_and_run(message, validated.request, redelivered)
 
-    def _take_call_slot(self) -> bool:
-        """Wait for a call slot; False when the worker stops first (the message goes back)."""
+    def _take_call_slot(self) -> bool | None:
+        """Take a call slot: whether it had to be waited for; None when the worker stops first."""
+        if self._call_slots.acquire(blocking=False):
+            self._holding.slot = True
+            return False
         while not self._call_slots.acquire(timeout=0.5):
             if self._hard_stop.is_set():
                 raise AbandonedError
             if self._stopping.is_set():
-                return False
+                return None
         self._holding.slot = True
         return True
 
@@ -163,6 +162,54 @@ class Processor:
         if getattr(self._holding, "slot", False):
             self._holding.slot = False
             self._call_slots.release()
+
+    def _run_in_call_slot(
+        self, message: QueueMessage, request: FortuneRequest, claimed: FortuneRecord
+    ) -> Outcome:
+        request_id = message.request_id
+        waited = self._take_call_slot()
+        if waited is None:
+            return self._give_back(message, claimed)
+        try:
+            if waited and not self._still_running(request_id):
+                log.info("cancelled while waiting for a call slot; not calling the provider",
+                         extra={"request_id": request_id})  # fmt: skip
+                return self._settle_finished(request_id)
+            return self._run(message, request, claimed)
+        finally:
+            self._free_call_slot()
+
+    def _still_running(self, request_id: str) -> bool:
+        """Whether the status cache still shows the request running (a cancellation writes it
+        there too); True when the cache cannot tell: the store is conditional anyway."""
+        try:
+            view = self._cache.get(request_id)
+        except redis.RedisError:
+            return True
+        return view is None or view.get("status") == Status.RUNNING.value
+
+    def _give_back(self, message: QueueMessage, claimed: FortuneRecord) -> Outcome:
+        """The worker stops before the call: the claim goes back (queued, its attempt uncounted)
+        and the message to the queue, for another worker."""
+        request_id = message.request_id
+        expected = message.dispatch if message.dispatch is not None else ANY_DISPATCH
+        back = self._backend(
+            lambda: transition(
+                request_id,
+                {Status.RUNNING},
+                Status.QUEUED,
+                expect_dispatch=expected,
+                attempts=claimed.attempts - 1,
+                message="",
+            ),
+            "give the claim back",
+        )
+        if back is None:  # cancelled meanwhile
+            return self._settle_finished(request_id)
+        self._show(back)
+        log.info("worker stopping: claim given back, message returned",
+                 extra={"request_id": request_id})  # fmt: skip
+        return Outcome.REQUEUE
 
     def _invalid(
         self, message: QueueMessage, redelivered: bool, errors: dict[str, FieldMessage]
@@ -223,7 +270,7 @@ class Processor:
             )
             self._metrics.finished_attempts.labels("failed").observe(claimed.attempts)
             return self._dead_letter("too_many_attempts")
-        return self._run(message, request, claimed)
+        return self._run_in_call_slot(message, request, claimed)
 
     def _not_claimed(self, message: QueueMessage, redelivered: bool) -> Outcome:
         """The claim found the request not claimable by this message: read the record to say

@@ -104,8 +104,9 @@ class KubeClient:
                 "not running in a Kubernetes pod (no KUBERNETES_SERVICE_HOST or no ServiceAccount "
                 "token); FORTUNE_MODE=kubernetes needs one"
             )
-        return cls(host, int(port), SERVICE_ACCOUNT_DIR / "token", SERVICE_ACCOUNT_DIR / "ca.crt",
-                   timeout)  # fmt: skip
+        return cls(
+            host, int(port), SERVICE_ACCOUNT_DIR / "token", SERVICE_ACCOUNT_DIR / "ca.crt", timeout
+        )
 
     @staticmethod
     def own_namespace() -> str:
@@ -166,9 +167,13 @@ class KubeClient:
     # --- FortuneRequests ------------------------------------------------------------------
 
     def create_fortune_request(
-        self, namespace: str, name: str, spec: dict[str, Any], labels: dict[str, str],
+        self,
+        namespace: str,
+        name: str,
+        spec: dict[str, Any],
+        labels: dict[str, str],
         annotations: dict[str, str],
-    ) -> dict[str, Any]:  # fmt: skip
+    ) -> dict[str, Any]:
         """Create a FortuneRequest; KubeError 409 if one of that name exists."""
         body = {
             "apiVersion": API_VERSION,

@@ -36,24 +36,60 @@ GENERATES = {"wood": "fire", "fire": "earth", "earth": "metal", "metal": "water"
 CONTROLS = {"wood": "earth", "earth": "water", "water": "fire", "fire": "metal", "metal": "wood"}
 
 ZODIAC_EN = {
-    "鼠": "Rat", "牛": "Ox", "虎": "Tiger", "兔": "Rabbit", "龙": "Dragon", "蛇": "Snake",
-    "马": "Horse", "羊": "Goat", "猴": "Monkey", "鸡": "Rooster", "狗": "Dog", "猪": "Pig",
-}  # fmt: skip
+    "鼠": "Rat",
+    "牛": "Ox",
+    "虎": "Tiger",
+    "兔": "Rabbit",
+    "龙": "Dragon",
+    "蛇": "Snake",
+    "马": "Horse",
+    "羊": "Goat",
+    "猴": "Monkey",
+    "鸡": "Rooster",
+    "狗": "Dog",
+    "猪": "Pig",
+}
 CONSTELLATION_EN = {
-    "白羊": "Aries", "金牛": "Taurus", "双子": "Gemini", "巨蟹": "Cancer", "狮子": "Leo",
-    "处女": "Virgo", "天秤": "Libra", "天蝎": "Scorpio", "射手": "Sagittarius",
-    "摩羯": "Capricorn", "水瓶": "Aquarius", "双鱼": "Pisces",
-}  # fmt: skip
+    "白羊": "Aries",
+    "金牛": "Taurus",
+    "双子": "Gemini",
+    "巨蟹": "Cancer",
+    "狮子": "Leo",
+    "处女": "Virgo",
+    "天秤": "Libra",
+    "天蝎": "Scorpio",
+    "射手": "Sagittarius",
+    "摩羯": "Capricorn",
+    "水瓶": "Aquarius",
+    "双鱼": "Pisces",
+}
 TEN_GOD_EN = {
-    "比肩": "Friend", "劫财": "Rob Wealth", "食神": "Eating God", "伤官": "Hurting Officer",
-    "偏财": "Indirect Wealth", "正财": "Direct Wealth", "七杀": "Seven Killings",
-    "正官": "Direct Officer", "偏印": "Indirect Resource", "正印": "Direct Resource",
-}  # fmt: skip
+    "比肩": "Friend",
+    "劫财": "Rob Wealth",
+    "食神": "Eating God",
+    "伤官": "Hurting Officer",
+    "偏财": "Indirect Wealth",
+    "正财": "Direct Wealth",
+    "七杀": "Seven Killings",
+    "正官": "Direct Officer",
+    "偏印": "Indirect Resource",
+    "正印": "Direct Resource",
+}
 DIRECTION_EN = {
-    "正北": "north", "东北": "north-east", "正东": "east", "东南": "south-east",
-    "正南": "south", "西南": "south-west", "正西": "west", "西北": "north-west",
-    "中宫": "centre", "北": "north", "南": "south", "东": "east", "西": "west",
-}  # fmt: skip
+    "正北": "north",
+    "东北": "north-east",
+    "正东": "east",
+    "东南": "south-east",
+    "正南": "south",
+    "西南": "south-west",
+    "正西": "west",
+    "西北": "north-west",
+    "中宫": "centre",
+    "北": "north",
+    "南": "south",
+    "东": "east",
+    "西": "west",
+}
 #: weights of a branch's hidden stems (本气, 中气, 余气) by how many it has
 HIDDEN_WEIGHTS = {1: (1.0,), 2: (0.7, 0.3), 3: (0.6, 0.3, 0.1)}
 MONTH_BRANCH_FACTOR = 2.0  # the month branch (月令) counts double in the strength estimate
@@ -234,10 +270,15 @@ def resolve_time(
     day = birth.solar_birth_date()
     if birth.birth_time is None:
         basis = TimeBasis(
-            hour_known=False, civil=None, utc_offset=None, standard=None,
-            used_for_day_and_hour=None, instant_beijing=None, zi_hour_convention=convention,
+            hour_known=False,
+            civil=None,
+            utc_offset=None,
+            standard=None,
+            used_for_day_and_hour=None,
+            instant_beijing=None,
+            zi_hour_convention=convention,
             longitude=birth.longitude,
-        )  # fmt: skip
+        )
         return basis, None, None
     clock = dt.time.fromisoformat(birth.birth_time)
     zone = ZoneInfo(birth.timezone)
@@ -358,9 +399,12 @@ def _strength(pillars: dict[str, Pillar | None], day_master: str) -> Strength:
     month = pillars["month"]
     assert month is not None
     return Strength(
-        level=level, support=round(support, 2), total=round(total, 2), ratio=round(ratio, 3),
+        level=level,
+        support=round(support, 2),
+        total=round(total, 2),
+        ratio=round(ratio, 3),
         season=_season_state(element, month.branch),
-    )  # fmt: skip
+    )
 
 
 def favourable(day_master: str, strength: Strength, weighted: dict[str, float]) -> list[str]:
@@ -401,8 +445,9 @@ def derive_profile(
         day_prev = _lunar_at(dt.datetime.combine(solar_day, dt.time(0, 0)))
         day_next = _lunar_at(dt.datetime.combine(solar_day, dt.time(23, 59)))
         if (day_prev.getMonthInGanZhiExact(), day_prev.getYearInGanZhiExact()) != (
-            day_next.getMonthInGanZhiExact(), day_next.getYearInGanZhiExact()
-        ):  # fmt: skip
+            day_next.getMonthInGanZhiExact(),
+            day_next.getYearInGanZhiExact(),
+        ):
             notes.append(
                 "a solar term (节) begins on the birth date: without the hour the month "
                 "pillar (and maybe the year pillar) is uncertain"
@@ -423,8 +468,10 @@ def derive_profile(
                 f"{basis.daylight_saving_minutes} min to standard time"
             )
         if basis.ambiguous:
-            notes.append("the clock time occurred twice (end of daylight saving); the first "
-                         "(daylight) one was used")  # fmt: skip
+            notes.append(
+                "the clock time occurred twice (end of daylight saving); the first "
+                "(daylight) one was used"
+            )
         if basis.true_solar:
             notes.append("true solar time used for the day and hour pillars")
         if _local_mean_time(birth):

@@ -229,8 +229,11 @@ def status_from_record(view: dict[str, Any], generation: int | None = None) -> d
     }
     if generation is not None:
         out["observedGeneration"] = generation
-    for key, name in (("queuedAt", "queued_at"), ("startedAt", "started_at"),
-                      ("completedAt", "completed_at")):  # fmt: skip
+    for key, name in (
+        ("queuedAt", "queued_at"),
+        ("startedAt", "started_at"),
+        ("completedAt", "completed_at"),
+    ):
         value = view.get(name)
         if value:
             out[key] = value if isinstance(value, str) else _iso(value)

@@ -29,7 +29,23 @@ PINS = {
     "coredns": "COREDNS_VERSION",
     "crictl": "CRICTL_VERSION",
     "local-path-provisioner": "LOCAL_PATH_PROVISIONER_VERSION",
+    "kube-score": "KUBE_SCORE_VERSION",
 }
+# files fetched from Go module sources by build.sh: name -> (versions.env key, file name)
+FILES = {
+    "keda": ("KEDA_VERSION", "keda.sh_scaledobjects.yaml"),
+    "prometheus-operator": (
+        "PROMETHEUS_OPERATOR_VERSION",
+        "monitoring.coreos.com_servicemonitors.yaml",
+    ),
+    "skaffold": ("SKAFFOLD_VERSION", "v4beta13.json"),
+}
+
+
+def fetched_file(name: str) -> Path:
+    """A file build.sh fetched from a module source: <cache>/files/<name>-<version>/<file>."""
+    key, filename = FILES[name]
+    return cache_dir() / "files" / f"{name}-{read_versions()[key]}" / filename
 
 
 def read_versions() -> dict[str, str]:

@@ -84,4 +84,26 @@ build crictl "$CRICTL_VERSION" go_install sigs.k8s.io/cri-tools/cmd/crictl "$CRI
   "-X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION"
 build local-path-provisioner "$LOCAL_PATH_PROVISIONER_VERSION" go_install \
   github.com/rancher/local-path-provisioner "$LOCAL_PATH_PROVISIONER_VERSION"
+build kube-score "$KUBE_SCORE_VERSION" go_install github.com/zegl/kube-score/cmd/kube-score \
+  "$KUBE_SCORE_VERSION" "-X main.version=$KUBE_SCORE_VERSION"
+
+# Files from Go module sources (downloaded and verified against sum.golang.org, never built):
+# fetch <name> <module> <version> <path in the module> -> <cache>/files/<name>-<version>/<basename>
+fetch() {
+  local name="$1" module="$2" version="$3" file="$4"
+  local dir="$cache/files/$name-$version"
+  [ -f "$dir/$(basename "$file")" ] && return
+  local src
+  src=$(cd "$(mktemp -d)" && GOFLAGS=-mod=mod go mod download -json "$module@$version" \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')
+  mkdir -p "$dir" && cp "$src/$file" "$dir/.partial" && mv "$dir/.partial" "$dir/$(basename "$file")"
+  echo "build.sh: fetched $(basename "$file") from $module@$version"
+}
+fetch keda github.com/kedacore/keda/v2 "$KEDA_VERSION" config/crd/bases/keda.sh_scaledobjects.yaml
+fetch prometheus-operator github.com/prometheus-operator/prometheus-operator \
+  "$PROMETHEUS_OPERATOR_VERSION" example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml
+skaffold_schema="v4beta13"  # the schema version of SKAFFOLD_VERSION (pkg/skaffold/schema/latest)
+fetch skaffold github.com/GoogleContainerTools/skaffold/v2 "$SKAFFOLD_VERSION" \
+  "docs-v2/content/en/schemas/$skaffold_schema.json"
+
 build pause "src-$(sha256sum "$root/dev/node/pause.c" | cut -c1-12)" cc_build_pause

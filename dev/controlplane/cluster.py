@@ -33,9 +33,18 @@ from controlplane.processes import ClusterError
 
 MACHINE_LOCK = Path("/run/cyberfortune/node.json")
 BINARIES = [
-    "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet",
-    "kube-proxy", "kubectl", "crictl", "coredns", "pause", "local-path-provisioner",
-]  # fmt: skip
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kubelet",
+    "kube-proxy",
+    "kubectl",
+    "crictl",
+    "coredns",
+    "pause",
+    "local-path-provisioner",
+]
 # What the node and its add-ons need; `make images` builds the rest.
 BOOT_IMAGES = ["pause", "coredns", "local-path-provisioner", "base"]
 
@@ -98,9 +107,14 @@ class LocalCluster:
         self.plane.apply(*addons.local_path_objects(self.state_dir / "volumes"))
         for namespace, deployment in addons.DEPLOYMENTS:
             self.plane.kubectl(
-                "-n", namespace, "rollout", "status", f"deployment/{deployment}",
-                f"--timeout={int(timeout)}s", timeout=timeout + 10,
-            )  # fmt: skip
+                "-n",
+                namespace,
+                "rollout",
+                "status",
+                f"deployment/{deployment}",
+                f"--timeout={int(timeout)}s",
+                timeout=timeout + 10,
+            )
         return time.monotonic() - start
 
     def down(self) -> None:

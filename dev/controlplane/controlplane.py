@@ -231,9 +231,13 @@ class ControlPlane:
         """Server-side apply of `objects` as the cluster's own field manager."""
         manifest = {"apiVersion": "v1", "kind": "List", "items": list(objects)}
         self.kubectl(
-            "apply", "--server-side", "--field-manager=cyberfortune-cluster", "-f", "-",
+            "apply",
+            "--server-side",
+            "--field-manager=cyberfortune-cluster",
+            "-f",
+            "-",
             input=json.dumps(manifest),
-        )  # fmt: skip
+        )
 
     def down(self, timeout: float = 15.0) -> None:
         """Stop the components (reverse start order) by their recorded PIDs."""

@@ -70,9 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     service = json.loads(
         subprocess.run(
             [*kubectl, "get", "service", f"{RELEASE}-api", "-o", "json"],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
-    )  # fmt: skip
+    )
     api = f"http://{service['spec']['clusterIP']}:{service['spec']['ports'][0]['port']}"
     print(f"cluster-deploy: release {RELEASE} ready in {time.monotonic() - start:.0f}s")
     print(f"  API: {api}   (the Service's ClusterIP, reachable from this machine)")

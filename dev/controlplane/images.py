@@ -115,11 +115,14 @@ def _buildah(*args: str, capture: bool = True) -> str:
     root = cache_dir() / "buildah"
     cmd = [
         BUILDAH,
-        "--root", str(root / "storage"),
-        "--runroot", str(root / "run"),
-        "--storage-driver", "overlay",
+        "--root",
+        str(root / "storage"),
+        "--runroot",
+        str(root / "run"),
+        "--storage-driver",
+        "overlay",
         *args,
-    ]  # fmt: skip
+    ]
     proc = subprocess.run(cmd, capture_output=capture, text=True, check=False)
     if proc.returncode != 0:
         detail = (proc.stderr or "").strip()[-2000:] if capture else "see the output above"
@@ -199,17 +202,25 @@ def build(spec: ImageSpec, base: str | None) -> str:
     return image_id
 
 
-def archive(spec: ImageSpec, image_id: str) -> Path:
-    """The image as an OCI archive (written once per image id)."""
-    out = images_dir() / f"{spec.name}-{image_id[:16]}.tar"
+def archive(spec: ImageSpec, image_id: str, ref: str | None = None) -> Path:
+    """The image as an OCI archive named `ref` (default: the image's own name), written once per
+    image id and name."""
+    ref = ref or spec.ref
+    if ref == spec.ref:
+        out = images_dir() / f"{spec.name}-{image_id[:16]}.tar"
+        stale = f"{spec.name}-*.tar"
+    else:  # another tag of the image (skaffold's): kept beside the image's own archive
+        tag = hashlib.sha256(ref.encode()).hexdigest()[:8]
+        out = images_dir() / "tagged" / f"{spec.name}-{image_id[:16]}-{tag}.tar"
+        stale = f"{spec.name}-*.tar"
     if out.exists():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    for old in out.parent.glob(f"{spec.name}-*.tar"):
+    for old in out.parent.glob(stale):
         old.unlink()
     partial = out.with_suffix(".partial")
     partial.unlink(missing_ok=True)
-    _buildah("push", "--quiet", image_id, f"oci-archive:{partial}:{spec.ref}")
+    _buildah("push", "--quiet", image_id, f"oci-archive:{partial}:{ref}")
     partial.rename(out)
     return out
 
@@ -235,6 +246,16 @@ def built_archives() -> dict[str, Path]:
         if candidates:
             found[spec.name] = candidates[-1]
     return found
+
+
+def qualified(ref: str) -> str:
+    """`ref` as containerd names it (`cyberfortune/api:x` is `docker.io/cyberfortune/api:x`)."""
+    first = ref.split("/", 1)[0]
+    if "/" not in ref:
+        return f"docker.io/library/{ref}"
+    if "." in first or ":" in first or first == "localhost":
+        return ref
+    return f"docker.io/{ref}"
 
 
 def load_into(node: object, archives: dict[str, Path]) -> list[str]:
@@ -267,10 +288,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["build", "list"])
     parser.add_argument("names", nargs="*", metavar="NAME", help=", ".join(IMAGES))
     parser.add_argument("--state-dir", type=Path, default=REPO_ROOT / ".local" / "cluster")
+    parser.add_argument(
+        "--tag", help="also name the (one) image so, and load it under that name (skaffold)"
+    )
     args = parser.parse_args(argv)
     unknown = sorted(set(args.names) - set(IMAGES))
     if unknown:
         parser.error(f"unknown image(s) {', '.join(unknown)}; known: {', '.join(IMAGES)}")
+    if args.tag and len(args.names) != 1:
+        parser.error("--tag names exactly one image")
     if args.command == "list":
         for name, path in built_archives().items():
             print(f"{IMAGES[name].ref}  {path}")
@@ -283,7 +309,18 @@ def main(argv: list[str] | None = None) -> int:
         from controlplane.cluster import running_node
 
         node = running_node(args.state_dir)
-        if node is None:
+        if args.tag:
+            spec = IMAGES[args.names[0]]
+            image_id = _image_id(spec.ref)
+            assert image_id is not None
+            tagged = archive(spec, image_id, qualified(args.tag))
+            if node is None:
+                raise ClusterError(f"no local node runs to load {args.tag} into")
+            proc = node.ctr("images", "import", str(tagged))
+            if proc.returncode != 0:
+                raise ClusterError(f"importing {tagged} failed: {proc.stderr.strip()}")
+            print(f"images: {args.tag} loaded into the node")
+        elif node is None:
             print("images: no local node is running; `make cluster-up` loads them")
         else:
             loaded = load_into(node, archives)

@@ -158,10 +158,21 @@ class Node:
     def node_ready(self) -> bool:
         """True once the Node object reports Ready."""
         proc = subprocess.run(
-            [str(binary_path("kubectl")), "--kubeconfig", str(self.plane.kubeconfig), "get",
-             "node", NODE_NAME, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}"],
-            capture_output=True, text=True, check=False, timeout=30,
-        )  # fmt: skip
+            [
+                str(binary_path("kubectl")),
+                "--kubeconfig",
+                str(self.plane.kubeconfig),
+                "get",
+                "node",
+                NODE_NAME,
+                "-o",
+                "jsonpath={.status.conditions[?(@.type=='Ready')].status}",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
         return proc.returncode == 0 and proc.stdout.strip() == "True"
 
     # --- configuration ----------------------------------------------------------------------
@@ -275,9 +286,11 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         """containerd, kubelet, kube-proxy, in start order."""
         p = self.plane.ports
         containerd = Daemon(
-            "containerd", CONTAINERD, ["--config", str(self._containerd_config())],
+            "containerd",
+            CONTAINERD,
+            ["--config", str(self._containerd_config())],
             self.containerd_ready,
-        )  # fmt: skip
+        )
         kubelet = Daemon(
             "kubelet",
             str(binary_path("kubelet")),

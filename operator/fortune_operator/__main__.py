@@ -84,17 +84,19 @@ def main() -> int:
     redis_client = redis.Redis.from_url(
         settings.core.redis_url, socket_timeout=3, socket_connect_timeout=3
     )
-    channels = Channels(StatusCache(redis_client, settings.core.retention_seconds),
-                        Publisher(settings.core.rabbitmq_url,
-                                  dead_letters=settings.core.dead_letter_limits()))  # fmt: skip
+    channels = Channels(
+        StatusCache(redis_client, settings.core.retention_seconds),
+        Publisher(settings.core.rabbitmq_url, dead_letters=settings.core.dead_letter_limits()),
+    )
     post_event = event_poster(kube, settings.identity)
     reconciler = Reconciler(settings.core, channels, kube, post_event)
     autoscaler = Autoscaler(kube, BacklogReader(settings.core.rabbitmq_url), post_event)
     controller = Controller(settings, channels, kube, reconciler, autoscaler)
     ready.set()
 
-    elector = LeaderElector(kube, own_namespace, settings.lease_name, settings.identity,
-                            settings.lease_seconds)  # fmt: skip
+    elector = LeaderElector(
+        kube, own_namespace, settings.lease_name, settings.identity, settings.lease_seconds
+    )
     lost = threading.Event()
 
     def on_lost() -> None:

@@ -101,7 +101,7 @@ class Autoscaler:
                 raise
             except Exception as exc:  # a backend or the API server is down: try again next poll
                 metrics.POOL_ERRORS.labels(key[0], state.pool).inc()
-                log.warning("pool %s: %s", state.pool, exc)
+                log.warning("pool %s: %r", state.pool, exc)
             await asyncio.sleep(policy.poll_seconds)
 
     async def _poll(

@@ -124,6 +124,9 @@ class Controller:
         @kopf.on.startup(registry=registry)
         async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
             settings.posting.enabled = False  # our own Events only (events.py)
+            # No cluster-wide observation of namespaces and CRDs: the namespaces are given and the
+            # CRD is installed with the chart, so least privilege needs no cluster-wide rights.
+            settings.scanning.disabled = True
             settings.watching.server_timeout = 300
             settings.watching.client_timeout = 330
             settings.networking.error_backoffs = [1, 2, 5, 10]
@@ -137,8 +140,9 @@ class Controller:
         async def fortune_request(event: kopf.RawEvent, **_: Any) -> None:
             self.on_fortune_request(event)
 
-        @kopf.on.event("apps", "v1", "deployments", labels={POOL_LABEL: kopf.PRESENT},
-                       registry=registry)  # fmt: skip
+        @kopf.on.event(
+            "apps", "v1", "deployments", labels={POOL_LABEL: kopf.PRESENT}, registry=registry
+        )
         async def worker_deployment(event: kopf.RawEvent, **_: Any) -> None:
             self.on_deployment(event)
 

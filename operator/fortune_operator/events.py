@@ -51,7 +51,8 @@ def event_poster(kube: KubeClient, host: str) -> EventPoster:
         try:
             kube.request("POST", f"/api/v1/namespaces/{meta['namespace']}/events", event)
         except KubeError as exc:
-            log.warning("could not post event %s on %s/%s: %s", reason, meta["namespace"],
-                        meta["name"], exc)  # fmt: skip
+            log.warning(
+                "could not post event %s on %s/%s: %s", reason, meta["namespace"], meta["name"], exc
+            )
 
     return post

@@ -7,9 +7,11 @@ Lease). /readyz fails only while the process is starting or stopping.
 from __future__ import annotations
 
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+
+from fortune_core import probes
 
 POOL = ("namespace", "pool")
 POOL_READY = Gauge("cyberfortune_pool_ready_messages", "Messages ready in the pool's queue", POOL)
@@ -47,33 +49,8 @@ GARBAGE_COLLECTED = Counter(
 LEADER = Gauge("cyberfortune_operator_leader", "1 while this replica holds the Lease")
 
 
-class _Handler(BaseHTTPRequestHandler):
-    ready = threading.Event()
-
-    def do_GET(self) -> None:
-        if self.path == "/metrics":
-            body, kind, code = generate_latest(), CONTENT_TYPE_LATEST, 200
-        elif self.path == "/healthz":
-            body, kind, code = b"ok\n", "text/plain", 200
-        elif self.path == "/readyz":
-            ok = self.ready.is_set()
-            body, kind = (b"ok\n" if ok else b"starting\n"), "text/plain"
-            code = 200 if ok else 503
-        else:
-            body, kind, code = b"not found\n", "text/plain", 404
-        self.send_response(code)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Probes every few seconds would flood the log."""
-
-
 def serve(port: int) -> tuple[ThreadingHTTPServer, threading.Event]:
     """Serve the endpoint in a daemon thread; (server, the readiness flag to set)."""
-    server = ThreadingHTTPServer(("0.0.0.0", port), _Handler)
-    thread = threading.Thread(target=server.serve_forever, name="http", daemon=True)
-    thread.start()
-    return server, _Handler.ready
+    ready = threading.Event()
+    server = probes.serve(port, ready.is_set, lambda: (generate_latest(), CONTENT_TYPE_LATEST))
+    return server, ready

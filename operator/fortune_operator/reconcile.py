@@ -123,8 +123,9 @@ class Reconciler:
             ref, status_from_record(status_view(record), body["metadata"].get("generation"))
         )
         if written == Written.WRITTEN and outcome == "queued":
-            self.post_event(body, "Normal", "Queued", f"request {request_id} queued in pool "
-                            f"{record.pool}")  # fmt: skip
+            self.post_event(
+                body, "Normal", "Queued", f"request {request_id} queued in pool {record.pool}"
+            )
         metrics.RECONCILES.labels(outcome).inc()
         if outcome in ("queued", "invalid"):
             metrics.RECONCILE_SECONDS.observe(time.monotonic() - start)
@@ -143,9 +144,13 @@ class Reconciler:
                 f"spec.{path}: {message.en}" for path, message in validated.errors.items()
             )
             record = reject(
-                self.channels, request_id=request_id, request=spec, pool=pool, message=text,
+                self.channels,
+                request_id=request_id,
+                request=spec,
+                pool=pool,
+                message=text,
                 resource=ref,
-            )  # fmt: skip
+            )
             self.post_event(body, "Warning", "InvalidSpec", text)
             return record, "invalid"
         fortune = validated.request.with_resolved_date()

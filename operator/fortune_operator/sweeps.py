@@ -83,8 +83,9 @@ class Sweeper:
             if exc.status != 404:
                 raise
             cancel(self.channels, record.id, "cancelled: its FortuneRequest was deleted")
-            log.info("cancelled: the FortuneRequest %s/%s is gone", ref.namespace, ref.name,
-                     extra=extra)  # fmt: skip
+            log.info(
+                "cancelled: the FortuneRequest %s/%s is gone", ref.namespace, ref.name, extra=extra
+            )
             return True
         text = f"queued again: no progress while {status.value} for {seconds:g} s"
         try:

@@ -40,8 +40,13 @@ def test_crd_spec_is_the_request_schema_and_immutable() -> None:
     assert version["subresources"] == {"status": {}}
     columns = {c["name"]: c.get("priority", 0) for c in version["additionalPrinterColumns"]}
     assert columns == {
-        "Phase": 0, "Topic": 0, "Attempts": 0, "Age": 0, "Request": 1, "Summary": 1,
-    }  # fmt: skip
+        "Phase": 0,
+        "Topic": 0,
+        "Attempts": 0,
+        "Age": 0,
+        "Request": 1,
+        "Summary": 1,
+    }
 
 
 def _described(schema: dict[str, Any], path: str = "") -> list[str]:
@@ -104,10 +109,15 @@ def test_status_of_a_succeeded_request_carries_summary_and_scores_but_not_the_re
         "aspects": {"career": "..."},
     }
     view = {
-        **VIEW, "status": "succeeded", "version": 4, "attempts": 1, "result": result,
-        "started_at": "2026-11-25T08:00:00.200Z", "completed_at": "2026-11-25T08:00:01.300Z",
+        **VIEW,
+        "status": "succeeded",
+        "version": 4,
+        "attempts": 1,
+        "result": result,
+        "started_at": "2026-11-25T08:00:00.200Z",
+        "completed_at": "2026-11-25T08:00:01.300Z",
         "worker": "worker-abc",
-    }  # fmt: skip
+    }
     status = status_from_record(view)
     assert status["phase"] == "Succeeded"
     assert status["summary"] == "稳中求进"
@@ -119,8 +129,10 @@ def test_status_of_a_succeeded_request_carries_summary_and_scores_but_not_the_re
     assert set(status) <= set(status_fields["status"]["properties"])
     complete = status["conditions"][-1]
     assert (complete["type"], complete["status"], complete["reason"]) == (
-        "Complete", "True", "Succeeded",
-    )  # fmt: skip
+        "Complete",
+        "True",
+        "Succeeded",
+    )
 
 
 def test_status_of_a_request_failed_before_it_was_queued() -> None:
@@ -128,8 +140,9 @@ def test_status_of_a_request_failed_before_it_was_queued() -> None:
     status = status_from_record(view)
     assert status["phase"] == "Failed"
     assert [(c["type"], c["status"]) for c in status["conditions"]] == [
-        ("Accepted", "False"), ("Complete", "False"),
-    ]  # fmt: skip
+        ("Accepted", "False"),
+        ("Complete", "False"),
+    ]
     assert status["message"] == "invalid spec: date"
 
 

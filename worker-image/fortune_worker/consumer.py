@@ -146,8 +146,8 @@ class Worker:
             settings.llm_global_concurrency,
         )
         if settings.metrics_port:
-            self.metrics_server = self.metrics.serve(settings.metrics_port)
-            log.info("metrics on port %d", settings.metrics_port)
+            self.metrics_server = self.metrics.serve(settings.metrics_port, self.consuming.is_set)
+            log.info("metrics and probes on port %d", settings.metrics_port)
         executor = ThreadPoolExecutor(settings.prefetch_count, thread_name_prefix="fortune")
         status = ExitStatus.DRAINED
         try:

@@ -5,9 +5,19 @@ Each `Worker` has its own registry, so several workers in one process (tests) do
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from fortune_core import probes
 
 _SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 
@@ -81,7 +91,9 @@ class WorkerMetrics:
             registry=r,
         )
 
-    def serve(self, port: int, address: str = "0.0.0.0") -> Any:
-        """Serve `/metrics` on `address:port` from a daemon thread; the server (`.shutdown()`)."""
-        server, _thread = start_http_server(port, address, registry=self.registry)
-        return server
+    def serve(self, port: int, ready: Callable[[], bool], address: str = "0.0.0.0") -> Any:
+        """Serve `/metrics`, `/healthz` and `/readyz` (`ready()`) on `address:port` from a daemon
+        thread; the server (`.shutdown()`)."""
+        return probes.serve(
+            port, ready, lambda: (generate_latest(self.registry), CONTENT_TYPE_LATEST), address
+        )

@@ -306,15 +306,19 @@ class Processor:
     def _cancel_orphan(self, request_id: str) -> Outcome:
         """The request's FortuneRequest was deleted (while the operator was away): cancel it
         rather than call the LLM for nobody."""
-        log.info("its FortuneRequest was deleted; cancelling instead of processing",
-                 extra={"request_id": request_id})  # fmt: skip
+        log.info(
+            "its FortuneRequest was deleted; cancelling instead of processing",
+            extra={"request_id": request_id},
+        )
         gone = self._backend(
             lambda: transition(
-                request_id, {Status.RUNNING}, Status.CANCELLED,
+                request_id,
+                {Status.RUNNING},
+                Status.CANCELLED,
                 message="cancelled: its FortuneRequest was deleted",
             ),
             "cancel the request",
-        )  # fmt: skip
+        )
         if gone is not None:
             self._show(gone)
         return Outcome.ACK
@@ -427,11 +431,15 @@ class Processor:
             expected = message.dispatch if message.dispatch is not None else ANY_DISPATCH
             queued = self._backend(
                 lambda: transition(
-                    request_id, {Status.RUNNING}, Status.QUEUED, message=text,
-                    expect_dispatch=expected, dispatch_id=dispatch,
+                    request_id,
+                    {Status.RUNNING},
+                    Status.QUEUED,
+                    message=text,
+                    expect_dispatch=expected,
+                    dispatch_id=dispatch,
                 ),
                 "mark the request queued for a retry",
-            )  # fmt: skip
+            )
             if queued is None:
                 return self._settle_finished(request_id)
             retry = dataclasses.replace(message, dispatch=dispatch)
@@ -496,8 +504,11 @@ class Processor:
             return self._kube.write_status(ref, status_from_record(status_view(record)))
         except KubeError as exc:  # never fails the request: the operator repairs the status
             self._metrics.status_write_failures.inc()
-            log.warning("could not write the FortuneRequest status: %s", exc,
-                        extra={"request_id": record.id})  # fmt: skip
+            log.warning(
+                "could not write the FortuneRequest status: %s",
+                exc,
+                extra={"request_id": record.id},
+            )
             return None
 
     def _backend(self, action: Callable[[], T], what: str) -> T:

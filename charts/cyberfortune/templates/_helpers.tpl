@@ -99,3 +99,34 @@ app.kubernetes.io/part-of: cyberfortune
 {{- define "cf.workerGrace" -}}
 {{- add .Values.llm.timeoutSeconds .Values.workers.shutdownGraceSeconds 15 -}}
 {{- end -}}
+
+{{/* What the pods' credentials come from: a change (another existing Secret, a user) rolls them.
+Generated passwords are kept across upgrades, so they are not part of it. */}}
+{{- define "cf.credentialsChecksum" -}}
+{{- $inputs := list -}}
+{{- range $name := list "rabbitmq" "redis" "mongodb" -}}
+{{- $b := index $.Values $name -}}
+{{- $inputs = append $inputs (list $b.bundled $b.existingSecret $b.external.existingSecret ($b.username | default "") ($b.auth | default "")) -}}
+{{- end -}}
+{{- $inputs = append $inputs (list .Values.llm.existingSecret .Values.llm.apiKey) -}}
+{{- $inputs | toJson | sha256sum | trunc 16 -}}
+{{- end -}}
+
+{{/* kube-score exceptions, each for a reason:
+- container-image-pull-policy: our images are pinned by tag (and by digest where a registry gives
+  one); `Always` would make every pod start depend on the registry being reachable. */}}
+{{- define "cf.scoreIgnores" -}}
+kube-score/ignore: container-image-pull-policy
+{{- end -}}
+
+{{/* Spread replicas of one component over nodes when the cluster has several (preferred only:
+a one-node cluster still runs them all). Used unless the component's affinity is set. */}}
+{{- define "cf.spread" -}}
+podAntiAffinity:
+  preferredDuringSchedulingIgnoredDuringExecution:
+    - weight: 100
+      podAffinityTerm:
+        topologyKey: kubernetes.io/hostname
+        labelSelector:
+          matchLabels: {{- include "cf.selectorLabels" . | nindent 12 }}
+{{- end -}}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 
 from kubernetes import client, config
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT / "dev") not in sys.path:  # tests/conftest.py does the same
     sys.path.insert(0, str(REPO_ROOT / "dev"))
 from controlplane.binaries import binary_path  # noqa: E402
@@ -119,9 +120,14 @@ def run_to_completion(
 def wait_rollout(cluster: Cluster, namespace: str, kind_name: str, timeout: int = 180) -> None:
     """`kubectl rollout status` until every replica is updated and available."""
     cluster.kubectl(
-        "-n", namespace, "rollout", "status", kind_name, f"--timeout={timeout}s",
+        "-n",
+        namespace,
+        "rollout",
+        "status",
+        kind_name,
+        f"--timeout={timeout}s",
         timeout=timeout + 10,
-    )  # fmt: skip
+    )
 
 
 def container(name: str, image: str, **fields: Any) -> dict[str, Any]:
@@ -306,3 +312,82 @@ def widget(name: str, **spec: Any) -> dict[str, Any]:
         "metadata": {"name": name},
         "spec": spec,
     }
+
+
+# --- the chart, installed on the local cluster ------------------------------------------------
+
+CHART = REPO_ROOT / "charts" / "cyberfortune"
+LOCAL_VALUES = CHART / "values-local.yaml"
+
+
+def helm(cluster: Cluster, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run the pinned helm against the cluster; fail the test when it fails."""
+    cmd = [str(binary_path("helm")), "--kubeconfig", str(cluster.kubeconfig), *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    assert proc.returncode == 0, f"helm {' '.join(args)} failed:\n{proc.stderr}"
+    return proc
+
+
+@dataclass
+class Release:
+    """A release of the chart: where it is and how to reach its API."""
+
+    cluster: Cluster
+    name: str
+    namespace: str
+    api_url: str
+
+    def kubectl(self, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        """kubectl in the release's namespace."""
+        return self.cluster.kubectl("-n", self.namespace, *args, **kwargs)
+
+    @property
+    def fullname(self) -> str:
+        """The chart's name prefix: the release name if it contains the chart's, else both."""
+        return fullname(self.name)
+
+    def component(self, name: str) -> str:
+        """The full name of one of the release's components (api, operator, worker-default...)."""
+        return f"{self.fullname}-{name}"
+
+    def secret_value(self, secret: str, key: str) -> str:
+        """One decoded value of a Secret of the release."""
+        import base64
+
+        out = self.kubectl("get", "secret", secret, "-o", f"jsonpath={{.data.{key}}}").stdout
+        return base64.b64decode(out).decode()
+
+
+def fullname(release: str) -> str:
+    """The chart's fullname for a release (as `cf.fullname` in the chart's _helpers.tpl)."""
+    return release if "cyberfortune" in release else f"{release}-cyberfortune"
+
+
+def install(
+    cluster: Cluster, name: str, namespace: str, *settings: str, values: list[Path] | None = None
+) -> Release:
+    """`helm upgrade --install` the chart with values-local.yaml, the extra `values` files and
+    `--set` `settings`, waiting until every pod is ready."""
+    args = ["upgrade", "--install", name, str(CHART), "-n", namespace, "--create-namespace"]
+    args += ["--wait", "--timeout", "8m", "-f", str(LOCAL_VALUES)]
+    for path in values or []:
+        args += ["-f", str(path)]
+    for setting in settings:
+        args += ["--set", setting]
+    helm(cluster, *args)
+    service = json.loads(
+        cluster.kubectl(
+            "-n", namespace, "get", "service", f"{fullname(name)}-api", "-o", "json"
+        ).stdout
+    )
+    api_url = f"http://{service['spec']['clusterIP']}:{service['spec']['ports'][0]['port']}"
+
+    def answers() -> bool:  # kube-proxy programs the endpoints up to a sync period after --wait
+        try:
+            with urllib.request.urlopen(f"{api_url}/readyz", timeout=5) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    wait_for(answers, 60, "the API Service to answer", 0.25)
+    return Release(cluster, name, namespace, api_url)

@@ -1,0 +1,435 @@
+"""Kubernetes benchmark (not a test): the local cluster, and the operator's figures on it.
+
+    .venv/bin/python benchmarks/kubernetes.py [--finished 10000] [--write]      (as root)
+
+Starts a local cluster in a temp dir (so `make cluster-up` must be down), then measures
+
+1. the cluster: `up` from an empty state directory and again from a kept one, until the node is
+   Ready and CoreDNS serves; `kubectl scale` of a Deployment 1 → 4 until the new replicas are
+   Ready; 4 → 1 until the stopped containers have exited;
+2. the chart: `helm install` with the local values until every pod is Ready;
+3. scaling: a burst of requests on a pool at zero replicas: from the first request to the
+   operator's scale patch, and to the first reading started by a new worker;
+4. the FortuneRequest path: FortuneRequests created at once, from creation to Queued (client
+   clocks: create call → status seen through a watch), p50/p99 and FortuneRequests/s, and end to
+   end with a fast fake LLM;
+5. the operator's memory (RSS of its process) with `--finished` finished FortuneRequests in the
+   cluster, and the etcd object count under a steady load with a short TTL (it stays flat).
+
+Prints a Markdown section and, with --write, replaces it in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+for extra in (ROOT / "dev", ROOT / "tests"):
+    sys.path.insert(0, str(extra))
+
+import yaml  # noqa: E402
+from e2e_cluster import Cluster, Release, install  # noqa: E402
+from fakes.fake_llm import FakeLLM  # noqa: E402
+from kubernetes import client, watch  # noqa: E402
+
+from controlplane import images  # noqa: E402
+from controlplane.cluster import LocalCluster  # noqa: E402
+from controlplane.network import NODE_IP, Ports  # noqa: E402
+from fortune_core.resource import GROUP, PLURAL, VERSION  # noqa: E402
+from localservices import wait_for  # noqa: E402
+
+MARK_BEGIN = "<!-- kubernetes-benchmark:begin -->"
+MARK_END = "<!-- kubernetes-benchmark:end -->"
+SPEC = {
+    "profile": {"birthDate": "1990-05-17", "birthTime": "08:30", "gender": "female"},
+    "topic": "career",
+    "language": "en",
+}
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+def fr(name: str, ttl: int = 3600) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "FortuneRequest",
+        "metadata": {"name": name},
+        "spec": {**SPEC, "ttlSecondsAfterFinished": ttl},
+    }
+
+
+def measure_cluster(state: Path) -> dict[str, float]:
+    """Seconds: cold and warm `up`, scale up to Ready, scale down to exit."""
+    figures = {}
+    local = LocalCluster(state, Ports.free())
+    figures["up_cold"] = local.up()
+    local.down()
+    figures["up_warm"] = local.up()
+    cluster = Cluster(local.kubeconfig, state / "kubectl-cache", local)
+    ns = "bench-scale"
+    cluster.kubectl("create", "namespace", ns)
+    code = (
+        "import signal, time; signal.signal(signal.SIGTERM, lambda *_: exit(0)); time.sleep(9999)"
+    )
+    cluster.kubectl(
+        "-n",
+        ns,
+        "create",
+        "deployment",
+        "sleeper",
+        "--image=cyberfortune/api:dev",
+        "--",
+        "python",
+        "-c",
+        code,
+    )
+    cluster.kubectl("-n", ns, "rollout", "status", "deployment/sleeper", "--timeout=120s")
+    start = time.monotonic()
+    cluster.kubectl("-n", ns, "scale", "deployment/sleeper", "--replicas=4")
+    cluster.kubectl("-n", ns, "rollout", "status", "deployment/sleeper", "--timeout=120s")
+    figures["scale_up_ready"] = time.monotonic() - start
+    start = time.monotonic()
+    cluster.kubectl("-n", ns, "scale", "deployment/sleeper", "--replicas=1")
+    wait_for(lambda: len(cluster.containers(ns)) == 1, 120, "3 containers to exit", 0.05)
+    figures["scale_down_exit"] = time.monotonic() - start
+    cluster.kubectl("delete", "namespace", ns, "--wait=false")
+    return figures
+
+
+def install_chart(cluster: Cluster, llm: FakeLLM, workdir: Path) -> tuple[Release, float]:
+    values = workdir / "bench-values.yaml"
+    values.write_text(
+        yaml.safe_dump(
+            {
+                "api": {"rateLimitPerMinute": 1000000, "pollRateLimitPerMinute": 1000000},
+                "operator": {"concurrency": 8},
+                "llm": {
+                    "provider": "openai",
+                    "baseUrl": llm.base_url,
+                    "apiKey": "sk-bench",
+                    "globalConcurrency": 64,
+                },
+                "workers": {
+                    "pools": [
+                        {
+                            "name": "default",
+                            "concurrency": 8,
+                            "minReplicas": 0,
+                            "maxReplicas": 4,
+                            "scaleDownDelaySeconds": 10,
+                            "pollSeconds": 1,
+                        }
+                    ]
+                },
+            }
+        )
+    )
+    start = time.monotonic()
+    release = install(cluster, "cyberfortune", "bench", values=[values])
+    return release, time.monotonic() - start
+
+
+def objects(release: Release) -> client.CustomObjectsApi:
+    return client.CustomObjectsApi(release.cluster.admin_client())
+
+
+def create_all(
+    release: Release, names: list[str], ttl: int = 3600, threads: int = 8
+) -> dict[str, float]:
+    """Create FortuneRequests concurrently; name -> monotonic time the create call returned."""
+    api = objects(release)
+    created: dict[str, float] = {}
+
+    def one(name: str) -> None:
+        api.create_namespaced_custom_object(
+            GROUP, VERSION, release.namespace, PLURAL, fr(name, ttl)
+        )
+        created[name] = time.monotonic()
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(one, names))
+    return created
+
+
+def watch_phases(
+    release: Release, wanted: set[str], phases: set[str], stop: threading.Event
+) -> dict[str, dict[str, float]]:
+    """Start a watch; name -> {phase: monotonic time first seen}, filled in the background."""
+    seen: dict[str, dict[str, float]] = {}
+
+    def run() -> None:
+        stream = watch.Watch().stream(
+            objects(release).list_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            release.namespace,
+            PLURAL,
+            timeout_seconds=900,
+        )
+        for event in stream:
+            obj = event["object"]
+            name = obj["metadata"]["name"]
+            phase = (obj.get("status") or {}).get("phase")
+            if name in wanted and phase in phases:
+                seen.setdefault(name, {}).setdefault(phase, time.monotonic())
+            if stop.is_set():
+                return
+
+    threading.Thread(target=run, daemon=True).start()
+    return seen
+
+
+def measure_scaling(release: Release, llm: FakeLLM, count: int = 64) -> dict[str, float]:
+    """Burst on a sleeping pool: to the scale patch, and to the first new worker's first start."""
+    apps = client.AppsV1Api(release.cluster.admin_client())
+    name = release.component("worker-default")
+    wait_for(
+        lambda: apps.read_namespaced_deployment_scale(name, release.namespace).spec.replicas == 0,
+        120,
+        "the pool asleep",
+        0.5,
+    )
+    llm.configure(latency=1.0)
+    patched: list[float] = []
+    stop = threading.Event()
+
+    def watch_scale() -> None:
+        for event in watch.Watch().stream(
+            apps.list_namespaced_deployment,
+            release.namespace,
+            field_selector=f"metadata.name={name}",
+            timeout_seconds=120,
+        ):
+            if (event["object"].spec.replicas or 0) > 0:
+                patched.append(time.monotonic())
+                return
+            if stop.is_set():
+                return
+
+    threading.Thread(target=watch_scale, daemon=True).start()
+    names = [f"burst-{i}" for i in range(count)]
+    seen = watch_phases(release, set(names), {"Running", "Succeeded"}, stop)
+    first = time.monotonic()
+    create_all(release, names)
+    wait_for(
+        lambda: len(seen) == count and all("Succeeded" in s for s in seen.values()),
+        600,
+        "the burst",
+        0.25,
+    )
+    stop.set()
+    started = min(s.get("Running", s.get("Succeeded", 0.0)) for s in seen.values())
+    return {"to_scale_patch": patched[0] - first, "to_first_start": started - first}
+
+
+def measure_cr_path(release: Release, llm: FakeLLM, count: int) -> dict[str, float]:
+    llm.configure(latency=0.0)
+    names = [f"path-{i}" for i in range(count)]
+    stop = threading.Event()
+    seen = watch_phases(release, set(names), {"Queued", "Running", "Succeeded"}, stop)
+    start = time.monotonic()
+    created = create_all(release, names)
+    wait_for(lambda: all("Succeeded" in seen.get(n, {}) for n in names), 900, "all succeeded", 0.5)
+    stop.set()
+    first_seen = {n: min(seen[n].values()) for n in names}  # Queued, or later when it was quicker
+    latencies = [first_seen[n] - created[n] for n in names]
+    last_queued = max(first_seen.values())
+    last_done = max(seen[n]["Succeeded"] for n in names)
+    return {
+        "count": count,
+        "queued_per_s": count / (last_queued - start),
+        "e2e_per_s": count / (last_done - start),
+        "reconcile_p50": pct(latencies, 50),
+        "reconcile_p99": pct(latencies, 99),
+    }
+
+
+def operator_rss_mb(release: Release) -> float:
+    local = release.cluster.local
+    assert local is not None
+    ids = [
+        c["id"]
+        for c in release.cluster.containers(release.namespace)
+        if c["metadata"]["name"] == "operator"
+    ]
+    info = json.loads(local.node.crictl("inspect", ids[0]).stdout)
+    pid = info["info"]["pid"]
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def count_fortune_requests(release: Release) -> int:
+    items = objects(release).list_namespaced_custom_object(
+        GROUP, VERSION, release.namespace, PLURAL
+    )["items"]
+    return len(items)
+
+
+def measure_memory(release: Release, finished: int) -> dict[str, float]:
+    before = operator_rss_mb(release)
+    names = [f"mem-{i}" for i in range(finished)]
+    create_all(release, names, ttl=7200, threads=16)
+
+    def done() -> bool:
+        items = objects(release).list_namespaced_custom_object(
+            GROUP, VERSION, release.namespace, PLURAL, label_selector=None
+        )["items"]
+        finished_now = sum(
+            (i.get("status") or {}).get("phase") == "Succeeded"
+            for i in items
+            if i["metadata"]["name"].startswith("mem-")
+        )
+        return finished_now == finished
+
+    wait_for(done, 3600, f"{finished} finished FortuneRequests", 5)
+    return {
+        "rss_before": before,
+        "rss_with_finished": operator_rss_mb(release),
+        "finished": finished,
+        "objects": count_fortune_requests(release),
+    }
+
+
+def measure_steady(release: Release, seconds: int = 120, rate: float = 4.0) -> list[int]:
+    """FortuneRequests with a 5 s TTL at `rate`/s; the object count every 10 s."""
+    api = objects(release)
+    samples = []
+    start = time.monotonic()
+    n = 0
+    next_sample = start
+    while time.monotonic() - start < seconds:
+        api.create_namespaced_custom_object(
+            GROUP, VERSION, release.namespace, PLURAL, fr(f"steady-{n}", ttl=5)
+        )
+        n += 1
+        if time.monotonic() >= next_sample:
+            samples.append(count_fortune_requests(release))
+            next_sample += 10
+        time.sleep(max(0.0, start + n / rate - time.monotonic()))
+    return samples
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--finished", type=int, default=10000)
+    parser.add_argument("--path-count", type=int, default=200)
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args(argv)
+    if os.geteuid() != 0:
+        print("run as root (the local cluster's node)", file=sys.stderr)
+        return 1
+    load_before = os.getloadavg()
+    images.build_all()
+    with tempfile.TemporaryDirectory(prefix="cf-bench-") as tmp:
+        work = Path(tmp)
+        cluster_figures = measure_cluster(work / "cluster")
+        local = LocalCluster(work / "cluster")
+        cluster = Cluster(local.kubeconfig, work / "kubectl-cache", local)
+        try:
+            with FakeLLM(host=NODE_IP, latency=1.0) as llm:
+                release, install_seconds = install_chart(cluster, llm, work)
+                scaling = measure_scaling(release, llm)
+                path = measure_cr_path(release, llm, args.path_count)
+                memory = measure_memory(release, args.finished)
+                steady = measure_steady(release)
+        finally:
+            local.down()
+    load_after = os.getloadavg()
+    section = render(
+        cluster_figures,
+        install_seconds,
+        scaling,
+        path,
+        memory,
+        steady,
+        args,
+        load_before,
+        load_after,
+    )
+    print(section)
+    if args.write:
+        doc = ROOT / "docs" / "benchmarks.md"
+        text = doc.read_text()
+        if MARK_BEGIN in text:
+            head, rest = text.split(MARK_BEGIN, 1)
+            text = head + section + rest.split(MARK_END, 1)[1]
+        else:
+            text += "\n## Kubernetes (`benchmarks/kubernetes.py`)\n\n" + section + "\n"
+        doc.write_text(text)
+    return 0
+
+
+def render(
+    cl: dict[str, float],
+    install_s: float,
+    scaling: dict[str, float],
+    path: dict[str, float],
+    memory: dict[str, float],
+    steady: list[int],
+    args: argparse.Namespace,
+    before: tuple[float, ...],
+    after: tuple[float, ...],
+) -> str:
+    load = f"load average {before[0]:.2f} before, {after[0]:.2f} after"
+    rows = [
+        ("`cluster up`, empty state dir → node Ready, CoreDNS serving", f"{cl['up_cold']:.1f} s"),
+        ("`cluster up`, kept state dir", f"{cl['up_warm']:.1f} s"),
+        ("`kubectl scale` 1 → 4 → all new replicas Ready", f"{cl['scale_up_ready']:.1f} s"),
+        ("`kubectl scale` 4 → 1 → the 3 containers exited", f"{cl['scale_down_exit']:.1f} s"),
+        (
+            "`helm install --wait` (values-local, bundled stand-ins) → all pods Ready",
+            f"{install_s:.1f} s",
+        ),
+        (
+            "burst of 64 on a pool at 0: first request → scale patch",
+            f"{scaling['to_scale_patch']:.2f} s",
+        ),
+        ("… → first reading started by a new worker", f"{scaling['to_first_start']:.2f} s"),
+        (
+            f"{int(path['count'])} FortuneRequests created at once → Queued",
+            f"{path['queued_per_s']:.1f} FortuneRequests/s",
+        ),
+        (
+            "reconcile latency (create call → status seen), p50 / p99",
+            f"{path['reconcile_p50'] * 1000:.0f} / {path['reconcile_p99'] * 1000:.0f} ms",
+        ),
+        ("end to end, fake LLM without latency", f"{path['e2e_per_s']:.1f} readings/s"),
+        ("operator RSS, fresh", f"{memory['rss_before']:.0f} MB"),
+        (
+            f"operator RSS with {int(memory['finished'])} finished FortuneRequests in the cluster",
+            f"{memory['rss_with_finished']:.0f} MB ({int(memory['objects'])} objects)",
+        ),
+        (
+            "FortuneRequests in etcd every 10 s, 4 created/s with a 5 s TTL",
+            " → ".join(str(s) for s in steady),
+        ),
+    ]
+    table = "\n".join(f"| {a} | {b} |" for a, b in rows)
+    return (
+        f"{MARK_BEGIN}\nMeasured {dt.date.today()} on this machine (2 cores, "
+        f"{platform.python_implementation()} {platform.python_version()}; {load}), command "
+        f"`.venv/bin/python benchmarks/kubernetes.py --finished {args.finished} --write` "
+        "(as root). One-node local cluster (docs/testing.md); chart with values-local.yaml; "
+        "pool 0-4 replicas × 8, poll 1 s, scale-down delay 10 s; the fake LLM on the node "
+        "address.\n\n| measure | value |\n|---|---|\n" + table + f"\n{MARK_END}"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

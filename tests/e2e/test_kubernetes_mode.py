@@ -1,0 +1,484 @@
+"""Kubernetes mode end to end: the chart installed on the local cluster (our images as pods, the
+stand-in backends bundled), the fake LLM on the host behind a fixed latency. FortuneRequests made
+with kubectl and through the HTTP API, a burst that scales a pool from zero and back, the operator
+killed mid-burst, a purged queue, TTL garbage collection and each component's rights."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from e2e_cluster import Cluster, Release, install
+from fakes.fake_llm import FakeLLM
+from kubernetes import client, watch
+
+from controlplane.network import NODE_IP
+from fortune_core.resource import GROUP, PLURAL, VERSION, resource_name
+from localservices import wait_for
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "docs" / "examples" / "fortunerequest.yaml"
+LLM_LATENCY = 0.5
+BODY = {
+    "profile": {"birthDate": "1990-05-17", "birthTime": "08:30", "gender": "female"},
+    "topic": "career",
+    "language": "en",
+}
+
+
+@pytest.fixture(scope="module")
+def fake_llm() -> Iterator[FakeLLM]:
+    """The fake OpenAI-compatible server on the node address, so pods reach it."""
+    with FakeLLM(host=NODE_IP, latency=LLM_LATENCY) as llm:
+        yield llm
+
+
+@pytest.fixture(scope="module")
+def release(
+    cluster: Cluster, fake_llm: FakeLLM, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Release]:
+    """The chart in a fresh namespace: workers from zero, short stale timeouts, the fake LLM."""
+    namespace = f"cf-e2e-{uuid.uuid4().hex[:8]}"
+    values = {
+        "api": {"rateLimitPerMinute": 100000, "pollRateLimitPerMinute": 100000},
+        "operator": {
+            "stalePendingSeconds": 5,
+            "staleQueuedSeconds": 12,
+            "staleRunningSeconds": 120,
+            "sweepSeconds": 1,
+        },
+        "workers": {
+            "pools": [
+                {
+                    "name": "default",
+                    "concurrency": 8,
+                    "minReplicas": 0,
+                    "maxReplicas": 4,
+                    "targetBacklogPerReplica": 8,
+                    "activationBacklog": 0,
+                    "scaleDownDelaySeconds": 8,
+                    "pollSeconds": 1,
+                    "resources": {"requests": {"cpu": "50m", "memory": "96Mi"}},
+                }
+            ]
+        },
+        "llm": {
+            "provider": "openai",
+            "baseUrl": fake_llm.base_url,
+            "apiKey": "sk-e2e",
+            "timeoutSeconds": 30,
+            "globalConcurrency": 32,
+        },
+    }
+    path = tmp_path_factory.mktemp("values") / "e2e.yaml"
+    path.write_text(yaml.safe_dump(values))
+    installed = install(cluster, "cyberfortune", namespace, values=[path])
+    yield installed
+    cluster.kubectl("delete", "namespace", namespace, "--wait=false")
+
+
+@pytest.fixture
+def llm(fake_llm: FakeLLM) -> FakeLLM:
+    """The fake LLM, counters reset."""
+    fake_llm.reset()
+    return fake_llm
+
+
+def custom(release: Release) -> client.CustomObjectsApi:
+    return client.CustomObjectsApi(release.cluster.admin_client())
+
+
+def fortune_request(release: Release, name: str) -> dict[str, Any] | None:
+    """The FortuneRequest `name`, or None when it does not exist."""
+    try:
+        found: dict[str, Any] = custom(release).get_namespaced_custom_object(
+            GROUP, VERSION, release.namespace, PLURAL, name
+        )
+    except client.ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return found
+
+
+def phase(release: Release, name: str) -> str | None:
+    found = fortune_request(release, name)
+    return ((found or {}).get("status") or {}).get("phase")
+
+
+def api(
+    release: Release,
+    method: str,
+    path: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any, dict[str, str]]:
+    """One call to the release's API through its ClusterIP (kube-proxy routes it from the host)."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(release.api_url + path, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    for key, value in (headers or {}).items():
+        request.add_header(key, value)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"null"), dict(response.headers)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null"), dict(exc.headers)
+
+
+def finished(release: Release, request_id: str) -> dict[str, Any] | None:
+    """The API's view of a request once it finished (None while in flight)."""
+    status, body, _ = api(release, "GET", f"/v1/fortunes/{request_id}")
+    assert status == 200, body
+    return body if body["status"] not in ("pending", "queued", "running") else None
+
+
+def worker_replicas(release: Release) -> int:
+    apps = client.AppsV1Api(release.cluster.admin_client())
+    scale = apps.read_namespaced_deployment_scale(
+        release.component("worker-default"), release.namespace
+    )
+    return int(scale.spec.replicas or 0)
+
+
+def wait_pool_asleep(release: Release) -> None:
+    wait_for(lambda: worker_replicas(release) == 0, 90, "the worker pool back at zero", 0.5)
+
+
+def test_kubectl_apply_queues_runs_and_finishes_a_fortune_request(
+    release: Release, llm: FakeLLM
+) -> None:
+    name = "xiaoman-career"
+    phases: list[str] = []
+    stop = threading.Event()
+
+    def record_phases() -> None:
+        stream = watch.Watch().stream(
+            custom(release).list_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            release.namespace,
+            PLURAL,
+            field_selector=f"metadata.name={name}",
+            timeout_seconds=120,
+        )
+        for event in stream:
+            seen = (event["object"].get("status") or {}).get("phase")
+            if seen and (not phases or phases[-1] != seen):
+                phases.append(seen)
+            if seen == "Succeeded" or stop.is_set():
+                return
+
+    watcher = threading.Thread(target=record_phases, daemon=True)
+    watcher.start()
+    release.kubectl("apply", "-f", str(EXAMPLE))
+    watcher.join(120)
+    stop.set()
+    assert phases[-1:] == ["Succeeded"], phases
+    assert "Running" in phases, phases
+
+    resource = fortune_request(release, name)
+    assert resource is not None
+    status = resource["status"]
+    assert status["attempts"] == 1 and status["summary"]
+    assert set(status["scores"]) == {"overall", "career", "love", "wealth", "health", "study"}
+    assert [c["type"] for c in status["conditions"]] == ["Accepted", "Complete"]
+    described = release.kubectl("describe", "fr", name).stdout
+    assert "Queued" in described and f"request {status['requestId']} queued" in described
+    wide = release.kubectl("get", "fr", name, "-o", "wide").stdout
+    assert "Succeeded" in wide and status["summary"][:20] in wide
+
+    # The reading itself is in MongoDB, served by the API under status.requestId.
+    reading = finished(release, status["requestId"])
+    assert reading is not None and reading["status"] == "succeeded"
+    assert reading["result"]["summary"] == status["summary"]
+    assert llm.calls(status["requestId"]) == 1
+
+
+def test_an_invalid_spec_is_rejected_by_the_api_server_with_field_and_reason(
+    release: Release,
+) -> None:
+    bad = EXAMPLE.read_text().replace('birthDate: "1990-05-17"', 'birthDate: "1990-5-17"')
+    bad = bad.replace("topic: career", "topic: fame").replace("xiaoman-career", "bad-input")
+    refused = release.kubectl("apply", "-f", "-", input=bad, check=False)
+    assert refused.returncode != 0
+    assert "spec.profile.birthDate" in refused.stderr and "should match" in refused.stderr
+    assert 'spec.topic: Unsupported value: "fame"' in refused.stderr
+    assert fortune_request(release, "bad-input") is None
+
+
+def test_a_date_the_schema_cannot_check_fails_with_the_field_and_reason(release: Release) -> None:
+    # February 30th matches the pattern; only our validation knows it is no date.
+    bad = (
+        EXAMPLE.read_text()
+        .replace("1990-05-17", "1990-02-30")
+        .replace("xiaoman-career", "no-such-day")
+    )
+    release.kubectl("apply", "-f", "-", input=bad)
+    wait_for(lambda: phase(release, "no-such-day") == "Failed", 60, "phase Failed", 0.25)
+    resource = fortune_request(release, "no-such-day")
+    assert resource is not None
+    assert "spec.profile.birthDate: is not a real date" in resource["status"]["message"]
+    described = release.kubectl("describe", "fr", "no-such-day").stdout
+    assert "InvalidSpec" in described
+
+
+def test_the_http_api_creates_fortune_requests_and_keeps_its_contract(
+    release: Release, llm: FakeLLM
+) -> None:
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    status, accepted, headers = api(release, "POST", "/v1/fortunes", BODY, key)
+    assert status == 202, accepted
+    request_id = accepted["id"]
+    assert accepted["status"] == "pending" and headers["Location"] == f"/v1/fortunes/{request_id}"
+    again, replayed, replay_headers = api(release, "POST", "/v1/fortunes", BODY, key)
+    assert (again, replayed["id"], replay_headers["Idempotent-Replayed"]) == (
+        202,
+        request_id,
+        "true",
+    )
+
+    resource = fortune_request(release, resource_name(request_id))
+    assert resource is not None, "the API creates the FortuneRequest"
+    annotations = resource["metadata"]["annotations"]
+    assert annotations["cyberfortune.io/request-id"] == request_id
+    assert resource["metadata"]["labels"]["cyberfortune.io/topic"] == "career"
+
+    reading = wait_for(lambda: finished(release, request_id), 120, "the reading", 0.25)
+    assert reading["status"] == "succeeded" and reading["result"]["scores"]
+    wait_for(lambda: phase(release, resource_name(request_id)) == "Succeeded", 30, "status", 0.25)
+    assert llm.calls(request_id) == 1
+
+
+def test_an_api_server_refusal_answers_503_and_leaves_nothing(release: Release) -> None:
+    binding = release.kubectl("get", "rolebinding", release.component("api"), "-o", "json").stdout
+    before = len(
+        custom(release).list_namespaced_custom_object(GROUP, VERSION, release.namespace, PLURAL)[
+            "items"
+        ]
+    )
+    release.kubectl("delete", "rolebinding", release.component("api"))
+    try:
+
+        def refused() -> dict[str, Any] | None:
+            status, body, _ = api(release, "POST", "/v1/fortunes", BODY)
+            return body if status == 503 else None  # RBAC changes reach the authorizer promptly
+
+        answer = wait_for(refused, 30, "the API to be refused by the API server", 0.5)
+        assert answer["error"]["backend"] == "kubernetes"
+    finally:
+        kept = json.loads(binding)
+        for field in ("resourceVersion", "uid", "creationTimestamp", "managedFields"):
+            kept["metadata"].pop(field, None)
+        release.kubectl("apply", "-f", "-", input=json.dumps(kept))
+    after = len(
+        custom(release).list_namespaced_custom_object(GROUP, VERSION, release.namespace, PLURAL)[
+            "items"
+        ]
+    )
+    assert after == before
+
+
+def test_a_burst_scales_the_pool_from_zero_and_back_with_one_llm_call_each(
+    release: Release, llm: FakeLLM
+) -> None:
+    wait_pool_asleep(release)
+    count = 200
+
+    def submit(_: int) -> str:
+        status, body, _headers = api(release, "POST", "/v1/fortunes", BODY)
+        assert status == 202, body
+        return str(body["id"])
+
+    with ThreadPoolExecutor(16) as pool:
+        ids = list(pool.map(submit, range(count)))
+    peak = 0
+
+    def all_done() -> bool:
+        nonlocal peak
+        peak = max(peak, worker_replicas(release))
+        return all(finished(release, request_id) for request_id in ids)
+
+    wait_for(all_done, 300, f"{count} readings", 1.0)
+    statuses = {finished(release, request_id)["status"] for request_id in ids}  # type: ignore[index]
+    assert statuses == {"succeeded"}
+    assert peak > 1, "the pool grew beyond one replica"
+    calls = llm.stats()["calls"]
+    assert all(calls.get(request_id) == 1 for request_id in ids), "exactly one LLM call each"
+    assert llm.stats()["total"] == count
+    # Back to the minimum once the delay has passed, without losing or repeating anything.
+    wait_pool_asleep(release)
+    selector = f"involvedObject.name={release.component('worker-default')}"
+    events = release.kubectl("get", "events", "--field-selector", selector).stdout
+    assert "ScaledUp" in events and "ScaledDown" in events
+    assert llm.stats()["total"] == count
+
+
+def test_operator_killed_mid_burst_loses_nothing_and_calls_the_llm_once_each(
+    release: Release, llm: FakeLLM
+) -> None:
+    count = 120
+    ids: list[str] = []
+    half = threading.Event()
+
+    def submit_all() -> None:
+        for n in range(count):
+            ids.append(api(release, "POST", "/v1/fortunes", BODY)[1]["id"])
+            if n == count // 3:
+                half.set()
+
+    submitter = threading.Thread(target=submit_all)
+    submitter.start()
+    half.wait(120)
+    # kill -9 of the operator's container while the burst is still arriving and being queued.
+    operators = [
+        c
+        for c in release.cluster.containers(release.namespace)
+        if c["metadata"]["name"] == "operator"
+    ]
+    assert len(operators) == 1
+    assert release.cluster.local is not None
+    stopped = release.cluster.local.node.crictl("stop", "--timeout", "0", operators[0]["id"])
+    assert stopped.returncode == 0, stopped.stderr
+    submitter.join(300)
+    assert len(ids) == count
+    wait_for(lambda: all(finished(release, i) for i in ids), 300, f"{count} readings", 1.0)
+    assert {finished(release, i)["status"] for i in ids} == {"succeeded"}  # type: ignore[index]
+    calls = llm.stats()["calls"]
+    assert [i for i in ids if calls.get(i) != 1] == []
+    pods = release.kubectl(
+        "get", "pods", "-l", "app.kubernetes.io/component=operator", "-o", "json"
+    )
+    operator_status = json.loads(pods.stdout)["items"][0]["status"]
+    assert operator_status["containerStatuses"][0]["restartCount"] >= 1
+
+
+def _annotate_pool(release: Release, **annotations: str) -> None:
+    args = [f"cyberfortune.io/{k.replace('_', '-')}={v}" for k, v in annotations.items()]
+    release.kubectl(
+        "annotate", "deployment", release.component("worker-default"), "--overwrite", *args
+    )
+
+
+def test_a_purged_queue_is_requeued_by_the_stale_sweep(release: Release, llm: FakeLLM) -> None:
+    wait_pool_asleep(release)
+    # Keep the pool asleep (a change of annotation takes effect at the next poll), queue five.
+    _annotate_pool(release, activation_backlog="1000")
+    ids = [api(release, "POST", "/v1/fortunes", BODY)[1]["id"] for _ in range(5)]
+    wait_for(
+        lambda: all(phase(release, resource_name(i)) == "Queued" for i in ids), 60, "queued", 0.25
+    )
+    # Purge the pool's queue through RabbitMQ's management API.
+    management = release.secret_value(f"{release.fullname}-backends", "rabbitmq-management-url")
+    purge_url = management.replace(f"{release.fullname}-rabbitmq", _service_ip(release, "rabbitmq"))
+    _purge(purge_url, "cyberfortune.requests.default")
+    _annotate_pool(release, activation_backlog="0")
+    wait_for(lambda: all(finished(release, i) for i in ids), 120, "the purged requests", 0.5)
+    readings = [finished(release, i) for i in ids]
+    assert {r["status"] for r in readings} == {"succeeded"}  # type: ignore[index]
+    assert [llm.calls(i) for i in ids] == [1] * 5
+    assert all(r["attempts"] == 1 for r in readings)  # type: ignore[index]
+
+
+def _service_ip(release: Release, component: str) -> str:
+    return release.kubectl(
+        "get", "service", release.component(component), "-o", "jsonpath={.spec.clusterIP}"
+    ).stdout
+
+
+def _purge(management_url: str, queue: str) -> None:
+    import base64
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(management_url)
+    url = f"{parts.scheme}://{parts.hostname}:{parts.port}/api/queues/%2F/{queue}/contents"
+    request = urllib.request.Request(url, method="DELETE")
+    token = base64.b64encode(
+        f"{parts.username}:{urllib.parse.unquote(parts.password or '')}".encode()
+    )
+    request.add_header("Authorization", f"Basic {token.decode()}")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status in (200, 204)
+
+
+def test_finished_resources_go_after_their_ttl_and_their_reading_stays(release: Release) -> None:
+    short = EXAMPLE.read_text().replace(
+        "ttlSecondsAfterFinished: 3600", "ttlSecondsAfterFinished: 2"
+    )
+    short = short.replace("xiaoman-career", "short-lived")
+    release.kubectl("apply", "-f", "-", input=short)
+    wait_for(lambda: phase(release, "short-lived") == "Succeeded", 120, "Succeeded", 0.25)
+    resource = fortune_request(release, "short-lived")
+    assert resource is not None
+    request_id = resource["status"]["requestId"]
+    wait_for(lambda: fortune_request(release, "short-lived") is None, 60, "the TTL deletion", 0.25)
+    reading = finished(release, request_id)
+    assert reading is not None and reading["status"] == "succeeded"
+
+
+@pytest.mark.parametrize(
+    ("component", "allowed", "refused"),
+    [
+        (
+            "api",
+            ["create fortunerequests.cyberfortune.io", "get fortunerequests.cyberfortune.io"],
+            [
+                "patch fortunerequests.cyberfortune.io --subresource=status",
+                "delete fortunerequests.cyberfortune.io",
+                "list fortunerequests.cyberfortune.io",
+                "get secrets",
+            ],
+        ),
+        (
+            "worker",
+            [
+                "patch fortunerequests.cyberfortune.io --subresource=status",
+                "get fortunerequests.cyberfortune.io --subresource=status",
+            ],
+            [
+                "create fortunerequests.cyberfortune.io",
+                "get fortunerequests.cyberfortune.io",
+                "delete fortunerequests.cyberfortune.io",
+                "get secrets",
+            ],
+        ),
+        (
+            "operator",
+            [
+                "watch fortunerequests.cyberfortune.io",
+                "delete fortunerequests.cyberfortune.io",
+                "patch fortunerequests.cyberfortune.io --subresource=status",
+                "patch deployments.apps --subresource=scale",
+                "create events",
+            ],
+            [
+                "create fortunerequests.cyberfortune.io",
+                "patch deployments.apps",
+                "get secrets",
+                "create pods",
+            ],
+        ),
+    ],
+)
+def test_each_component_has_exactly_the_rights_it_needs(
+    release: Release, component: str, allowed: list[str], refused: list[str]
+) -> None:
+    account = f"system:serviceaccount:{release.namespace}:{release.component(component)}"
+
+    def can(check: str) -> str:
+        out = release.kubectl("auth", "can-i", *check.split(), "--as", account, check=False)
+        return out.stdout.strip()
+
+    assert {check: can(check) for check in allowed} == dict.fromkeys(allowed, "yes")
+    assert {check: can(check) for check in refused} == dict.fromkeys(refused, "no")

@@ -439,32 +439,6 @@ class CyberFortune(System):
             "p99_ms": round(percentile(latencies, 99) * 1000, 2),
         }
 
-    def worker_side(self, ids: list[str], latency: float) -> dict[str, float]:
-        """From the records of a makespan run (server clocks, ms): when the first call started
-        after the first acceptance, the worker's own share per request (started → completed
-        minus the LLM latency), and the slot time left idle."""
-        from pymongo import MongoClient
-
-        client: MongoClient[dict[str, Any]] = MongoClient(self.backbone.mongodb.mongodb_uri)
-        try:
-            found = client["bench"]["fortunes"].find({"_id": {"$in": ids}})
-            records = list(found)
-        finally:
-            client.close()
-        first = min(r["created_at"] for r in records)
-        last = max(r["completed_at"] for r in records)
-        busy = [(r["completed_at"] - r["started_at"]).total_seconds() for r in records]
-        own = [b - latency for b in busy]
-        span = (last - first).total_seconds()
-        return {
-            "first_start_ms": (min(r["started_at"] for r in records) - first).total_seconds()
-            * 1000,
-            "worker_p50_ms": round(statistics.median(own) * 1000, 1),
-            "worker_p99_ms": round(percentile(own, 99) * 1000, 1),
-            "accepted_to_completed_s": round(span, 2),
-            "idle_slot_s": round(self.concurrency * span - sum(busy), 2),
-        }
-
     def settle_delay(self) -> dict[str, float]:
         """From the worker's metrics: how long finished deliveries waited for their ack to be
         sent (mean, and the bucket bound that 99% stayed under), in ms."""
@@ -639,7 +613,6 @@ class Measured:
     queries: dict[str, dict[str, float]] = field(default_factory=dict)
     settle: dict[str, float] = field(default_factory=dict)
     cpu_ms_by_part: dict[str, list[float]] = field(default_factory=dict)
-    worker_side: list[dict[str, float]] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -664,7 +637,6 @@ class Measured:
             "load_average": self.load,
             **({"get": self.queries} if self.queries else {}),
             **({"settle_delay": self.settle} if self.settle else {}),
-            **({"worker_side": self.worker_side} if self.worker_side else {}),
         }
 
 
@@ -751,10 +723,6 @@ def measure(
                     system, bodies[: args.requests], args.latency, args.concurrency
                 )
             cpu = sum(spent.values())
-            if isinstance(system, CyberFortune):
-                side = system.worker_side(list(handles), args.latency)
-                result.worker_side.append(side)
-                print(f"  worker side: {side}", flush=True)
             for part, seconds in spent.items():
                 result.cpu_ms_by_part.setdefault(part, []).append(seconds / args.requests * 1000)
             stats = backbone.llm_stats()

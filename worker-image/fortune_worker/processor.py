@@ -11,9 +11,9 @@ safe.
 The worker takes more messages than it calls the LLM for at once (call slots = concurrency <
 prefetch): a claimed request waits for a call slot (at most about one call's time), so when a
 call ends the next one starts at once, its claim already made, while the finished request is
-stored and acked beside it. A request that waited is checked in the status cache before its call
-(cancelled meanwhile: no call); a worker that stops gives the claims still waiting back (queued,
-the attempt not counted) and returns their messages to the queue.
+stored and acked beside it. A request that waited two seconds or more is checked in the status
+cache before its call (cancelled meanwhile: no call); a worker that stops gives the claims still
+waiting back (queued, the attempt not counted) and returns their messages to the queue.
 
 Only the message of the request's current dispatch may claim it (fortune_core.submission): a
 message of an earlier dispatch is stale and dropped, and a second copy of the current one (a
@@ -144,18 +144,16 @@ class Processor:
             return self._invalid(message, redelivered, validated.errors)
         return self._claim_and_run(message, validated.request, redelivered)
 
-    def _take_call_slot(self) -> bool | None:
-        """Take a call slot: whether it had to be waited for; None when the worker stops first."""
-        if self._call_slots.acquire(blocking=False):
-            self._holding.slot = True
-            return False
+    def _take_call_slot(self) -> float | None:
+        """Take a call slot: how long it was waited for (s); None when the worker stops first."""
+        started = time.monotonic()
         while not self._call_slots.acquire(timeout=0.5):
             if self._hard_stop.is_set():
                 raise AbandonedError
             if self._stopping.is_set():
                 return None
         self._holding.slot = True
-        return True
+        return time.monotonic() - started
 
     def _free_call_slot(self) -> None:
         """Give the call slot back (once: right after the provider call, or at the end)."""
@@ -171,7 +169,10 @@ class Processor:
         if waited is None:
             return self._give_back(message, claimed)
         try:
-            if waited and not self._still_running(request_id):
+            # A claim that waited long enough for a cancellation to be likely is checked first
+            # (the same period as the checks while waiting for a global slot); a shorter wait is
+            # not worth the round trip on the path to the call: the store is conditional anyway.
+            if waited >= _CANCEL_CHECK_SECONDS and not self._still_running(request_id):
                 log.info("cancelled while waiting for a call slot; not calling the provider",
                          extra={"request_id": request_id})  # fmt: skip
                 return self._settle_finished(request_id)

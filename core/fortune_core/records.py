@@ -11,7 +11,8 @@ import datetime as dt
 from typing import Any
 
 import mongoengine as me
-from pymongo.errors import OperationFailure
+from mongoengine.errors import NotUniqueError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from fortune_core.status import Status
 
@@ -130,22 +131,33 @@ def create_pending(
     dispatch_id: str | None = None,
 ) -> FortuneRecord:
     """Insert the record of a newly accepted request (NotUniqueError if it exists): `pending`,
-    or, given a `dispatch_id`, already `queued` with that dispatch (one write instead of two)."""
-    record = FortuneRecord(
-        id=request_id,
-        request=request,
-        profile=profile,
-        pool=pool,
-        client=client,
-        resource=resource,
+    or, given a `dispatch_id`, already `queued` with that dispatch (one write instead of two).
+
+    Written with pymongo, as the document mongoengine would write: its save() converts and
+    validates our own already-validated nested dicts field by field, twice the CPU of the
+    insert itself on the submission path."""
+    document: dict[str, Any] = {"_id": request_id, "request": request, "profile": profile}
+    document["pool"] = pool
+    if client is not None:
+        document["client"] = client
+    document.update(
         status=Status.PENDING.value if dispatch_id is None else Status.QUEUED.value,
-        dispatch_id=dispatch_id,
-        queued_at=None if dispatch_id is None else created_at,
         version=1,
+        attempts=0,
+        result=None,
+        error=None,
+        dispatch_id=dispatch_id,
+        resource=resource,
         created_at=created_at,
         updated_at=created_at,
     )
-    record.save(force_insert=True)
+    if dispatch_id is not None:
+        document["queued_at"] = created_at
+    try:
+        FortuneRecord._get_collection().insert_one(document)
+    except DuplicateKeyError as exc:
+        raise NotUniqueError(f"request {request_id} exists") from exc
+    record: FortuneRecord = FortuneRecord._from_son(document)
     return record
 
 

@@ -387,15 +387,15 @@ class CyberFortune(System):
             status, headers, answer = self.http.call("GET", path, headers=prefer)
             if status != 200:
                 raise RuntimeError(f"GET answered {status}: {answer}")
+            waited = "wait" in headers.get("preference-applied", "")
+            self.applied_wait = self.applied_wait or waited
             if answer["status"] in TERMINAL:
                 if answer["status"] != "succeeded":
                     raise RuntimeError(f"{handle} ended {answer['status']}: {answer}")
                 return
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{handle} still {answer['status']}")
-            if "wait" in headers.get("preference-applied", ""):
-                self.applied_wait = True
-            else:
+            if not waited:
                 time.sleep(self.poll_interval)
 
     def queries(self, ids: list[str], seconds: float, keep_alive: bool) -> dict[str, float]:

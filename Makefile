@@ -4,7 +4,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help setup venv system-packages lint typecheck test test-fast test-unit test-integration test-e2e run smoke bench chaos cluster-up cluster-down cluster-status cluster-deploy images binaries clean miniapp test-miniapp test-browser
+.PHONY: help setup venv system-packages lint typecheck test test-fast test-unit test-integration test-e2e run smoke bench bench-compare chaos cluster-up cluster-down cluster-status cluster-deploy images binaries clean miniapp test-miniapp test-browser
 
 help:
 	@echo "make run      start the standalone stack (API on http://127.0.0.1:8080, H5 app on /app/)"
@@ -13,6 +13,7 @@ help:
 	@echo "make cluster-up / cluster-down  local one-node cluster (kubeconfig in .local/kubeconfig; root)"
 	@echo "make images   build our images locally and load them into the local node (root)"
 	@echo "make bench    benchmarks (figures go to docs/benchmarks.md)"
+	@echo "make bench-compare  CyberFortune beside Celery, Dramatiq and a bare thread pool (~10 min)"
 	@echo "make miniapp  build the mini-program (miniapp/dist/h5, miniapp/dist/weapp); test-miniapp, test-browser"
 
 # --- setup -------------------------------------------------------------------------------------
@@ -69,6 +70,10 @@ smoke: venv
 
 bench: venv system-packages
 	$(PY) benchmarks/pipeline.py
+
+# Celery and Dramatiq live only in the benchmark-only venv .local/bench-venv (bench-venv.sh).
+bench-compare: venv system-packages
+	@BENCH_VIA_MAKE=1 "$$(bash benchmarks/bench-venv.sh)" benchmarks/compare.py --write
 
 chaos: venv system-packages
 	$(PY) benchmarks/chaos.py

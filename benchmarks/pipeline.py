@@ -6,7 +6,8 @@ fixed latency, the API under gunicorn and one worker, then:
 1. throughput: submits N requests at once and waits until all succeeded; compares with the ideal
    (concurrency / LLM latency);
 2. overhead: M requests one at a time; end-to-end (record created → completed, server clocks)
-   minus the LLM latency, p50/p99; and the worker-side share (started → completed minus LLM);
+   minus the LLM latency, p50/p99; and claimed → completed minus LLM (a worker claims a message
+   when it arrives and may hold it up to one call's time until a call slot frees);
 3. queries: GET /v1/fortunes/<id> on finished requests from T client threads for S seconds.
 
 Prints a Markdown section and, with --write, replaces the pipeline section of
@@ -203,7 +204,7 @@ def run(requests: int, sequential: int, latency: float, concurrency: int, query_
                 f"| throughput | **{throughput:.2f} req/s** (ideal {ideal:.2f}: "
                 f"{throughput / ideal:.1%} of ideal; first accepted → last completed "
                 f"{span:.1f} s) |",
-                f"| worker overhead per request (started → completed − LLM) | p50 "
+                f"| claimed → completed − LLM (includes the wait for a call slot) | p50 "
                 f"{statistics.median(worker_overhead) * ms:.1f} ms, p99 "
                 f"{_percentile(worker_overhead, 99) * ms:.1f} ms |",
                 f"| end-to-end overhead, lone requests (accepted → completed − LLM), n="

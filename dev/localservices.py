@@ -723,6 +723,34 @@ def _run_foreground(service: Service) -> int:
     return 0
 
 
+def _route_find_and_modify_writes_by_id() -> None:
+    """Make SecantusDB's findAndModify write an index lookup, as it is in mongod.
+
+    SecantusDB 0.7.0b3 finds the document, then writes it with the filter `{_id, $and: [query]}`;
+    its planner routes no filter with a `$` key, so every findAndModify scanned the collection
+    (measured: 2.4 ms at 100 documents, 10 ms at 1,100, 36 ms at 4,100, against 0.4 ms for a find
+    by `_id`). Route such a filter by its `_id`: the candidates it returns are re-checked against
+    the whole filter by every caller (the planner already answers a superset for one clause of a
+    filter, the same contract), so the result is unchanged; only the scan goes."""
+    from secantus.storage import Storage
+
+    lookup = Storage._try_index_id_keys
+    if getattr(lookup, "_by_id_first", False):
+        return
+
+    def by_id_first(
+        self: Any, db: str, coll: str, filter: dict[str, Any], *, collation: Any = None
+    ) -> Any:
+        if filter and set(filter) == {"_id", "$and"}:
+            found = lookup(self, db, coll, {"_id": filter["_id"]}, collation=collation)
+            if found is not None:
+                return found
+        return lookup(self, db, coll, filter, collation=collation)
+
+    by_id_first._by_id_first = True  # type: ignore[attr-defined]
+    Storage._try_index_id_keys = by_id_first
+
+
 def _serve_secantusdb(
     port: int, data_dir: Path, ttl_sweep_seconds: float, sync_on_commit: bool
 ) -> int:
@@ -730,6 +758,8 @@ def _serve_secantusdb(
     import logging
 
     from secantus import SecantusDBServer
+
+    _route_find_and_modify_writes_by_id()
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

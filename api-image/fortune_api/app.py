@@ -20,6 +20,7 @@ from fortune_api.openapi import openapi_document
 from fortune_api.profiles import bp as profiles_bp
 from fortune_api.settings import ApiSettings
 from fortune_api.webapp import install_webapp, is_webapp_path
+from fortune_core import lunar_years
 from fortune_core.logs import configure_logging
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ def create_app(
     settings = settings or ApiSettings.from_env()
     if backends is None:
         configure_logging("api", settings.log_level)
+        lunar_years.warm_in_background()  # a serving process: its derivations all stay cheap
         backends = Backends(settings)
         if wait_for_backends:
             backends.wait_until_ready(settings.backend_wait_seconds)

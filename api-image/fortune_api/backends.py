@@ -48,6 +48,8 @@ class Backends:
         self._mongo_db = mongo_db
         self._index_ready = False
         self._index_lock = threading.Lock()
+        #: Long polls this process may hold at once (`Prefer: wait`).
+        self.poll_waits = threading.BoundedSemaphore(settings.poll_wait_slots)
         connect_records(core.mongodb_uri, None, db=mongo_db)
 
     def ensure_mongo_index(self) -> None:

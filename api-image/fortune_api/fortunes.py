@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import re
 from typing import Any
 
 import redis
@@ -40,6 +41,8 @@ bp = Blueprint("fortunes", __name__)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_IDEMPOTENCY_KEY = 255
+_ACTIVE_VALUES = frozenset(s.value for s in ACTIVE)
+_PREFER_WAIT = re.compile(r'(?:^|[,;\s])wait\s*=\s*"?(\d+)"?', re.IGNORECASE)
 
 
 def _backends() -> Backends:
@@ -334,6 +337,32 @@ def _load_view(request_id: str) -> dict[str, Any]:
     return view
 
 
+def _preferred_wait() -> int:
+    """Seconds the client prefers to wait for the outcome (RFC 7240 `Prefer: wait=N`), capped."""
+    match = _PREFER_WAIT.search(request.headers.get("Prefer", ""))
+    if match is None:
+        return 0
+    return min(int(match.group(1)), _settings().poll_wait_max_seconds)
+
+
+def _wait_for_outcome(request_id: str, view: dict[str, Any], seconds: int) -> dict[str, Any]:
+    """Long poll: the view once the request finished, or after `seconds` (from Redis alone).
+    Only while this process has a free wait slot: a long poll holds a thread."""
+    backends = _backends()
+    if not backends.poll_waits.acquire(blocking=False):
+        return view
+    try:
+        waited = backends.cache.wait_until(
+            request_id, lambda v: v["status"] not in _ACTIVE_VALUES, float(seconds)
+        )
+    except redis.RedisError:
+        waited = None
+    finally:
+        backends.poll_waits.release()
+    g.wait_applied = seconds
+    return waited if waited is not None and "client" in waited else view
+
+
 def _record_before_operator(request_id: str) -> FortuneRecord | None:
     """Kubernetes mode: a request accepted a moment ago may have no record yet (the operator makes
     it); its cached `pending` entry stands for it. Make the record for the cancellation."""
@@ -358,13 +387,18 @@ def _record_before_operator(request_id: str) -> FortuneRecord | None:
 
 @bp.get("/v1/fortunes/<request_id>")
 def get_fortune(request_id: str) -> Response:
-    """Status and, when done, the result."""
+    """Status and, when done, the result; with `Prefer: wait=N`, held until it is done (or N s)."""
     rate_limit("poll", _settings().poll_rate_limit_per_minute)
     view = _load_view(request_id)
     if not _owned(view.get("client")):
         raise _not_found()
+    wait = _preferred_wait()
+    if wait and view["status"] in _ACTIVE_VALUES:
+        view = _wait_for_outcome(request_id, view, wait)
     response = jsonify(_public_view(request_id, view))
-    if view["status"] not in {s.value for s in ACTIVE}:
+    if getattr(g, "wait_applied", 0):
+        response.headers["Preference-Applied"] = f"wait={g.wait_applied}"
+    if view["status"] not in _ACTIVE_VALUES:
         response.headers["Cache-Control"] = "private, max-age=60"
     else:
         response.headers["Retry-After"] = str(_settings().retry_after_seconds)

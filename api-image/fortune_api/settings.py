@@ -35,6 +35,10 @@ class ApiSettings:
     max_body_bytes: int = 16 * 1024
     idempotency_ttl_seconds: int = 24 * 3600
     retry_after_seconds: int = 2
+    #: Longest wait a query may ask for with `Prefer: wait=N` (0 = long polling off).
+    poll_wait_max_seconds: int = 30
+    #: Long polls one API process holds at once (each holds a thread; keep it below the threads).
+    poll_wait_slots: int = 6
     #: Proxies in front of the API that append to X-Forwarded-For; 0 = use the peer address.
     trusted_proxy_hops: int = 0
     backend_wait_seconds: int = 30
@@ -58,6 +62,8 @@ class ApiSettings:
             max_body_bytes=env_int("FORTUNE_MAX_BODY_BYTES", 16 * 1024, 1024),
             idempotency_ttl_seconds=env_int("FORTUNE_IDEMPOTENCY_TTL_SECONDS", 24 * 3600, 60),
             retry_after_seconds=env_int("FORTUNE_POLL_INTERVAL_SECONDS", 2, 1),
+            poll_wait_max_seconds=env_int("FORTUNE_POLL_WAIT_MAX_SECONDS", 30),
+            poll_wait_slots=env_int("FORTUNE_POLL_WAIT_SLOTS", 6, 1),
             trusted_proxy_hops=env_int("FORTUNE_TRUSTED_PROXY_HOPS", 0),
             backend_wait_seconds=env_int("FORTUNE_BACKEND_WAIT_SECONDS", 30),
             log_level=env_str("FORTUNE_LOG_LEVEL", "INFO"),

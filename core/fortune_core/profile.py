@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,7 +19,10 @@ from lunar_python.util.LunarUtil import LunarUtil
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from fortune_core import lunar_years
 from fortune_core.request import BirthProfile, Gender
+
+lunar_years.install()
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))  # the calendar tables (solar terms) are in UTC+8
 
@@ -539,8 +543,12 @@ def _direction(desc: str) -> Names:
     return Names(zh=desc, en=DIRECTION_EN[desc])
 
 
+@lru_cache(maxsize=1024)
 def day_almanac(day: dt.date) -> DayAlmanac:
-    """The almanac (黄历) of a day: 宜/忌, 冲煞, directions of the gods, the day's pillars."""
+    """The almanac (黄历) of a day: 宜/忌, 冲煞, directions of the gods, the day's pillars.
+
+    Cached per day (the model is frozen, so callers share it): a service asks for today's almanac
+    with every request."""
     lunar = Solar.fromYmdHms(day.year, day.month, day.day, 12, 0, 0).getLunar()
     term = lunar.getJieQi()
     return DayAlmanac(

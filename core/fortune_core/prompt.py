@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import json
+from functools import cache
 from typing import Any
 
 from fortune_core.profile import (
@@ -59,8 +60,9 @@ else:
 """
 
 
+@cache
 def system_prompt(language: Language) -> str:
-    """The fixed system message for a language (instructions + answer schema)."""
+    """The fixed system message for a language (instructions + answer schema), built once."""
     schema = json.dumps(content_json_schema(), ensure_ascii=False, sort_keys=True)
     base = _SYSTEM_ZH if language == Language.ZH_CN else _SYSTEM_EN
     return base + schema
@@ -101,11 +103,12 @@ def _almanac_summary(days: list[DayAlmanac]) -> list[dict[str, Any]]:
 
 
 def data_block(
-    request: FortuneRequest, profile: DerivedProfile, almanac: DayAlmanac
+    request: FortuneRequest, profile: DerivedProfile | dict[str, Any], almanac: DayAlmanac
 ) -> dict[str, Any]:
-    """The facts given to the LLM, as a JSON-ready mapping."""
+    """The facts given to the LLM, as a JSON-ready mapping (`profile`: derived, or its JSON as
+    stored with the record)."""
     start, end = period_span(dt.date.fromisoformat(almanac.date), request.period)
-    person = profile.to_json_dict()
+    person = dict(profile) if isinstance(profile, dict) else profile.to_json_dict()
     if person.get("name"):
         person["name"] = str(person["name"])[:NAME_MAX_LENGTH]
     block: dict[str, Any] = {
@@ -125,7 +128,9 @@ def data_block(
     return block
 
 
-def user_prompt(request: FortuneRequest, profile: DerivedProfile, almanac: DayAlmanac) -> str:
+def user_prompt(
+    request: FortuneRequest, profile: DerivedProfile | dict[str, Any], almanac: DayAlmanac
+) -> str:
     """The user message: one short sentence and the data block."""
     data = _safe_json(data_block(request, profile, almanac))
     if request.language == Language.ZH_CN:
@@ -136,12 +141,17 @@ def user_prompt(request: FortuneRequest, profile: DerivedProfile, almanac: DayAl
 
 
 def build_messages(
-    request: FortuneRequest, convention: ZiHourConvention = ZiHourConvention.NEXT_DAY
+    request: FortuneRequest,
+    convention: ZiHourConvention = ZiHourConvention.NEXT_DAY,
+    profile: dict[str, Any] | None = None,
 ) -> list[dict[str, str]]:
-    """Chat messages (system, user) for a request; the profile and almanac are derived here."""
-    profile = derive_profile(request.profile, convention)
+    """Chat messages (system, user) for a request. `profile`: the derived profile as stored with
+    the record at submission (the worker need not derive it again); derived here when None."""
+    person: DerivedProfile | dict[str, Any] = (
+        profile if profile is not None else derive_profile(request.profile, convention)
+    )
     almanac = day_almanac(request.target_date())
     return [
         {"role": "system", "content": system_prompt(request.language)},
-        {"role": "user", "content": user_prompt(request, profile, almanac)},
+        {"role": "user", "content": user_prompt(request, person, almanac)},
     ]

@@ -25,7 +25,9 @@ import logging
 import math
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import pika
@@ -200,11 +202,35 @@ def message_properties(request_id: str, attempt: int = 0) -> pika.BasicPropertie
     )
 
 
-class Publisher:
-    """A confirmed, mandatory publisher over one connection, safe to share between threads.
+@dataclass
+class _Link:
+    """One connection with its confirming channel, used by one thread at a time."""
 
-    On a broken connection it reconnects (with short backoff) and tries again; when the broker
-    stays unreachable it raises `PublishError`.
+    connection: Any
+    channel: Any
+    declared: set[str] = field(default_factory=set)
+
+    @property
+    def is_open(self) -> bool:
+        return bool(self.connection.is_open and self.channel.is_open)
+
+    def close(self) -> None:
+        try:
+            if self.connection.is_open:
+                self.connection.close()
+        except AMQPError:
+            pass
+
+
+class Publisher:
+    """A confirmed, mandatory publisher, safe to share between threads.
+
+    Publishing waits for the broker's confirm, a round trip (on a quorum queue, a replicated and
+    synced write). So that threads do not queue behind each other's confirms, each publish takes a
+    connection of its own from a small pool (at most `max_links`, opened when first needed and
+    reused; pika connections are not thread-safe, so one thread at a time uses each), as
+    Dramatiq's per-thread channels do. On a broken connection it reconnects (with short backoff)
+    and tries again; when the broker stays unreachable it raises `PublishError`.
     """
 
     def __init__(
@@ -214,6 +240,7 @@ class Publisher:
         attempts: int = 3,
         connect_timeout: float = 5.0,
         dead_letters: DeadLetterLimits | None = None,
+        max_links: int = 4,
     ) -> None:
         self._params = pika.URLParameters(url)
         self._params.socket_timeout = connect_timeout
@@ -222,29 +249,45 @@ class Publisher:
         self._delivery_limit = delivery_limit
         self._dead_letters = dead_letters or DeadLetterLimits()
         self._attempts = attempts
-        self._lock = threading.Lock()
-        self._connection: Any = None
-        self._channel: Any = None
-        self._declared: set[str] = set()
+        self._lock = threading.Lock()  # guards _idle only, never held across a round trip
+        self._idle: list[_Link] = []
+        self._slots = threading.BoundedSemaphore(max_links)
+        self._closed = False
 
-    def _ensure_channel(self) -> Any:
-        if self._channel is not None and self._channel.is_open:
-            return self._channel
-        self._close()
-        self._connection = pika.BlockingConnection(self._params)
-        self._channel = self._connection.channel()
-        self._channel.confirm_delivery()
-        self._declared.clear()
-        return self._channel
+    def _open(self) -> _Link:
+        connection = pika.BlockingConnection(self._params)
+        try:
+            channel = connection.channel()
+            channel.confirm_delivery()
+        except BaseException:
+            _Link(connection, None).close()
+            raise
+        return _Link(connection, channel)
 
-    def _close(self) -> None:
-        connection, self._connection, self._channel = self._connection, None, None
-        if connection is not None:
+    @contextmanager
+    def _link(self) -> Iterator[_Link]:
+        """A pooled link for one operation; one that failed is closed instead of returned."""
+        self._slots.acquire()
+        try:
+            with self._lock:
+                link = self._idle.pop() if self._idle else None
+            if link is not None and not link.is_open:
+                link.close()
+                link = None
+            if link is None:
+                link = self._open()
             try:
-                if connection.is_open:
-                    connection.close()
-            except AMQPError:
-                pass
+                yield link
+            except BaseException:
+                link.close()
+                raise
+            with self._lock:
+                if self._closed or not link.is_open:
+                    link.close()
+                else:
+                    self._idle.append(link)
+        finally:
+            self._slots.release()
 
     def _publish_once(
         self,
@@ -255,13 +298,15 @@ class Publisher:
         props: Any,
         retry_delay_ms: int | None,
     ) -> None:
-        channel = self._ensure_channel()
-        if pool not in self._declared:
-            declare_topology(channel, pool, self._delivery_limit, self._dead_letters)
-            self._declared.add(pool)
-        if retry_delay_ms is not None:  # redeclared each time: idle retry queues delete themselves
-            declare_retry_queue(channel, pool, retry_delay_ms)
-        channel.basic_publish(exchange, routing_key, body, props, mandatory=True)
+        with self._link() as link:
+            channel = link.channel
+            if pool not in link.declared:
+                declare_topology(channel, pool, self._delivery_limit, self._dead_letters)
+                link.declared.add(pool)
+            # Redeclared each time: idle retry queues delete themselves.
+            if retry_delay_ms is not None:
+                declare_retry_queue(channel, pool, retry_delay_ms)
+            channel.basic_publish(exchange, routing_key, body, props, mandatory=True)
 
     def _publish(
         self,
@@ -272,19 +317,17 @@ class Publisher:
         props: Any,
         retry_delay_ms: int | None = None,
     ) -> None:
-        with self._lock:
-            waits = delays(0.2, 2.0)
-            for attempt in range(1, self._attempts + 1):
-                try:
-                    self._publish_once(pool, exchange, routing_key, body, props, retry_delay_ms)
-                    return
-                except (UnroutableError, NackError) as exc:
-                    raise PublishError(f"broker refused the message: {exc!r}") from exc
-                except (AMQPError, OSError) as exc:
-                    self._close()
-                    if attempt == self._attempts:
-                        raise PublishError(f"RabbitMQ unreachable: {exc!r}") from exc
-                    time.sleep(next(waits))
+        waits = delays(0.2, 2.0)
+        for attempt in range(1, self._attempts + 1):
+            try:
+                self._publish_once(pool, exchange, routing_key, body, props, retry_delay_ms)
+                return
+            except (UnroutableError, NackError) as exc:
+                raise PublishError(f"broker refused the message: {exc!r}") from exc
+            except (AMQPError, OSError) as exc:
+                if attempt == self._attempts:
+                    raise PublishError(f"RabbitMQ unreachable: {exc!r}") from exc
+                time.sleep(next(waits))
 
     def publish_request(self, message: QueueMessage) -> None:
         """Publish a new request to its pool's queue; raises PublishError when not confirmed."""
@@ -311,16 +354,18 @@ class Publisher:
 
     def ping(self) -> None:
         """Raise PublishError if the broker cannot be reached."""
-        with self._lock:
-            try:
-                channel = self._ensure_channel()
-                self._connection.process_data_events(time_limit=0)
-                if not channel.is_open:
+        try:
+            with self._link() as link:
+                link.connection.process_data_events(time_limit=0)
+                if not link.is_open:
                     raise PublishError("channel closed")
-            except (AMQPError, OSError) as exc:
-                self._close()
-                raise PublishError(f"RabbitMQ unreachable: {exc!r}") from exc
+        except (AMQPError, OSError) as exc:
+            raise PublishError(f"RabbitMQ unreachable: {exc!r}") from exc
 
     def close(self) -> None:
+        """Close the idle connections; those in use close when their operation ends."""
         with self._lock:
-            self._close()
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for link in idle:
+            link.close()

@@ -11,7 +11,8 @@ import datetime as dt
 from typing import Any
 
 import mongoengine as me
-from pymongo.errors import OperationFailure
+from mongoengine.errors import NotUniqueError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from fortune_core.status import Status
 
@@ -127,21 +128,36 @@ def create_pending(
     client: str | None,
     created_at: dt.datetime,
     resource: dict[str, str] | None = None,
+    dispatch_id: str | None = None,
 ) -> FortuneRecord:
-    """Insert the `pending` record of a newly accepted request (NotUniqueError if it exists)."""
-    record = FortuneRecord(
-        id=request_id,
-        request=request,
-        profile=profile,
-        pool=pool,
-        client=client,
-        resource=resource,
-        status=Status.PENDING.value,
+    """Insert the record of a newly accepted request (NotUniqueError if it exists): `pending`,
+    or, given a `dispatch_id`, already `queued` with that dispatch (one write instead of two).
+
+    Written with pymongo, as the document mongoengine would write: its save() converts and
+    validates our own already-validated nested dicts field by field, twice the CPU of the
+    insert itself on the submission path."""
+    document: dict[str, Any] = {"_id": request_id, "request": request, "profile": profile}
+    document["pool"] = pool
+    if client is not None:
+        document["client"] = client
+    document.update(
+        status=Status.PENDING.value if dispatch_id is None else Status.QUEUED.value,
         version=1,
+        attempts=0,
+        result=None,
+        error=None,
+        dispatch_id=dispatch_id,
+        resource=resource,
         created_at=created_at,
         updated_at=created_at,
     )
-    record.save(force_insert=True)
+    if dispatch_id is not None:
+        document["queued_at"] = created_at
+    try:
+        FortuneRecord._get_collection().insert_one(document)
+    except DuplicateKeyError as exc:
+        raise NotUniqueError(f"request {request_id} exists") from exc
+    record: FortuneRecord = FortuneRecord._from_son(document)
     return record
 
 
@@ -161,11 +177,12 @@ def transition(
     *,
     increment_attempts: bool = False,
     expect_dispatch: str | None = ANY_DISPATCH,
+    exclude: tuple[str, ...] = (),
     **fields: Any,
 ) -> FortuneRecord | None:
     """Move a request to `to` if its status is one of `allowed_from` (and, when given, its
-    dispatch id is `expect_dispatch`); the updated record, or None when it was not (someone else
-    won)."""
+    dispatch id is `expect_dispatch`); the updated record (without the `exclude`d fields: a
+    partial record, to read, never to save), or None when it was not (someone else won)."""
     now = utcnow()
     update: dict[str, Any] = {
         "set__status": to.value,
@@ -185,7 +202,10 @@ def transition(
     conditions: dict[str, Any] = {"id": request_id, "status__in": [s.value for s in allowed_from]}
     if expect_dispatch is not ANY_DISPATCH:
         conditions["dispatch_id"] = expect_dispatch
-    updated: FortuneRecord | None = FortuneRecord.objects(**conditions).modify(new=True, **update)
+    found = FortuneRecord.objects(**conditions)
+    if exclude:
+        found = found.exclude(*exclude)
+    updated: FortuneRecord | None = found.modify(new=True, **update)
     return updated
 
 

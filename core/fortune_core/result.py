@@ -6,6 +6,8 @@ adds who produced it (`provider`, `model`, `usage`).
 
 from __future__ import annotations
 
+import copy
+from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -80,9 +82,17 @@ class FortuneResult(FortuneContent):
     usage: Usage = Field(default_factory=Usage)
 
 
-def content_json_schema() -> dict[str, Any]:
-    """JSON schema of `FortuneContent`, for LLM structured output (strict: no extra keys)."""
+@cache
+def _content_schema() -> dict[str, Any]:
     return FortuneContent.model_json_schema()
+
+
+def content_json_schema() -> dict[str, Any]:
+    """JSON schema of `FortuneContent`, for LLM structured output (strict: no extra keys).
+
+    Generated once per process (pydantic takes milliseconds to build it); each caller gets its
+    own copy."""
+    return copy.deepcopy(_content_schema())
 
 
 def result_json_schema() -> dict[str, Any]:

@@ -4,12 +4,17 @@ Written as `pending` at submission and on every later transition, with the same 
 MongoDB record (expiring at created_at + retention), so status and result expire together. A
 write carries the record's `version`; a write older than what the cache holds is dropped, so
 concurrent writers (API and worker) cannot leave a stale status behind.
+
+Every stored write is also announced on the Redis pub/sub channel named like the key (its payload
+is the version), so a client's long poll (`wait_until`) wakes at the change instead of polling.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import time
+from collections.abc import Callable
 from typing import Any, cast
 
 import redis
@@ -24,6 +29,7 @@ if current and tonumber(current) >= tonumber(ARGV[1]) then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'version', ARGV[1], unpack(ARGV, 3))
 redis.call('EXPIREAT', KEYS[1], ARGV[2])
+redis.call('PUBLISH', KEYS[1], ARGV[1])
 return 1
 """
 
@@ -73,3 +79,26 @@ class StatusCache:
         for name in _JSON_FIELDS:
             view.setdefault(name, None)
         return view
+
+    def wait_until(
+        self,
+        request_id: str,
+        done: Callable[[dict[str, Any]], bool],
+        timeout: float,
+    ) -> dict[str, Any] | None:
+        """The cached view once `done(view)` is true, or whatever is cached after `timeout`
+        seconds (None when Redis has no entry). Wakes on the key's change notifications; the
+        subscription comes before the first read, so no change is missed."""
+        deadline = time.monotonic() + timeout
+        client: Any = self._redis  # redis-py leaves pubsub() untyped
+        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        try:
+            pubsub.subscribe(cache_key(request_id))
+            while True:
+                view = self.get(request_id)
+                left = deadline - time.monotonic()
+                if view is None or done(view) or left <= 0:
+                    return view
+                pubsub.get_message(timeout=left)
+        finally:
+            pubsub.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -20,9 +21,11 @@ from fortune_api.backends import Backends
 from fortune_api.settings import ApiSettings
 from fortune_core.ids import new_request_id
 from fortune_core.queue import requests_queue
-from fortune_core.records import disconnect_records, get_record
+from fortune_core.records import disconnect_records, get_record, record_view, transition
 from fortune_core.settings import CoreSettings
-from fortune_core.status_cache import cache_key
+from fortune_core.status import Status
+from fortune_core.status_cache import StatusCache, cache_key
+from localservices import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -144,6 +147,64 @@ def test_polling_in_flight_reads_redis_only(client: FlaskClient, settings: ApiSe
     assert FINDS.reads == before + 1  # fell through to MongoDB once ...
     client.get(f"/v1/fortunes/{request_id}")
     assert FINDS.reads == before + 1  # ... and refilled the cache
+
+
+def _finish_when_polled(settings: ApiSettings, request_id: str) -> threading.Thread:
+    """A thread that, once a long poll subscribed to the request's changes, finishes the request
+    the way a worker does: MongoDB first, then the status cache."""
+    client = redis.Redis.from_url(settings.core.redis_url)
+    cache = StatusCache(client, settings.core.retention_seconds)
+
+    def subscribed() -> bool:
+        [(_, count)] = client.pubsub_numsub(cache_key(request_id))
+        return count > 0
+
+    def finish() -> None:
+        wait_for(subscribed, timeout=30, what="a long poll on the request")
+        transition(request_id, {Status.QUEUED}, Status.RUNNING)
+        done = transition(request_id, {Status.RUNNING}, Status.SUCCEEDED, result={"text": "ok"})
+        assert done is not None
+        cache.put(request_id, record_view(done), done.created_at)
+
+    thread = threading.Thread(target=finish)
+    thread.start()
+    return thread
+
+
+def test_long_poll_answers_with_the_outcome_from_redis(
+    client: FlaskClient, settings: ApiSettings
+) -> None:
+    request_id = client.post("/v1/fortunes", json=BODY).get_json()["id"]
+    finisher = _finish_when_polled(settings, request_id)
+    before = FINDS.reads
+    response = client.get(f"/v1/fortunes/{request_id}", headers={"Prefer": "wait=60"})
+    finisher.join()
+    assert response.status_code == 200
+    assert response.get_json()["status"] == "succeeded"
+    assert response.get_json()["result"] == {"text": "ok"}
+    assert response.headers["Preference-Applied"] == "wait=30"  # capped at the maximum
+    assert FINDS.reads == before  # the wait read Redis only
+
+    finished = client.get(f"/v1/fortunes/{request_id}", headers={"Prefer": "wait=5"})
+    assert finished.get_json()["status"] == "succeeded"
+    assert "Preference-Applied" not in finished.headers  # nothing to wait for
+
+
+def test_long_poll_needs_a_free_wait_slot(settings: ApiSettings) -> None:
+    settings = replace(settings, poll_wait_slots=1)
+    backends = Backends(settings)
+    app = create_app(settings, backends)
+    try:
+        client = app.test_client()
+        request_id = client.post("/v1/fortunes", json=BODY).get_json()["id"]
+        assert backends.poll_waits.acquire(blocking=False)  # the only slot is taken
+        response = client.get(f"/v1/fortunes/{request_id}", headers={"Prefer": "wait=30"})
+        assert response.get_json()["status"] == "queued"  # answered at once
+        assert "Preference-Applied" not in response.headers
+        backends.poll_waits.release()
+    finally:
+        backends.close()
+        disconnect_records()
 
 
 def test_redis_entry_expires_with_the_retention(client: FlaskClient, settings: ApiSettings) -> None:

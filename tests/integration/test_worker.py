@@ -627,6 +627,66 @@ def test_sigterm_drains_in_flight_work(
     assert worker.logged("worker stopped (drained)")
 
 
+def _one_calling_one_waiting(
+    stack: Stack, private_llm: FakeLLM, spawn_worker: Callable[..., WorkerProcess]
+) -> tuple[WorkerProcess, str, str]:
+    """A worker with one call slot and a prefetch of two: one request in its (held) LLM call,
+    the other claimed and waiting for the slot. (worker, calling id, waiting id)"""
+    private_llm.configure(latency=120)
+    worker = spawn_worker(
+        OPENAI_BASE_URL=private_llm.base_url,
+        FORTUNE_WORKER_CONCURRENCY="1",
+        FORTUNE_WORKER_PREFETCH="2",
+    )
+    first, second = stack.submit(), stack.submit()
+    calling = wait_for(
+        lambda: next((r for r in (first, second) if private_llm.calls(r) == 1), None),
+        what="one LLM call in flight",
+    )
+    waiting = second if calling == first else first
+    stack.wait_status(waiting, Status.RUNNING)  # claimed, waiting for the call slot
+    return worker, calling, waiting
+
+
+def test_sigterm_gives_back_claims_waiting_for_a_call_slot(
+    stack: Stack, private_llm: FakeLLM, spawn_worker: Callable[..., WorkerProcess]
+) -> None:
+    worker, calling, waiting = _one_calling_one_waiting(stack, private_llm, spawn_worker)
+    worker.signal(signal.SIGTERM)
+    returned = stack.wait_status(waiting, Status.QUEUED)
+    assert returned.attempts == 0  # the claim was given back, its attempt not counted
+    assert stack.wait_view(waiting, "queued")["attempts"] == 0
+    wait_for(lambda: stack.ready_messages(requests_queue(stack.pool)) == 1, what="requeue")
+    private_llm.release()
+    assert worker.wait(60) == 0  # the call in flight finished and was acked
+    assert stack.record(calling).status == "succeeded"
+    assert private_llm.calls(waiting) == 0
+
+    private_llm.reset()
+    second = spawn_worker(OPENAI_BASE_URL=private_llm.base_url)
+    record = stack.wait_status(waiting, Status.SUCCEEDED)
+    second.signal(signal.SIGTERM)
+    assert second.wait(60) == 0
+    assert record.attempts == 1 and private_llm.calls(waiting) == 1
+    assert stack.ready_messages(requests_queue(stack.pool)) == 0
+
+
+def test_cancelled_while_waiting_for_a_call_slot_is_never_called(
+    stack: Stack, private_llm: FakeLLM, spawn_worker: Callable[..., WorkerProcess]
+) -> None:
+    worker, calling, waiting = _one_calling_one_waiting(stack, private_llm, spawn_worker)
+    stack.cancel(waiting)
+    private_llm.release()
+    stack.wait_status(calling, Status.SUCCEEDED)
+    wait_for(lambda: worker.logged("cancelled while waiting for a call slot"), what="the skip")
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(60) == 0
+    assert private_llm.calls(waiting) == 0
+    assert stack.record(waiting).status == "cancelled"
+    assert stack.view(waiting)["status"] == "cancelled"
+    assert stack.ready_messages(requests_queue(stack.pool)) == 0
+
+
 def test_global_llm_limit_across_workers(
     stack: Stack, private_llm: FakeLLM, spawn_worker: Callable[..., WorkerProcess]
 ) -> None:

@@ -251,3 +251,20 @@ def test_day_almanac() -> None:
     assert almanac.chong_zodiac == "猴"  # 寅 clashes with 申
     assert almanac.yi and almanac.ji
     assert almanac.cai_shen.en and almanac.xi_shen.en
+
+
+def test_lunar_years_are_cached_per_year_and_match_a_fresh_computation() -> None:
+    from lunar_python import LunarYear
+
+    first = LunarYear.fromYear(1990)
+    LunarYear.fromYear(2024)  # lunar-python alone would have dropped 1990 here
+    assert LunarYear.fromYear(1990) is first
+    fresh = LunarYear(1990)  # computed without any cache
+    assert first.getJieQiJulianDays() == fresh.getJieQiJulianDays()
+    assert [m.toString() for m in first.getMonths()] == [m.toString() for m in fresh.getMonths()]
+
+
+def test_day_almanac_is_computed_once_per_day() -> None:
+    day = dt.date(2024, 2, 10)
+    assert day_almanac(day) is day_almanac(day)
+    assert day_almanac(day).lunar.text == "二〇二四年正月初一"

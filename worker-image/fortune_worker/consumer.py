@@ -2,7 +2,10 @@
 processes the messages, settlements sent back through `add_callback_threadsafe` (pika is not
 thread-safe).
 
-Prefetch = concurrency, so the broker never hands this worker more than it can run at once.
+Prefetch = twice the concurrency by default (`FORTUNE_WORKER_PREFETCH`): the messages beyond the
+concurrency wait unclaimed in the processor for a call slot, so a call that ends is followed by
+the next one at once instead of after its store, ack and the broker's next delivery. On a stop
+those waiting messages go straight back to the queue.
 Stopping (SIGTERM/SIGINT → `request_stop`): cancel the consumer, keep pumping the connection while
 in-flight work finishes and is acknowledged, close, return. If work is still running when the
 grace period is over, the connection is closed without settling it and the broker redelivers it.
@@ -113,6 +116,7 @@ class Worker:
             self._hard_stop,
             self.metrics,
             KubeClient.in_cluster() if settings.core.kubernetes else None,
+            stopping=self._stop,
         )
 
     # --- control -------------------------------------------------------------------------------
@@ -144,7 +148,7 @@ class Worker:
         if settings.metrics_port:
             self.metrics_server = self.metrics.serve(settings.metrics_port, self.consuming.is_set)
             log.info("metrics and probes on port %d", settings.metrics_port)
-        executor = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="fortune")
+        executor = ThreadPoolExecutor(settings.prefetch_count, thread_name_prefix="fortune")
         status = ExitStatus.DRAINED
         try:
             waits = delays(0.5, 10.0)
@@ -195,7 +199,7 @@ class Worker:
                 declare_topology(
                     channel, self.settings.core.pool, DEFAULT_DELIVERY_LIMIT, self._dead_letters
                 )
-                channel.basic_qos(prefetch_count=self.settings.concurrency)
+                channel.basic_qos(prefetch_count=self.settings.prefetch_count)
                 session = _Session(connection, channel)
                 with self._lock:
                     self._session = session
@@ -266,14 +270,15 @@ class Worker:
         self.metrics.processing.labels(outcome.value).observe(time.monotonic() - started)
         if outcome == Outcome.ABANDON:
             return
-        settle = functools.partial(self._settle, session, tag, outcome)
+        settle = functools.partial(self._settle, session, tag, outcome, time.monotonic())
         try:
             session.connection.add_callback_threadsafe(settle)
         except AMQPError:
             log.warning("connection gone before settling; the broker redelivers the message")
 
-    def _settle(self, session: _Session, tag: int, outcome: Outcome) -> None:
-        """Runs on the connection's thread."""
+    def _settle(self, session: _Session, tag: int, outcome: Outcome, scheduled: float) -> None:
+        """Runs on the connection's thread (`scheduled`: when a pool thread handed it over)."""
+        self.metrics.settle_delay.observe(time.monotonic() - scheduled)
         session.unsettled.discard(tag)
         channel = session.channel
         if not channel.is_open:

@@ -143,6 +143,17 @@ class LlmSlots:
         return int(self._count(keys=[self.key], args=[self._now()]))
 
     # --- waiting and holding -------------------------------------------------------------------
+    def acquire_now(self) -> str | None:
+        """A slot's token if one is free right now (held and renewed until `release`), else
+        None."""
+        token = self.new_token()
+        if not self.try_acquire(token):
+            return None
+        with self._held_lock:
+            self._held.add(token)
+        self._ensure_heartbeat()
+        return token
+
     def acquire(
         self,
         abort: Callable[[], bool] = lambda: False,

@@ -75,6 +75,12 @@ class WorkerMetrics:
             buckets=_SECONDS,
             registry=r,
         )
+        self.settle_delay = Histogram(
+            "cyberfortune_worker_settle_delay_seconds",
+            "Time a finished delivery waits for the connection's thread to send its ack",
+            buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
+            registry=r,
+        )
         self.in_flight = Gauge(
             "cyberfortune_worker_in_flight", "Messages being processed right now", registry=r
         )

@@ -1,9 +1,19 @@
 """One request's lifecycle in the worker, from a delivered message to the settlement.
 
-parse → load the record → (terminal: refresh Redis, ack) → claim (running, attempts+1) → LLM slot
-→ still not cancelled? → provider → store (MongoDB, then Redis) → ack. Provider errors are retried
-through the delay queues or fail the request (then the message is dead-lettered). Every step is
-idempotent, so a redelivered message (the previous worker died) is safe.
+parse → validate → claim (running, attempts+1: a conditional update, so the happy path reads
+nothing first) → one of the worker's call slots → global LLM slot → provider (with the profile the
+API derived and stored) → free the call slot → store (MongoDB, then Redis) → ack. A claim that
+fails reads the record to tell why (finished, cancelled, stale, a second copy, no record).
+Provider errors are retried through the delay queues or fail the request (then the message is
+dead-lettered). Every step is idempotent, so a redelivered message (the previous worker died) is
+safe.
+
+The worker takes more messages than it calls the LLM for at once (call slots = concurrency <
+prefetch): a claimed request waits for a call slot (at most about one call's time), so when a
+call ends the next one starts at once, its claim already made, while the finished request is
+stored and acked beside it. A request that waited two seconds or more is checked in the status
+cache before its call (cancelled meanwhile: no call); a worker that stops gives the claims still
+waiting back (queued, the attempt not counted) and returns their messages to the queue.
 
 Only the message of the request's current dispatch may claim it (fortune_core.submission): a
 message of an earlier dispatch is stale and dropped, and a second copy of the current one (a
@@ -44,7 +54,7 @@ from fortune_core.records import (
     status_view,
     transition,
 )
-from fortune_core.request import FortuneRequest, validate_request
+from fortune_core.request import FieldMessage, FortuneRequest, validate_request
 from fortune_core.resource import status_from_record
 from fortune_core.status import ACTIVE, Status
 from fortune_core.status_cache import StatusCache
@@ -59,6 +69,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CLAIMABLE = frozenset({Status.PENDING, Status.QUEUED, Status.RUNNING})
+#: What a first delivery of the current dispatch may claim (a running one is another's copy).
+UNCLAIMED = frozenset({Status.PENDING, Status.QUEUED})
 _CANCEL_CHECK_SECONDS = 2.0
 
 
@@ -88,8 +100,13 @@ class Processor:
         hard_stop: threading.Event,
         metrics: WorkerMetrics | None = None,
         kube: KubeClient | None = None,
+        stopping: threading.Event | None = None,
     ) -> None:
         self._settings = settings
+        #: Provider calls this worker makes at once (messages beyond it wait here, unclaimed).
+        self._call_slots = threading.BoundedSemaphore(settings.concurrency)
+        self._stopping = stopping or threading.Event()
+        self._holding = threading.local()  # whether this thread holds a call slot
         self._kube = kube
         self._metrics = metrics or WorkerMetrics()
         self._provider = provider
@@ -122,6 +139,83 @@ class Processor:
             return Outcome.REQUEUE
 
     def _process(self, message: QueueMessage, redelivered: bool) -> Outcome:
+        validated = validate_request(message.request)
+        if validated.request is None:
+            return self._invalid(message, redelivered, validated.errors)
+        return self._claim_and_run(message, validated.request, redelivered)
+
+    def _take_call_slot(self) -> float | None:
+        """Take a call slot: how long it was waited for (s); None when the worker stops first."""
+        started = time.monotonic()
+        while not self._call_slots.acquire(timeout=0.5):
+            if self._hard_stop.is_set():
+                raise AbandonedError
+            if self._stopping.is_set():
+                return None
+        self._holding.slot = True
+        return time.monotonic() - started
+
+    def _free_call_slot(self) -> None:
+        """Give the call slot back (once: right after the provider call, or at the end)."""
+        if getattr(self._holding, "slot", False):
+            self._holding.slot = False
+            self._call_slots.release()
+
+    def _run_in_call_slot(
+        self, message: QueueMessage, request: FortuneRequest, claimed: FortuneRecord
+    ) -> Outcome:
+        request_id = message.request_id
+        waited = self._take_call_slot()
+        if waited is None:
+            return self._give_back(message, claimed)
+        try:
+            # A claim that waited long enough for a cancellation to be likely is checked first
+            # (the same period as the checks while waiting for a global slot); a shorter wait is
+            # not worth the round trip on the path to the call: the store is conditional anyway.
+            if waited >= _CANCEL_CHECK_SECONDS and not self._still_running(request_id):
+                log.info("cancelled while waiting for a call slot; not calling the provider",
+                         extra={"request_id": request_id})  # fmt: skip
+                return self._settle_finished(request_id)
+            return self._run(message, request, claimed)
+        finally:
+            self._free_call_slot()
+
+    def _still_running(self, request_id: str) -> bool:
+        """Whether the status cache still shows the request running (a cancellation writes it
+        there too); True when the cache cannot tell: the store is conditional anyway."""
+        try:
+            view = self._cache.get(request_id)
+        except redis.RedisError:
+            return True
+        return view is None or view.get("status") == Status.RUNNING.value
+
+    def _give_back(self, message: QueueMessage, claimed: FortuneRecord) -> Outcome:
+        """The worker stops before the call: the claim goes back (queued, its attempt uncounted)
+        and the message to the queue, for another worker."""
+        request_id = message.request_id
+        expected = message.dispatch if message.dispatch is not None else ANY_DISPATCH
+        back = self._backend(
+            lambda: transition(
+                request_id,
+                {Status.RUNNING},
+                Status.QUEUED,
+                expect_dispatch=expected,
+                attempts=claimed.attempts - 1,
+                message="",
+            ),
+            "give the claim back",
+        )
+        if back is None:  # cancelled meanwhile
+            return self._settle_finished(request_id)
+        self._show(back)
+        log.info("worker stopping: claim given back, message returned",
+                 extra={"request_id": request_id})  # fmt: skip
+        return Outcome.REQUEUE
+
+    def _invalid(
+        self, message: QueueMessage, redelivered: bool, errors: dict[str, FieldMessage]
+    ) -> Outcome:
+        """A message whose request does not validate: fail its request (if it is ours)."""
         request_id = message.request_id
         extra = {"request_id": request_id}
         record = self._backend(lambda: get_record(request_id), "load the record")
@@ -134,22 +228,25 @@ class Processor:
                 self._show(record)
             log.info("%s; acknowledging the message", skip, extra=extra)
             return Outcome.ACK
-        validated = validate_request(message.request)
-        if validated.request is None:
-            fields = ", ".join(f"{path}: {m.en}" for path, m in validated.errors.items())
-            log.error("invalid request in the message (%s), dead-lettering it", fields, extra=extra)
-            self._fail(request_id, "invalid_request", f"the queued request is invalid: {fields}")
-            return self._dead_letter("invalid_request")
-        return self._claim_and_run(message, validated.request)
+        fields = ", ".join(f"{path}: {m.en}" for path, m in errors.items())
+        log.error("invalid request in the message (%s), dead-lettering it", fields, extra=extra)
+        self._fail(request_id, "invalid_request", f"the queued request is invalid: {fields}")
+        return self._dead_letter("invalid_request")
 
-    def _claim_and_run(self, message: QueueMessage, request: FortuneRequest) -> Outcome:
+    def _claim_and_run(
+        self, message: QueueMessage, request: FortuneRequest, redelivered: bool
+    ) -> Outcome:
         request_id = message.request_id
         extra = {"request_id": request_id}
-        expected = message.dispatch if message.dispatch is not None else ANY_DISPATCH
+        if message.dispatch is None:  # published before dispatch ids: claims as before
+            expected, claimable = ANY_DISPATCH, CLAIMABLE
+        else:  # only a redelivery takes over a running claim (its first holder died)
+            expected = message.dispatch
+            claimable = CLAIMABLE if redelivered else UNCLAIMED
         claimed = self._backend(
             lambda: transition(
                 request_id,
-                CLAIMABLE,
+                claimable,
                 Status.RUNNING,
                 increment_attempts=True,
                 expect_dispatch=expected,
@@ -158,8 +255,8 @@ class Processor:
             ),
             "claim the request",
         )
-        if claimed is None:  # cancelled, finished or re-dispatched since we loaded it
-            return self._settle_finished(request_id)
+        if claimed is None:
+            return self._not_claimed(message, redelivered)
         if self._show(claimed) == Written.GONE:
             return self._cancel_orphan(request_id)
         self._metrics.attempts.inc()
@@ -174,7 +271,25 @@ class Processor:
             )
             self._metrics.finished_attempts.labels("failed").observe(claimed.attempts)
             return self._dead_letter("too_many_attempts")
-        return self._run(message, request, claimed.attempts)
+        return self._run_in_call_slot(message, request, claimed)
+
+    def _not_claimed(self, message: QueueMessage, redelivered: bool) -> Outcome:
+        """The claim found the request not claimable by this message: read the record to say
+        why, and settle accordingly."""
+        request_id = message.request_id
+        extra = {"request_id": request_id}
+        record = self._backend(lambda: get_record(request_id), "load the record")
+        if record is None:
+            log.error("no record for this request, dead-lettering the message", extra=extra)
+            return self._dead_letter("no_record")
+        skip = self._not_ours(record, message, redelivered)
+        if skip is None:  # it changed between the claim and the read: try the message again
+            log.info("the request changed during the claim; requeueing", extra=extra)
+            return Outcome.REQUEUE
+        if record.state.terminal:
+            self._show(record)
+        log.info("%s; acknowledging the message", skip, extra=extra)
+        return Outcome.ACK
 
     @staticmethod
     def _not_ours(record: FortuneRecord, message: QueueMessage, redelivered: bool) -> str | None:
@@ -210,19 +325,24 @@ class Processor:
         return Outcome.ACK
 
     # --- the provider call ---------------------------------------------------------------------
-    def _run(self, message: QueueMessage, request: FortuneRequest, attempt: int) -> Outcome:
+    def _run(
+        self, message: QueueMessage, request: FortuneRequest, claimed: FortuneRecord
+    ) -> Outcome:
         request_id = message.request_id
         extra = {"request_id": request_id}
+        attempt = claimed.attempts
         token: str | None = None
         if self._provider.uses_llm and self._slots is not None:
             try:
-                token = self._slots_acquire(request_id)
+                token, waited = self._slots_acquire(request_id)
             except SlotWaitAbortedError:
                 return self._settle_finished(request_id)
+        else:
+            waited = False
         try:
             # The claim just proved the request running; only a wait for a slot leaves time for
             # a cancellation before the call.
-            if token is not None:
+            if waited:
                 current = self._backend(lambda: get_record(request_id), "re-check the record")
                 if current is None or current.status != Status.RUNNING.value:
                     log.info("cancelled before the provider call; not calling it", extra=extra)
@@ -230,17 +350,20 @@ class Processor:
             called = time.monotonic()
             call = self._metrics.llm_call
             try:
-                result = self._provider.reading(request, request_id)
+                result = self._provider.reading(request, request_id, claimed.profile or None)
             except Exception as exc:  # a ProviderError, or a bug: then it fails permanently
                 error = classify_exception(exc)
                 call.labels(self._provider.name, error.code).observe(time.monotonic() - called)
+                self._free_call_slot()
                 return self._failed_attempt(message, attempt, error)
             call.labels(self._provider.name, "ok").observe(time.monotonic() - called)
+            self._free_call_slot()  # the next message's call starts while this one is stored
             stored = self._backend(
                 lambda: transition(
                     request_id,
                     {Status.RUNNING},
                     Status.SUCCEEDED,
+                    exclude=("profile",),  # only the claim needs it back
                     result=result.model_dump(mode="json"),
                     error=None,
                     message="",
@@ -258,9 +381,14 @@ class Processor:
         log.info("succeeded (provider %s, model %s)", result.provider, result.model, extra=extra)
         return Outcome.ACK
 
-    def _slots_acquire(self, request_id: str) -> str:
+    def _slots_acquire(self, request_id: str) -> tuple[str, bool]:
+        """A global LLM slot's token, and whether it had to be waited for."""
         assert self._slots is not None
         slots = self._slots
+        token = self._backend(slots.acquire_now, "acquire an LLM slot")
+        if token is not None:
+            self._metrics.slot_wait.observe(0.0)
+            return token, False
         started = time.monotonic()
         next_check = started + _CANCEL_CHECK_SECONDS
 
@@ -275,7 +403,7 @@ class Processor:
             return record is None or record.status != Status.RUNNING.value
 
         try:
-            return self._backend(lambda: slots.acquire(abort), "acquire an LLM slot")
+            return self._backend(lambda: slots.acquire(abort), "acquire an LLM slot"), True
         finally:
             self._metrics.slot_wait.observe(time.monotonic() - started)
 

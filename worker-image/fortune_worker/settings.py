@@ -47,6 +47,9 @@ class WorkerSettings:
     core: CoreSettings = field(default_factory=CoreSettings)
     worker_id: str = field(default_factory=default_worker_id)
     concurrency: int = 8
+    #: Messages taken from the broker at once (0: twice the concurrency). Those beyond the
+    #: concurrency wait unclaimed for a call slot, so a finished call is followed at once.
+    prefetch: int = 0
     max_attempts: int = 4
     shutdown_grace_seconds: float = 25.0
     retry_base_seconds: float = 1.0
@@ -62,6 +65,11 @@ class WorkerSettings:
     metrics_port: int = 9100
     log_level: str = "INFO"
 
+    @property
+    def prefetch_count(self) -> int:
+        """Messages taken at once: `prefetch`, or twice the concurrency; never below it."""
+        return max(self.prefetch or 2 * self.concurrency, self.concurrency)
+
     @classmethod
     def from_env(cls) -> WorkerSettings:
         api_key = os.environ.get("OPENAI_API_KEY", "").strip() or None
@@ -69,6 +77,7 @@ class WorkerSettings:
             core=CoreSettings.from_env(),
             worker_id=env_str("FORTUNE_WORKER_ID", default_worker_id()),
             concurrency=env_int("FORTUNE_WORKER_CONCURRENCY", 8, 1),
+            prefetch=env_int("FORTUNE_WORKER_PREFETCH", 0),
             max_attempts=env_int("FORTUNE_MAX_ATTEMPTS", 4, 1),
             shutdown_grace_seconds=env_float("FORTUNE_WORKER_SHUTDOWN_GRACE_SECONDS", 25.0),
             retry_base_seconds=env_float("FORTUNE_RETRY_BASE_SECONDS", 1.0),

@@ -27,7 +27,7 @@ from typing import Any
 from pymongo.errors import PyMongoError
 
 from fortune_core.ids import is_request_id, request_id_from
-from fortune_core.kube import KubeClient, ResourceRef, Written
+from fortune_core.kube import KubeClient, ResourceRef
 from fortune_core.profile import derive_profile
 from fortune_core.records import FortuneRecord, get_record, status_view
 from fortune_core.request import validate_request
@@ -119,10 +119,12 @@ class Reconciler:
         ):
             record = self._dispatch_again(record)
             outcome = "resumed"
-        written = self.kube.write_status(
+        self.kube.write_status(
             ref, status_from_record(status_view(record), body["metadata"].get("generation"))
         )
-        if written == Written.WRITTEN and outcome == "queued":
+        if outcome == "queued":
+            # Posted whether or not the Queued status landed: a fast worker's Running (a newer
+            # record version) may already have replaced it, and the Event tells what was done.
             self.post_event(
                 body, "Normal", "Queued", f"request {request_id} queued in pool {record.pool}"
             )

@@ -38,7 +38,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import redis
 from pymongo.errors import PyMongoError
@@ -191,21 +191,29 @@ class Processor:
             return True
         return view is None or view.get("status") == Status.RUNNING.value
 
+    def _back_to_queued(
+        self, delivered: QueueMessage, what: str, /, **changes: Any
+    ) -> FortuneRecord | None:
+        """Our claim (running, under the delivered message's dispatch) back to queued with
+        `changes`; None when the request is no longer ours to change (cancelled meanwhile)."""
+        expected = delivered.dispatch if delivered.dispatch is not None else ANY_DISPATCH
+        return self._backend(
+            lambda: transition(
+                delivered.request_id,
+                {Status.RUNNING},
+                Status.QUEUED,
+                expect_dispatch=expected,
+                **changes,
+            ),
+            what,
+        )
+
     def _give_back(self, message: QueueMessage, claimed: FortuneRecord) -> Outcome:
         """The worker stops before the call: the claim goes back (queued, its attempt uncounted)
         and the message to the queue, for another worker."""
         request_id = message.request_id
-        expected = message.dispatch if message.dispatch is not None else ANY_DISPATCH
-        back = self._backend(
-            lambda: transition(
-                request_id,
-                {Status.RUNNING},
-                Status.QUEUED,
-                expect_dispatch=expected,
-                attempts=claimed.attempts - 1,
-                message="",
-            ),
-            "give the claim back",
+        back = self._back_to_queued(
+            message, "give the claim back", attempts=claimed.attempts - 1, message=""
         )
         if back is None:  # cancelled meanwhile
             return self._settle_finished(request_id)
@@ -431,17 +439,8 @@ class Processor:
             # Queued (with a new dispatch id) first, then published: the retried message must find
             # the record queued and its dispatch recorded, never overtake this transition.
             dispatch = new_dispatch_id()
-            expected = message.dispatch if message.dispatch is not None else ANY_DISPATCH
-            queued = self._backend(
-                lambda: transition(
-                    request_id,
-                    {Status.RUNNING},
-                    Status.QUEUED,
-                    message=text,
-                    expect_dispatch=expected,
-                    dispatch_id=dispatch,
-                ),
-                "mark the request queued for a retry",
+            queued = self._back_to_queued(
+                message, "mark the request queued for a retry", message=text, dispatch_id=dispatch
             )
             if queued is None:
                 return self._settle_finished(request_id)

@@ -3,7 +3,8 @@
 Off unless `FORTUNE_CORS_ORIGINS` lists origins (or is `*`). A preflight (`OPTIONS` with
 `Access-Control-Request-Method`) from an allowed origin is answered here, before authentication,
 because browsers send preflights without credentials. Responses to allowed origins expose the
-headers the client reads: `Retry-After` (polling), `Location`, `Idempotent-Replayed`.
+headers the client reads: `Retry-After` (polling), `Location`, `Idempotent-Replayed`,
+`Preference-Applied` (a long poll with `Prefer: wait=N`, an allowed request header).
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from __future__ import annotations
 from flask import Flask, Response, request
 
 ALLOWED_METHODS = "GET, POST, DELETE, OPTIONS"
-ALLOWED_HEADERS = "Content-Type, Authorization, Idempotency-Key"
-EXPOSED_HEADERS = "Retry-After, Location, Idempotent-Replayed"
+ALLOWED_HEADERS = "Content-Type, Authorization, Idempotency-Key, Prefer"
+EXPOSED_HEADERS = "Retry-After, Location, Idempotent-Replayed, Preference-Applied"
 PREFLIGHT_MAX_AGE = "600"
 
 

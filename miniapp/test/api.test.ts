@@ -36,6 +36,19 @@ describe('FortuneApi', () => {
     expect(transport.requests[0].body).toEqual({ profile: BODY.profile, date: '2026-01-02' })
   })
 
+  it('asks for a long poll with Prefer: wait=N and reads whether the server held it', async () => {
+    const transport = new ScriptedTransport(
+      json(200, { id: 'x', status: 'running' }, { 'Preference-Applied': 'wait=10', 'Retry-After': '2' }),
+      json(200, { id: 'x', status: 'running' }, { 'Retry-After': '2' }),
+      json(200, { id: 'x', status: 'running' }),
+    )
+    const api = new FortuneApi('', transport.send, () => NOW)
+    expect(await api.getFortune('x', 10)).toMatchObject({ waited: true, retryAfter: 2 })
+    expect(await api.getFortune('x', 10)).toMatchObject({ waited: false, retryAfter: 2 })
+    expect((await api.getFortune('x')).waited).toBe(false)
+    expect(transport.requests.map((r) => r.headers.Prefer)).toEqual(['wait=10', 'wait=10', undefined])
+  })
+
   it('escapes the id in the query and cancel paths', async () => {
     const transport = new ScriptedTransport(json(200, { id: 'a/b', status: 'running' }), json(202, {}))
     const api = new FortuneApi('', transport.send)

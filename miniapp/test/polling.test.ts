@@ -60,6 +60,26 @@ describe('pollUntilDone', () => {
     expect(waits).toEqual([3000, 2250, 3375, 10_000])
   })
 
+  it('asks again at once after a long poll the server held, and backs off when it did not', async () => {
+    const answers = [
+      { view: view('queued'), retryAfter: 2, waited: true },
+      { view: view('running', 1), retryAfter: 2, waited: true },
+      { view: view('running', 1), retryAfter: 2, waited: false },
+      { view: view('succeeded', 1), waited: false },
+    ]
+    const { sleep, waits } = recordingSleep()
+    const final = await pollUntilDone({
+      fetch: async () => answers.shift()!,
+      sleep,
+      stopped: () => false,
+      random: noJitter,
+      onEvent: () => undefined,
+    })
+    expect(final?.status).toBe('succeeded')
+    // no sleep after the two held answers; the one that was not held backs off (attempt 0)
+    expect(waits).toEqual([2000])
+  })
+
   it('polls at once when reopened on a request in flight', async () => {
     const { sleep, waits } = recordingSleep()
     const final = await pollUntilDone({

@@ -125,6 +125,21 @@ def test_responses_to_an_allowed_origin_expose_retry_after(settings: ApiSettings
             json={"profile": {"birthDate": "1990-02-30"}},
             headers={"Origin": APP_ORIGIN},
         )
+        # the mini-program's long poll: Prefer may be sent, Preference-Applied may be read
+        preflight = client.options(
+            started.headers["Location"],
+            headers={
+                "Origin": APP_ORIGIN,
+                "Access-Control-Request-Method": "GET",
+                "Access-Control-Request-Headers": "prefer",
+            },
+        )
+        assert "prefer" in preflight.headers["Access-Control-Allow-Headers"].lower()
+        held = client.get(
+            started.headers["Location"], headers={"Origin": APP_ORIGIN, "Prefer": "wait=1"}
+        )
+        assert held.headers["Preference-Applied"] == "wait=1"  # no worker: held, still queued
+        assert "Preference-Applied" in held.headers["Access-Control-Expose-Headers"]
         assert invalid.status_code == 422
         assert invalid.headers["Access-Control-Allow-Origin"] == APP_ORIGIN
 

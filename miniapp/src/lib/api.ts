@@ -5,6 +5,7 @@ import type {
   FieldMessage,
   FortuneRequestBody,
   FortuneView,
+  Polled,
   ProfileInput,
   ProfileResponse,
 } from './types'
@@ -41,12 +42,19 @@ export class FortuneApi {
     }
   }
 
-  /** GET /v1/fortunes/{id}: the status and, when done, the result; Retry-After while in flight. */
-  async getFortune(id: string): Promise<{ view: FortuneView; retryAfter?: number }> {
-    const response = await this.send('GET', `/v1/fortunes/${encodeURIComponent(id)}`)
+  /**
+   * GET /v1/fortunes/{id}: the status and, when done, the result; Retry-After while in flight.
+   * With `waitSeconds`, a long poll (`Prefer: wait=N`, RFC 7240): the server answers when the
+   * request finishes or after N s, and `waited` says it did (`Preference-Applied`).
+   */
+  async getFortune(id: string, waitSeconds?: number): Promise<Polled> {
+    const headers: Record<string, string> = {}
+    if (waitSeconds !== undefined && waitSeconds > 0) headers.Prefer = `wait=${Math.floor(waitSeconds)}`
+    const response = await this.send('GET', `/v1/fortunes/${encodeURIComponent(id)}`, undefined, headers)
     return {
       view: response.body as FortuneView,
       retryAfter: parseRetryAfter(header(response, 'Retry-After'), this.now()),
+      waited: /^\s*wait=\d+/.test(header(response, 'Preference-Applied') ?? ''),
     }
   }
 

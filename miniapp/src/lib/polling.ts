@@ -1,5 +1,5 @@
 import { ApiError } from './errors'
-import { TERMINAL, type FortuneView } from './types'
+import { TERMINAL, type FortuneView, type Polled } from './types'
 
 /**
  * How often to ask for a request's status. The server's Retry-After is a floor (it knows its own
@@ -38,8 +38,8 @@ export type PollEvent =
   | { type: 'retrying'; error: ApiError; delayMs: number }
 
 export interface PollOptions {
-  /** one GET /v1/fortunes/{id} */
-  fetch: () => Promise<{ view: FortuneView; retryAfter?: number }>
+  /** one GET /v1/fortunes/{id} (a long poll when the server holds it: `waited`) */
+  fetch: () => Promise<Polled>
   sleep: (ms: number) => Promise<void>
   onEvent: (event: PollEvent) => void
   /** polling stops (resolving undefined) as soon as this returns true */
@@ -70,11 +70,13 @@ export async function pollUntilDone(options: PollOptions): Promise<FortuneView |
     if (delay > 0) await options.sleep(delay)
     if (options.stopped()) return undefined
     try {
-      const { view, retryAfter } = await options.fetch()
+      const { view, retryAfter, waited } = await options.fetch()
       if (options.stopped()) return undefined
       options.onEvent({ type: 'update', view })
       if (TERMINAL.includes(view.status)) return view
-      delay = nextDelay(attempt++, retryAfter, policy, random)
+      // A long poll already waited on the server: ask again at once (the next answer comes the
+      // moment the request finishes). Otherwise back off, honouring Retry-After.
+      delay = waited ? 0 : nextDelay(attempt++, retryAfter, policy, random)
     } catch (error) {
       if (!(error instanceof ApiError) || !error.retryable) throw error
       if (options.stopped()) return undefined

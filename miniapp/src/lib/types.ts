@@ -141,3 +141,12 @@ export interface Accepted {
   /** seconds the server asks the client to wait before the first poll */
   retryAfter?: number
 }
+
+/** One answer to GET /v1/fortunes/{id}. */
+export interface Polled {
+  view: FortuneView
+  /** seconds the server asks to wait before asking again (while in flight) */
+  retryAfter?: number
+  /** the server held the answer for a long poll (so asking again at once is right) */
+  waited?: boolean
+}

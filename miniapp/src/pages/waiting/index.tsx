@@ -11,6 +11,12 @@ import type { FortuneRequestBody, FortuneView, Status } from '../../lib/types'
 import { api, history, sleep, useLanguage } from '../../services/app'
 import './index.scss'
 
+/**
+ * Each poll is a long poll of up to this many seconds (`Prefer: wait=N`): the reading appears the
+ * moment it is ready, not at the next backed-off poll. Well under the transport's 20 s timeout.
+ */
+const LONG_POLL_SECONDS = 10
+
 const STEPS: { key: MessageKey; statuses: Status[] }[] = [
   { key: 'stepAccepted', statuses: ['pending'] },
   { key: 'stepQueued', statuses: ['queued'] },
@@ -50,7 +56,7 @@ export default function WaitingPage() {
       }
     }
     pollUntilDone({
-      fetch: () => api.getFortune(id),
+      fetch: () => api.getFortune(id, LONG_POLL_SECONDS),
       sleep,
       stopped: () => stopped.current,
       firstRetryAfter: firstWait,

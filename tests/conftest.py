@@ -166,3 +166,25 @@ def widget_crd(admin_client: client.ApiClient) -> Iterator[dict[str, Any]]:
     assert established, f"CRD {name} not Established"
     yield WIDGET_CRD
     ext.delete_custom_resource_definition(name)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Keep each phase's report on the test item (`item.report_call`), for the fixtures below."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+@pytest.fixture(autouse=True)
+def _diagnose_failed_release(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A failed test that used a chart release prints what the release's pods were doing
+    (pods, Events, the operator's threads, the logs), read in the test's teardown output."""
+    yield
+    report = getattr(request.node, "report_call", None)
+    if report is None or not report.failed or "release" not in request.fixturenames:
+        return
+    release = request.getfixturevalue("release")
+    diagnose = getattr(release, "diagnose", None)
+    if diagnose is not None:
+        print(diagnose())

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
 import urllib.request
@@ -356,6 +359,45 @@ class Release:
 
         out = self.kubectl("get", "secret", secret, "-o", f"jsonpath={{.data.{key}}}").stdout
         return base64.b64decode(out).decode()
+
+    def diagnose(self) -> str:
+        """What a failed test leaves to read: the pods, the recent Events, every thread of the
+        operator (its faulthandler dump on SIGUSR1) and the tails of the components' logs."""
+        parts = []
+
+        def run(*args: str) -> str:
+            proc = self.kubectl(*args, check=False)
+            return (proc.stdout + proc.stderr).strip()
+
+        parts.append(run("get", "pods", "-o", "wide"))
+        parts.append(run("get", "events", "--sort-by=.lastTimestamp"))
+        local = self.cluster.local
+        if local is not None:
+            for found in self.cluster.containers(self.namespace):
+                if found["metadata"]["name"] != "operator":
+                    continue
+                inspected = local.node.crictl("inspect", found["id"])
+                pid = json.loads(inspected.stdout or "{}").get("info", {}).get("pid")
+                if not pid:
+                    continue
+
+                def dumps() -> int:
+                    return run("logs", "-l", "app.kubernetes.io/component=operator").count(
+                        "Current thread"
+                    )
+
+                before = dumps()
+                os.kill(int(pid), signal.SIGUSR1)
+                with contextlib.suppress(Exception):
+                    wait_for(lambda before=before: dumps() > before, 10, "the operator's dump", 0.2)
+        for component, tail in (("operator", 300), ("api", 60), ("mongodb", 60), ("rabbitmq", 60)):
+            selector = f"app.kubernetes.io/component={component}"
+            for previous in ("--previous=false", "--previous=true"):
+                parts.append(
+                    f"--- logs {component} {previous}\n"
+                    + run("logs", "-l", selector, f"--tail={tail}", "--prefix", previous)
+                )
+        return "\n\n".join(parts)
 
 
 def fullname(release: str) -> str:

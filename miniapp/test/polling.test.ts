@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ApiError } from '../src/lib/errors'
-import { DEFAULT_POLICY, nextDelay, pollUntilDone, type PollEvent } from '../src/lib/polling'
+import { DEFAULT_POLICY, LONG_POLL_SECONDS, longPollFor, nextDelay, pollUntilDone, type PollEvent } from '../src/lib/polling'
 import type { FortuneView, Status } from '../src/lib/types'
 import { recordingSleep } from './fakes'
 
@@ -58,6 +58,16 @@ describe('pollUntilDone', () => {
     expect(seen).toEqual(['queued', 'running', 'running', 'succeeded'])
     // first wait: max(1500, 3 s); then backoff attempts 1, 2, 3 with the answers' floors
     expect(waits).toEqual([3000, 2250, 3375, 10_000])
+  })
+
+  it('long-polls only while the reading is being made', () => {
+    expect([undefined, 'pending', 'queued', 'running', 'succeeded'].map((s) => longPollFor(s as Status | undefined))).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      LONG_POLL_SECONDS,
+      undefined,
+    ])
   })
 
   it('asks again at once after a long poll the server held, and backs off when it did not', async () => {

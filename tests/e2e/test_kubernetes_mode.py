@@ -152,8 +152,26 @@ def worker_replicas(release: Release) -> int:
     return int(scale.spec.replicas or 0)
 
 
+def worker_pods(release: Release) -> list[str]:
+    """The pool's worker pods that still exist (terminating ones included: they may still be
+    finishing or giving back what they took)."""
+    core = client.CoreV1Api(release.cluster.admin_client())
+    selector = "app.kubernetes.io/component=worker"
+    return [
+        p.metadata.name
+        for p in core.list_namespaced_pod(release.namespace, label_selector=selector).items
+    ]
+
+
 def wait_pool_asleep(release: Release) -> None:
-    wait_for(lambda: worker_replicas(release) == 0, 90, "the worker pool back at zero", 0.5)
+    """The pool at zero replicas and its last worker gone (a scale patch to zero leaves the
+    workers running until they have stopped)."""
+    wait_for(
+        lambda: worker_replicas(release) == 0 and not worker_pods(release),
+        120,
+        "the worker pool back at zero, its workers gone",
+        0.5,
+    )
 
 
 def test_kubectl_apply_queues_runs_and_finishes_a_fortune_request(
@@ -372,18 +390,25 @@ def _annotate_pool(release: Release, **annotations: str) -> None:
 
 
 def test_a_purged_queue_is_requeued_by_the_stale_sweep(release: Release, llm: FakeLLM) -> None:
-    wait_pool_asleep(release)
     # Keep the pool asleep (a change of annotation takes effect at the next poll), queue five.
     _annotate_pool(release, activation_backlog="1000")
-    ids = [api(release, "POST", "/v1/fortunes", BODY)[1]["id"] for _ in range(5)]
-    wait_for(
-        lambda: all(phase(release, resource_name(i)) == "Queued" for i in ids), 60, "queued", 0.25
-    )
-    # Purge the pool's queue through RabbitMQ's management API.
-    management = release.secret_value(f"{release.fullname}-backends", "rabbitmq-management-url")
-    purge_url = management.replace(f"{release.fullname}-rabbitmq", _service_ip(release, "rabbitmq"))
-    _purge(purge_url, "cyberfortune.requests.default")
-    _annotate_pool(release, activation_backlog="0")
+    try:
+        wait_pool_asleep(release)
+        ids = [api(release, "POST", "/v1/fortunes", BODY)[1]["id"] for _ in range(5)]
+        wait_for(
+            lambda: all(phase(release, resource_name(i)) == "Queued" for i in ids),
+            60,
+            "queued",
+            0.25,
+        )
+        # Purge the pool's queue through RabbitMQ's management API.
+        management = release.secret_value(f"{release.fullname}-backends", "rabbitmq-management-url")
+        purge_url = management.replace(
+            f"{release.fullname}-rabbitmq", _service_ip(release, "rabbitmq")
+        )
+        _purge(purge_url, "cyberfortune.requests.default")
+    finally:
+        _annotate_pool(release, activation_backlog="0")
     wait_for(lambda: all(finished(release, i) for i in ids), 120, "the purged requests", 0.5)
     readings = [finished(release, i) for i in ids]
     assert {r["status"] for r in readings} == {"succeeded"}  # type: ignore[index]

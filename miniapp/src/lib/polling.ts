@@ -1,5 +1,5 @@
 import { ApiError } from './errors'
-import { TERMINAL, type FortuneView, type Polled } from './types'
+import { TERMINAL, type FortuneView, type Polled, type Status } from './types'
 
 /**
  * How often to ask for a request's status. The server's Retry-After is a floor (it knows its own
@@ -31,6 +31,21 @@ export function nextDelay(
   const jittered = Math.round(Math.min(policy.maxMs, backoff * spread))
   const floor = retryAfterSeconds !== undefined ? retryAfterSeconds * 1000 : 0
   return Math.max(jittered, floor)
+}
+
+/**
+ * Once a reading is being made (running), each poll is a long poll of up to this many seconds
+ * (`Prefer: wait=N`): the server answers the moment it is ready, not at the next backed-off poll.
+ * Well under the transport's 20 s timeout.
+ */
+export const LONG_POLL_SECONDS = 10
+
+/**
+ * The long poll to ask for after seeing `status`: none before the request runs (plain polls show
+ * each step: accepted, in line), LONG_POLL_SECONDS while it runs (the next change is its end).
+ */
+export function longPollFor(status: Status | undefined): number | undefined {
+  return status === 'running' ? LONG_POLL_SECONDS : undefined
 }
 
 export type PollEvent =

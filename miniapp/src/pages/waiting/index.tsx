@@ -6,16 +6,10 @@ import Trouble, { type TroubleKind } from '../../components/Trouble'
 import { ApiError, describeError } from '../../lib/errors'
 import { readingTitle } from '../../lib/format'
 import { t, type MessageKey } from '../../lib/i18n'
-import { pollUntilDone } from '../../lib/polling'
+import { longPollFor, pollUntilDone } from '../../lib/polling'
 import type { FortuneRequestBody, FortuneView, Status } from '../../lib/types'
 import { api, history, sleep, useLanguage } from '../../services/app'
 import './index.scss'
-
-/**
- * Each poll is a long poll of up to this many seconds (`Prefer: wait=N`): the reading appears the
- * moment it is ready, not at the next backed-off poll. Well under the transport's 20 s timeout.
- */
-const LONG_POLL_SECONDS = 10
 
 const STEPS: { key: MessageKey; statuses: Status[] }[] = [
   { key: 'stepAccepted', statuses: ['pending'] },
@@ -34,6 +28,7 @@ export default function WaitingPage() {
   const [trouble, setTrouble] = useState<{ kind: TroubleKind; reason?: string } | undefined>()
   const [cancelling, setCancelling] = useState(false)
   const stopped = useRef(false)
+  const lastStatus = useRef<Status | undefined>()
   const request: FortuneRequestBody | undefined = history.get(id)?.request ?? history.pending()?.request ?? view?.request
 
   useEffect(() => {
@@ -56,12 +51,13 @@ export default function WaitingPage() {
       }
     }
     pollUntilDone({
-      fetch: () => api.getFortune(id, LONG_POLL_SECONDS),
+      fetch: () => api.getFortune(id, longPollFor(lastStatus.current)),
       sleep,
       stopped: () => stopped.current,
       firstRetryAfter: firstWait,
       onEvent: (event) => {
         if (event.type === 'update') {
+          lastStatus.current = event.view.status
           setView(event.view)
           setNotice(undefined)
         } else {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 import uuid
@@ -13,6 +12,7 @@ from typing import Any
 import pika
 import pytest
 import redis
+from api_testing import api_client, api_settings
 from flask.testing import FlaskClient
 from pymongo import monitoring
 
@@ -22,7 +22,6 @@ from fortune_api.settings import ApiSettings
 from fortune_core.ids import new_request_id
 from fortune_core.queue import requests_queue
 from fortune_core.records import disconnect_records, get_record, record_view, transition
-from fortune_core.settings import CoreSettings
 from fortune_core.status import Status
 from fortune_core.status_cache import StatusCache, cache_key
 from localservices import wait_for
@@ -61,28 +60,7 @@ monitoring.register(FINDS)  # applies to every client created from now on
 @pytest.fixture
 def settings(rabbitmq: Any, redis_server: Any, mongodb: Any) -> ApiSettings:
     """Settings pointing at the real services, with a fresh database and pool per test."""
-    unique = uuid.uuid4().hex[:10]
-    core = CoreSettings(
-        rabbitmq_url=rabbitmq.amqp_url,
-        rabbitmq_management_url=rabbitmq.management_url,
-        redis_url=redis_server.redis_url,
-        mongodb_uri=f"{mongodb.mongodb_uri}/api_{unique}",
-        pool=f"p{unique}",
-    )
-    redis.Redis.from_url(redis_server.redis_url).flushdb()
-    return ApiSettings(core=core, rate_limit_per_minute=0, poll_rate_limit_per_minute=0)
-
-
-@contextlib.contextmanager
-def api_client(settings: ApiSettings) -> Iterator[FlaskClient]:
-    """A test client of an app built on `settings`, its connections closed afterwards."""
-    backends = Backends(settings)
-    app = create_app(settings, backends)
-    try:
-        yield app.test_client()
-    finally:
-        backends.close()
-        disconnect_records()
+    return api_settings(rabbitmq, redis_server, mongodb, "api")
 
 
 @pytest.fixture

@@ -3,23 +3,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
-from flask.testing import FlaskClient
+from api_testing import api_client, api_settings
 
-from fortune_api.app import create_app
-from fortune_api.backends import Backends
 from fortune_api.cors import parse_origins
 from fortune_api.settings import ApiSettings
-from fortune_core.records import disconnect_records
-from fortune_core.settings import CoreSettings
 
 pytestmark = pytest.mark.integration
 
@@ -33,26 +25,8 @@ BODY: dict[str, Any] = {
 
 @pytest.fixture
 def settings(rabbitmq: Any, redis_server: Any, mongodb: Any) -> ApiSettings:
-    unique = uuid.uuid4().hex[:10]
-    core = CoreSettings(
-        rabbitmq_url=rabbitmq.amqp_url,
-        rabbitmq_management_url=rabbitmq.management_url,
-        redis_url=redis_server.redis_url,
-        mongodb_uri=f"{mongodb.mongodb_uri}/browser_{unique}",
-        pool=f"b{unique}",
-    )
-    redis.Redis.from_url(redis_server.redis_url).flushdb()
-    return ApiSettings(core=core, rate_limit_per_minute=0, poll_rate_limit_per_minute=0)
-
-
-@contextlib.contextmanager
-def api_client(settings: ApiSettings) -> Iterator[FlaskClient]:
-    backends = Backends(settings)
-    try:
-        yield create_app(settings, backends).test_client()
-    finally:
-        backends.close()
-        disconnect_records()
+    """Settings pointing at the real services, with a fresh database and pool per test."""
+    return api_settings(rabbitmq, redis_server, mongodb, "browser")
 
 
 def test_origins_are_parsed_from_a_comma_separated_list() -> None:

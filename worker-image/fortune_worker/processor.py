@@ -228,9 +228,8 @@ class Processor:
         """A message whose request does not validate: fail its request (if it is ours)."""
         request_id = message.request_id
         extra = {"request_id": request_id}
-        record = self._backend(lambda: get_record(request_id), "load the record")
+        record = self._record_or_none(request_id)
         if record is None:
-            log.error("no record for this request, dead-lettering the message", extra=extra)
             return self._dead_letter("no_record")
         skip = self._not_ours(record, message, redelivered)
         if skip:
@@ -283,14 +282,21 @@ class Processor:
             return self._dead_letter("too_many_attempts")
         return self._run_in_call_slot(message, request, claimed)
 
+    def _record_or_none(self, request_id: str) -> FortuneRecord | None:
+        """The request's record; None (logged: its message is dead-lettered) when there is none."""
+        record = self._backend(lambda: get_record(request_id), "load the record")
+        if record is None:
+            log.error("no record for this request, dead-lettering the message",
+                      extra={"request_id": request_id})  # fmt: skip
+        return record
+
     def _not_claimed(self, message: QueueMessage, redelivered: bool) -> Outcome:
         """The claim found the request not claimable by this message: read the record to say
         why, and settle accordingly."""
         request_id = message.request_id
         extra = {"request_id": request_id}
-        record = self._backend(lambda: get_record(request_id), "load the record")
+        record = self._record_or_none(request_id)
         if record is None:
-            log.error("no record for this request, dead-lettering the message", extra=extra)
             return self._dead_letter("no_record")
         skip = self._not_ours(record, message, redelivered)
         if skip is None:  # it changed between the claim and the read: try the message again

@@ -678,7 +678,7 @@ def test_cancelled_while_waiting_for_a_call_slot_is_never_called(
     stack.cancel(waiting)
     private_llm.release()
     stack.wait_status(calling, Status.SUCCEEDED)
-    wait_for(lambda: worker.logged("cancelled while waiting for a call slot"), what="the skip")
+    wait_for(lambda: worker.logged("cancelled before it got a call slot"), what="the skip")
     worker.signal(signal.SIGTERM)
     assert worker.wait(60) == 0
     assert private_llm.calls(waiting) == 0

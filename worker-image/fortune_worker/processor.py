@@ -11,9 +11,9 @@ safe.
 The worker takes more messages than it calls the LLM for at once (call slots = concurrency <
 prefetch): a claimed request waits for a call slot (at most about one call's time), so when a
 call ends the next one starts at once, its claim already made, while the finished request is
-stored and acked beside it. A request that waited two seconds or more is checked in the status
-cache before its call (cancelled meanwhile: no call); a worker that stops gives the claims still
-waiting back (queued, the attempt not counted) and returns their messages to the queue.
+stored and acked beside it. Every claim is checked in the status cache once it holds its call
+slot (cancelled meanwhile: no call); a worker that stops gives the claims still waiting back
+(queued, the attempt not counted) and returns their messages to the queue.
 
 Only the message of the request's current dispatch may claim it (fortune_core.submission): a
 message of an earlier dispatch is stale and dropped, and a second copy of the current one (a
@@ -72,8 +72,6 @@ CLAIMABLE = frozenset({Status.PENDING, Status.QUEUED, Status.RUNNING})
 #: What a first delivery of the current dispatch may claim (a running one is another's copy).
 UNCLAIMED = frozenset({Status.PENDING, Status.QUEUED})
 _CANCEL_CHECK_SECONDS = 2.0
-_FRESH_CLAIM_SECONDS = 0.05
-"""A claim that got its call slot within this long is not checked for a cancellation first."""
 
 
 class Outcome(enum.Enum):
@@ -146,16 +144,15 @@ class Processor:
             return self._invalid(message, redelivered, validated.errors)
         return self._claim_and_run(message, validated.request, redelivered)
 
-    def _take_call_slot(self) -> float | None:
-        """Take a call slot: how long it was waited for (s); None when the worker stops first."""
-        started = time.monotonic()
+    def _take_call_slot(self) -> bool:
+        """Take a call slot: whether it was taken (False: the worker stops first)."""
         while not self._call_slots.acquire(timeout=0.5):
             if self._hard_stop.is_set():
                 raise AbandonedError
             if self._stopping.is_set():
-                return None
+                return False
         self._holding.slot = True
-        return time.monotonic() - started
+        return True
 
     def _free_call_slot(self) -> None:
         """Give the call slot back (once: right after the provider call, or at the end)."""
@@ -167,15 +164,15 @@ class Processor:
         self, message: QueueMessage, request: FortuneRequest, claimed: FortuneRecord
     ) -> Outcome:
         request_id = message.request_id
-        waited = self._take_call_slot()
-        if waited is None:
+        if not self._take_call_slot():
             return self._give_back(message, claimed)
         try:
-            # A claim that waited for its slot is checked first (one status-cache read, about
-            # 0.2 ms): a request cancelled while it waited is never sent to the LLM. Only a claim
-            # made a moment ago goes straight to its call.
-            if waited >= _FRESH_CLAIM_SECONDS and not self._still_running(request_id):
-                log.info("cancelled while waiting for a call slot; not calling the provider",
+            # Every claim is checked once it holds its slot (one status-cache read, about 0.2 ms):
+            # a request cancelled before then is never sent to the LLM. Skipping the read for a
+            # claim that got its slot at once is not safe: its thread may have been descheduled
+            # between the claim and the slot while the cancellation landed.
+            if not self._still_running(request_id):
+                log.info("cancelled before it got a call slot; not calling the provider",
                          extra={"request_id": request_id})  # fmt: skip
                 return self._settle_finished(request_id)
             return self._run(message, request, claimed)

@@ -30,6 +30,7 @@ PINS = {
     "crictl": "CRICTL_VERSION",
     "local-path-provisioner": "LOCAL_PATH_PROVISIONER_VERSION",
     "kube-score": "KUBE_SCORE_VERSION",
+    "skaffold": "SKAFFOLD_VERSION",
 }
 # files fetched from Go module sources by build.sh: name -> (versions.env key, file name)
 FILES = {

@@ -65,6 +65,14 @@ go_install() {
     -ldflags="-s -w ${3:-}" "$1@$2")
   mv -f "$gobin/$(basename "$1")" "$out"; rm -rf "$gobin"
 }
+# go_build_in_module <module> <version> <package dir> [ldflags]: for a module whose go.mod has replace
+# directives (`go install` refuses those): build inside its downloaded, checksum-verified source.
+go_build_in_module() {
+  local src
+  src=$(cd "$(mktemp -d)" && GOFLAGS=-mod=mod go mod download -json "$1@$2" \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')
+  (cd "$src" && go build -p "$jobs" -ldflags="-s -w ${4:-}" -o "$out" "$3")
+}
 # The pod sandbox's pause process (dev/node/pause.c): ours, because no registry serves one here.
 cc_build_pause() { gcc -static -Os -Wall -Wextra -Werror -o "$out" "$root/dev/node/pause.c" && strip "$out"; }
 
@@ -86,6 +94,10 @@ build local-path-provisioner "$LOCAL_PATH_PROVISIONER_VERSION" go_install \
   github.com/rancher/local-path-provisioner "$LOCAL_PATH_PROVISIONER_VERSION"
 build kube-score "$KUBE_SCORE_VERSION" go_install github.com/zegl/kube-score/cmd/kube-score \
   "$KUBE_SCORE_VERSION" "-X main.version=$KUBE_SCORE_VERSION"
+# skaffold runs `skaffold diagnose` and `skaffold render` on skaffold.yaml in the chart tier.
+build skaffold "$SKAFFOLD_VERSION" go_build_in_module github.com/GoogleContainerTools/skaffold/v2 \
+  "$SKAFFOLD_VERSION" ./cmd/skaffold \
+  "-X github.com/GoogleContainerTools/skaffold/v2/pkg/skaffold/version.version=$SKAFFOLD_VERSION"
 
 # Files from Go module sources (downloaded and verified against sum.golang.org, never built):
 # fetch <name> <module> <version> <path in the module> -> <cache>/files/<name>-<version>/<basename>

@@ -5,6 +5,7 @@ ServiceAccount has exactly the rights docs/helm.md lists."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -19,7 +20,7 @@ import yaml
 from e2e_cluster import BACKEND_ENV, CHART, Cluster, Release, backend_objects, helm, install
 from fakes.fake_llm import FakeLLM
 from kubernetes import client
-from test_render import VALUE_SETS, value_args
+from test_render import COMPONENTS, VALUE_SETS, skaffold, value_args
 
 from controlplane.binaries import binary_path, ensure_binaries, fetched_file
 from controlplane.network import NODE_IP
@@ -400,20 +401,47 @@ def test_each_account_has_exactly_the_documented_rights(
     assert rows - DEFAULT_RESOURCES == documented_rights(component, "cfr-cyberfortune")
 
 
-def test_skaffold_custom_build_loads_the_image_into_the_node(cluster: Cluster) -> None:
-    """skaffold's local profile builds through dev/skaffold-build.sh: the image appears in the
-    node's containerd under the tag skaffold asks for."""
+def test_skaffold_deploys_what_its_custom_build_loaded_into_the_node(
+    cluster: Cluster, make_namespace: Any, skaffold_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The local profile's loop on this node, through skaffold: dev/skaffold-build.sh builds each
+    image under the tag skaffold asks for (the custom-build contract: $IMAGE, $PUSH_IMAGE,
+    $BUILD_CONTEXT) and loads it into the node's containerd; `skaffold deploy -p local` installs
+    the chart with exactly those images and waits for every workload (its status check); the
+    release passes `helm test`. (`skaffold build` itself cannot finish here: it reads a built image
+    back from a Docker daemon, or from a registry when it pushes, and this machine has neither;
+    docs/helm.md.)"""
     assert cluster.local is not None, "needs the node (a cluster started by this session)"
-    tag = f"cyberfortune/operator:skaffold-{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "IMAGE": tag, "CYBERFORTUNE_CLUSTER_STATE": str(cluster.local.state_dir)}
-    built = subprocess.run(
-        [str(ROOT / "dev" / "skaffold-build.sh"), "operator"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert built.returncode == 0, built.stderr
-    images = cluster.local.node.ctr("images", "list", "--quiet").stdout.split()
-    assert f"docker.io/{tag}" in images
+    namespace = make_namespace()
+    suffix = uuid.uuid4().hex[:8]
+    builds = []
+    for component in COMPONENTS:
+        tag = f"cyberfortune/{component}:skaffold-{suffix}"
+        contract = {"IMAGE": tag, "PUSH_IMAGE": "false", "BUILD_CONTEXT": str(ROOT)}
+        state = {"CYBERFORTUNE_CLUSTER_STATE": str(cluster.local.state_dir)}
+        built = subprocess.run(
+            [str(ROOT / "dev" / "skaffold-build.sh"), component],
+            env={**os.environ, **contract, **state},
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+        assert built.returncode == 0, built.stderr
+        builds.append({"imageName": f"cyberfortune/{component}", "tag": tag})
+    loaded = set(cluster.local.node.ctr("images", "list", "--quiet").stdout.split())
+    assert {f"docker.io/{b['tag']}" for b in builds} <= loaded
+    artifacts = tmp_path / "artifacts.json"
+    artifacts.write_text(json.dumps({"builds": builds}))
+
+    env = {**skaffold_env, "KUBECONFIG": str(cluster.kubeconfig)}
+    skaffold(env, "deploy", "-p", "local", "--build-artifacts", str(artifacts), "-n", namespace,
+             "--status-check=true", timeout=600)  # fmt: skip
+    running = cluster.kubectl(
+        "-n", namespace, "get", "deployments", "-o",
+        "jsonpath={range .items[*]}{.spec.template.spec.containers[0].image}{'\\n'}{end}",
+    ).stdout.split()  # fmt: skip
+    assert sorted(running) == sorted(b["tag"] for b in builds)
+    tested = helm(cluster, "test", "cyberfortune", "-n", namespace)
+    assert "Phase:          Succeeded" in tested.stdout
+    helm(cluster, "uninstall", "cyberfortune", "-n", namespace, "--wait")

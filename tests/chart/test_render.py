@@ -4,7 +4,6 @@ message, a clean kube-score scan, and a valid skaffold.yaml."""
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import re
@@ -307,6 +306,33 @@ def test_kube_score_finds_nothing_critical(name: str, tmp_path: Path) -> None:
 
 
 # --- skaffold ---------------------------------------------------------------------------------
+# The skaffold binary is built from its Go module by build.sh. The local profile is the one this
+# machine can run: the production profile's docker builder needs a daemon and a registry, so it is
+# rendered (tags fall back to `latest` without a registry) but not diagnosed.
+
+COMPONENTS = ("api", "worker", "operator")
+SKAFFOLD_TAG = re.compile(r"^ - (cyberfortune/\w+) -> (cyberfortune/\w+):([0-9a-f]{64})$", re.M)
+
+
+def skaffold(
+    env: dict[str, str],
+    *args: str,
+    config: Path = ROOT / "skaffold.yaml",
+    check: bool = True,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """The pinned skaffold on `config`, run in the repository root (env: skaffold_env)."""
+    proc = subprocess.run(
+        [str(binary_path("skaffold")), *args, "--filename", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        cwd=ROOT,
+        env=env,
+    )
+    assert not check or proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
 
 
 def _skaffold_schema() -> Any:
@@ -318,48 +344,121 @@ def _skaffold_schema() -> Any:
     return jsonschema_rs.Draft7Validator(json.loads(fetched_file("skaffold").read_text()))
 
 
-def _patched(config: dict[str, Any], patches: list[dict[str, Any]]) -> dict[str, Any]:
-    """Apply a profile's JSON patches (add and replace: what skaffold.yaml uses)."""
-    result = copy.deepcopy(config)
-    for patch in patches:
-        *parents, last = [p for p in patch["path"].split("/") if p]
-        node: Any = result
-        for part in parents:
-            node = node[int(part)] if isinstance(node, list) else node[part]
-        assert patch["op"] in ("add", "replace"), patch
-        if isinstance(node, list):
-            index = int(last)
-            assert patch["op"] == "add" or index < len(node), f"no element at {patch['path']}"
-            node[index] = patch["value"]
+@pytest.mark.parametrize("profile", ["local", "production"])
+def test_skaffold_effective_config_follows_the_published_schema(
+    skaffold_env: dict[str, str], profile: str
+) -> None:
+    """skaffold applies the profile itself (`diagnose --yaml-only`); the result must follow the
+    schema published with this skaffold, and every path it names must exist."""
+    validator = _skaffold_schema()
+    diagnosed = skaffold(skaffold_env, "diagnose", "--yaml-only", "-p", profile)
+    effective = yaml.safe_load(diagnosed.stdout)
+    assert effective["apiVersion"] == "skaffold/v4beta13"
+    assert [e.message for e in validator.iter_errors(effective)] == []
+    artifacts = effective["build"]["artifacts"]
+    assert [a["image"] for a in artifacts] == [f"cyberfortune/{c}" for c in COMPONENTS]
+    builders = {"custom" if "custom" in a else "docker" for a in artifacts}
+    assert builders == ({"custom"} if profile == "local" else {"docker"})
+    for artifact in artifacts:
+        context = Path(artifact["context"])
+        if "docker" in artifact:
+            assert (context / artifact["docker"]["dockerfile"]).is_file()
         else:
-            assert patch["op"] == "add" or last in node, f"nothing to replace at {patch['path']}"
-            node[last] = patch["value"]
+            script = context / artifact["custom"]["buildCommand"].split()[0]
+            assert script.is_file() and os.access(script, os.X_OK)
+            for path in artifact["custom"]["dependencies"]["paths"]:
+                assert (context / path).is_dir(), path
+    assert effective["build"]["local"]["push"] is (profile == "production")
+    (release,) = effective["manifests"]["helm"]["releases"]
+    assert (Path(release["chartPath"]) / "Chart.yaml").is_file()
+    assert [Path(v).name for v in release.get("valuesFiles", [])] == (
+        ["values-local.yaml"] if profile == "local" else []
+    )
+
+
+def test_skaffold_refuses_a_broken_config(skaffold_env: dict[str, str], tmp_path: Path) -> None:
+    config = yaml.safe_load((ROOT / "skaffold.yaml").read_text())
+    config["build"]["artifacts"][0]["dockr"] = config["build"]["artifacts"][0].pop("docker")
+    broken = tmp_path / "skaffold.yaml"
+    broken.write_text(yaml.safe_dump(config))
+    refused = skaffold(skaffold_env, "diagnose", "--yaml-only", config=broken, check=False)
+    assert refused.returncode != 0 and "dockr" in refused.stdout + refused.stderr
+    assert [e.message for e in _skaffold_schema().iter_errors(config)]  # the schema agrees
+
+
+def test_skaffold_diagnose_lists_the_local_builds(skaffold_env: dict[str, str]) -> None:
+    """The local profile's custom builds: each image tagged by the digest of its inputs, each with
+    the files skaffold watches in the dev loop."""
+    out = skaffold(skaffold_env, "diagnose", "-p", "local").stdout
+    tags = {m[1]: m[3] for m in SKAFFOLD_TAG.finditer(out) if m[1] == m[2]}
+    assert sorted(tags) == ["cyberfortune/api", "cyberfortune/operator", "cyberfortune/worker"]
+    assert len(set(tags.values())) == 3  # different inputs, different tags
+    watched = dict(re.findall(r"^Custom artifact: (\S+)\n - Dependencies: (\d+) files", out, re.M))
+    assert sorted(watched) == sorted(tags) and all(int(n) > 10 for n in watched.values()), out
+
+
+def _without_generated_passwords(objects: list[dict[str, Any]]) -> dict[tuple[str, str], Any]:
+    """kind/name -> object, the chart's generated Secret reduced to its keys (its passwords are
+    random on every render that has no cluster to look the current ones up in)."""
+    result = {}
+    for obj in objects:
+        kept = obj
+        if obj["kind"] == "Secret" and "stringData" in obj:
+            kept = {**obj, "stringData": sorted(obj["stringData"])}
+        result[(obj["kind"], obj["metadata"]["name"])] = kept
     return result
 
 
-def test_skaffold_config_and_each_profile_follow_the_published_schema() -> None:
-    validator = _skaffold_schema()
-    config = yaml.safe_load((ROOT / "skaffold.yaml").read_text())
-    assert config["apiVersion"] == "skaffold/v4beta13"
-    assert [e.message for e in validator.iter_errors(config)] == []
-    profiles = config.pop("profiles")
-    assert {p["name"] for p in profiles} == {"local", "production"}
-    for profile in profiles:
-        effective = _patched(config, profile.get("patches", []))
-        assert [e.message for e in validator.iter_errors(effective)] == [], profile["name"]
-        for artifact in effective["build"]["artifacts"]:
-            if "docker" in artifact:
-                assert (ROOT / artifact["context"] / artifact["docker"]["dockerfile"]).is_file()
-            if "custom" in artifact:
-                script = ROOT / artifact["custom"]["buildCommand"].split()[0]
-                assert script.is_file() and os.access(script, os.X_OK)
-                for path in artifact["custom"]["dependencies"]["paths"]:
-                    assert (ROOT / path).is_dir(), path
-        for release in effective["deploy"]["helm"]["releases"]:
-            assert (ROOT / release["chartPath"] / "Chart.yaml").is_file()
-            for values in release.get("valuesFiles", []):
-                assert (ROOT / values).is_file()
-    # The schema does catch mistakes (a misspelt builder).
-    broken = copy.deepcopy(config)
-    broken["build"]["artifacts"][0]["dockr"] = broken["build"]["artifacts"][0].pop("docker")
-    assert list(validator.iter_errors(broken))
+def test_skaffold_render_local_is_the_chart_with_the_built_tags(
+    skaffold_env: dict[str, str],
+) -> None:
+    """`skaffold render -p local` = `helm template` of the chart with values-local.yaml and the
+    tags skaffold's build computes for our three images, nothing more and nothing less."""
+    planned = json.loads(skaffold(skaffold_env, "build", "-p", "local", "--dry-run", "-q").stdout)
+    tags = {
+        b["imageName"].split("/")[1]: b["tag"].split(":")[1]
+        for b in planned["builds"]
+        if b["tag"].startswith(b["imageName"] + ":")
+    }
+    assert sorted(tags) == ["api", "operator", "worker"], planned
+    rendered = skaffold(
+        skaffold_env, "render", "-p", "local", "--digest-source=tag", "--offline=true"
+    )
+    images = [
+        f"--set={key}.image.repository=cyberfortune/{image},{key}.image.tag={tags[image]}"
+        for key, image in (("api", "api"), ("workers", "worker"), ("operator", "operator"))
+    ]
+    expected = helm(
+        "template", "cyberfortune", str(CHART), "-n", "cyberfortune", "--kube-version", "1.34.4",
+        "-f", str(CHART / "values-local.yaml"), *images,
+    ).stdout  # fmt: skip
+    got = _without_generated_passwords([d for d in yaml.safe_load_all(rendered.stdout) if d])
+    assert got == _without_generated_passwords([d for d in yaml.safe_load_all(expected) if d])
+    ours = {
+        c["image"]
+        for obj in got.values()
+        if obj["kind"] == "Deployment"
+        for c in obj["spec"]["template"]["spec"]["containers"]
+        if c["image"].split(":")[0] in {f"cyberfortune/{i}" for i in tags}
+    }
+    assert ours == {f"cyberfortune/{image}:{tag}" for image, tag in tags.items()}
+
+
+def test_skaffold_render_production_pushes_to_the_default_repo(
+    skaffold_env: dict[str, str],
+) -> None:
+    rendered = skaffold(
+        skaffold_env, "render", "-p", "production", "--default-repo", "registry.example/acme",
+        "--digest-source=tag", "--offline=true",
+    ).stdout  # fmt: skip
+    objects = [d for d in yaml.safe_load_all(rendered) if d]
+    images = {
+        c["image"].rsplit(":", 1)[0]
+        for obj in objects
+        if obj["kind"] in ("Deployment", "StatefulSet")
+        for c in obj["spec"]["template"]["spec"]["containers"]
+    }
+    ours = {i for i in images if i.startswith("registry.example/acme/")}
+    assert ours == {f"registry.example/acme/cyberfortune_{c}" for c in COMPONENTS}
+    # The production profile keeps the chart's defaults (no values-local.yaml): real MongoDB.
+    assert "mongo" in {i.rsplit("/", 1)[-1] for i in images - ours}

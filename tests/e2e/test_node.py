@@ -117,7 +117,9 @@ def test_scaling_starts_and_gracefully_stops_containers(
     cluster: Cluster, core: client.CoreV1Api, backends: str
 ) -> None:
     grace = 20
-    main = container("worker", WORKER_IMAGE, env=BACKEND_ENV)
+    # Ready once consuming, as the chart probes it: a rollout then means every worker runs.
+    probe = {"httpGet": {"path": "/readyz", "port": 9100}, "periodSeconds": 1}
+    main = container("worker", WORKER_IMAGE, env=BACKEND_ENV, readinessProbe=probe)
     template = pod("worker", main, terminationGracePeriodSeconds=grace)
     cluster.apply(backends, deployment("worker", 2, template))
     wait_rollout(cluster, backends, "deployment/worker")

@@ -711,6 +711,44 @@ def test_global_llm_limit_across_workers(
     assert LlmSlots(stack.redis, 2, 60).holders() == 0  # every slot was given back
 
 
+def test_sigterm_while_starting_is_kept_and_stops_the_worker(
+    backend_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A SIGTERM that arrives while the worker process still starts (its imports done, its
+    worker not built yet) is replayed once the worker exists: it drains at once and exits 0 with
+    its last words. Without the early handler the signal kills it (and in a container, as PID 1,
+    it would be ignored until the grace period ends)."""
+    last_words = tmp_path / "termination-log"
+    last_words.touch()
+    code = (
+        "import os, pathlib, signal, sys\n"
+        "import fortune_worker.__main__ as entry\n"
+        "entry.TERMINATION_LOG = pathlib.Path(sys.argv[1])\n"
+        "os.kill(os.getpid(), signal.SIGTERM)\n"
+        "sys.exit(entry.main())\n"
+    )
+    env = {
+        **os.environ,
+        **backend_env,
+        "FORTUNE_WORKER_ID": "early",
+        "FORTUNE_WORKER_METRICS_PORT": "0",
+    }
+    ended = subprocess.run(
+        [sys.executable, "-c", code, str(last_words)],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert ended.returncode == 0, ended.stderr
+    assert last_words.read_text() == (
+        "SIGTERM received: finishing in-flight work, then exiting\nworker stopped (drained)\n"
+    )
+    assert "consuming " not in ended.stderr + ended.stdout  # it never took a message
+
+
 def test_sigterm_grace_over_leaves_work_for_redelivery(
     stack: Stack, private_llm: FakeLLM, spawn_worker: Callable[..., WorkerProcess]
 ) -> None:

@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import os
 import signal
-import sys
-from pathlib import Path
 from types import FrameType
 
-from fortune_worker.consumer import ExitStatus, Worker
-from fortune_worker.logs import configure
-from fortune_worker.settings import WorkerSettings, default_worker_id
+# A stop asked for while the worker still starts must not be lost. In its container the worker is
+# PID 1, which ignores a signal it has no handler for: a pod deleted during the imports below
+# (seconds on a busy node; scale-down deletes the youngest, not-yet-ready pods first) would be
+# killed only at the end of its grace period. Signals are noted from the first line and replayed
+# once the worker exists.
+_EARLY_SIGNALS: list[int] = []
+
+
+def _note_early_signal(signum: int, frame: FrameType | None) -> None:
+    _EARLY_SIGNALS.append(signum)
+
+
+for _signum in (signal.SIGTERM, signal.SIGINT):
+    signal.signal(_signum, _note_early_signal)
+
+import contextlib  # noqa: E402  (after the handlers, on purpose)
+import logging  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from fortune_worker.consumer import ExitStatus, Worker  # noqa: E402
+from fortune_worker.logs import configure  # noqa: E402
+from fortune_worker.settings import WorkerSettings, default_worker_id  # noqa: E402
 
 log = logging.getLogger("fortune_worker")
 # Kubernetes shows what a container writes here as its termination message (`kubectl describe`).
@@ -54,6 +70,8 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    for signum in _EARLY_SIGNALS:  # received while starting: nothing is in flight yet
+        on_signal(signum, None)
     status = worker.run()
     report_exit([*last_words, f"worker stopped ({status.name.lower()})"])
     logging.shutdown()

@@ -65,12 +65,17 @@ go_install() {
     -ldflags="-s -w ${3:-}" "$1@$2")
   mv -f "$gobin/$(basename "$1")" "$out"; rm -rf "$gobin"
 }
+# module_source <module> <version>: the directory of its downloaded, checksum-verified source.
+module_source() {
+  local tmp src; tmp="$(mktemp -d)"
+  src=$(cd "$tmp" && GOFLAGS=-mod=mod go mod download -json "$1@$2" \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])') || { rm -rf "$tmp"; return 1; }
+  rm -rf "$tmp"; echo "$src"
+}
 # go_build_in_module <module> <version> <package dir> [ldflags]: for a module whose go.mod has replace
 # directives (`go install` refuses those): build inside its downloaded, checksum-verified source.
 go_build_in_module() {
-  local src
-  src=$(cd "$(mktemp -d)" && GOFLAGS=-mod=mod go mod download -json "$1@$2" \
-    | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')
+  local src; src="$(module_source "$1" "$2")"
   (cd "$src" && go build -p "$jobs" -ldflags="-s -w ${4:-}" -o "$out" "$3")
 }
 # The pod sandbox's pause process (dev/node/pause.c): ours, because no registry serves one here.
@@ -105,9 +110,7 @@ fetch() {
   local name="$1" module="$2" version="$3" file="$4"
   local dir="$cache/files/$name-$version"
   [ -f "$dir/$(basename "$file")" ] && return
-  local src
-  src=$(cd "$(mktemp -d)" && GOFLAGS=-mod=mod go mod download -json "$module@$version" \
-    | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')
+  local src; src="$(module_source "$module" "$version")"
   mkdir -p "$dir" && cp "$src/$file" "$dir/.partial" && mv "$dir/.partial" "$dir/$(basename "$file")"
   echo "build.sh: fetched $(basename "$file") from $module@$version"
 }

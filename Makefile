@@ -32,6 +32,7 @@ setup: system-packages venv binaries
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/hadolint api-image/Dockerfile worker-image/Dockerfile operator/Dockerfile dev/images/*/Dockerfile
 
 typecheck: venv

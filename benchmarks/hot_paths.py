@@ -98,12 +98,12 @@ def publisher() -> None:
     with RabbitMQServer(Path(tempfile.mkdtemp()) / "rabbitmq", free_port()) as server:
         publisher = Publisher(server.amqp_url)
         pool = "hotpaths"
-        publisher.publish_request(QueueMessage("warm", {"topic": "love"}, pool))
+        publisher.publish_request(QueueMessage("warm", {"topic": "love"}, pool, "d0"))
         took: list[float] = []
 
         def publish(index: int) -> None:
             started = time.perf_counter()
-            publisher.publish_request(QueueMessage(f"r{index}", {"x": "y" * 300}, pool))
+            publisher.publish_request(QueueMessage(f"r{index}", {"x": "y" * 300}, pool, "d0"))
             took.append((time.perf_counter() - started) * 1000)
 
         began = time.perf_counter()

@@ -20,8 +20,7 @@ from fortune_api.openapi import openapi_document
 from fortune_api.profiles import bp as profiles_bp
 from fortune_api.settings import ApiSettings
 from fortune_api.webapp import install_webapp, is_webapp_path
-from fortune_core import lunar_years
-from fortune_core.logs import configure_logging
+from fortune_core import configure_logging, warm_lunar_years
 
 log = logging.getLogger(__name__)
 OPEN_PATHS = {"/healthz", "/readyz", "/metrics", "/openapi.json"}
@@ -36,8 +35,8 @@ def create_app(
     backends, as gunicorn needs: `gunicorn 'fortune_api.app:create_app()'`."""
     settings = settings or ApiSettings.from_env()
     if backends is None:
-        configure_logging("api", settings.log_level)
-        lunar_years.warm_in_background()  # a serving process: its derivations all stay cheap
+        configure_logging("api", settings.core.log_level)
+        warm_lunar_years()  # a serving process: its derivations all stay cheap
         backends = Backends(settings)
         if wait_for_backends:
             backends.wait_until_ready(settings.backend_wait_seconds)

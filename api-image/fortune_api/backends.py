@@ -12,13 +12,21 @@ from pymongo.errors import PyMongoError
 
 from fortune_api.rate_limits import RateLimiter
 from fortune_api.settings import ApiSettings
-from fortune_core.backoff import delays
-from fortune_core.clock import Clock, system_clock
-from fortune_core.kube import KubeClient, KubeError, fortune_requests_path
-from fortune_core.queue import Publisher, PublishError
-from fortune_core.records import FortuneRecord, connect_records, ensure_ttl_index
-from fortune_core.status_cache import StatusCache
-from fortune_core.submission import Channels
+from fortune_core import (
+    Clock,
+    FortuneRecord,
+    KubeClient,
+    KubeError,
+    Lifecycle,
+    PublishError,
+    StatusCache,
+    connect_records,
+    delays,
+    ensure_ttl_index,
+    fortune_requests_path,
+    publisher_for,
+    system_clock,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +43,12 @@ class Backends:
         self.redis = redis.Redis.from_url(
             core.redis_url, socket_timeout=3, socket_connect_timeout=3, health_check_interval=30
         )
-        self.cache = StatusCache(self.redis, core.retention_seconds)
+        self.cache = StatusCache.for_settings(self.redis, core)
         self.limiter = RateLimiter(self.redis)
-        self.publisher = Publisher(core.rabbitmq_url, dead_letters=core.dead_letter_limits())
-        self.channels = Channels(self.cache, self.publisher)
+        self.publisher = publisher_for(core)
+        self.lifecycle = Lifecycle(
+            self.cache, self.publisher, retention_seconds=core.retention_seconds, clock=clock
+        )
         # Kubernetes mode: the API creates FortuneRequests in its own namespace.
         self.kube: KubeClient | None = None
         self.namespace = ""

@@ -6,7 +6,6 @@ bits after the timestamp (a ULID), too many to guess."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -26,22 +25,33 @@ from fortune_api.idempotency import (
 )
 from fortune_api.metrics import ACCEPTED, PUBLISH_FAILURES
 from fortune_api.settings import ApiSettings
-from fortune_core.ids import is_request_id, new_request_id, request_id_millis
-from fortune_core.kube import KubeError, ResourceRef
-from fortune_core.profile import derive_profile
-from fortune_core.records import FortuneRecord, get_record, record_view, transition
-from fortune_core.request import FieldMessage, FortuneRequest, validate_request
-from fortune_core.resource import CLIENT_ANNOTATION, REQUEST_ID_ANNOTATION, resource_name
-from fortune_core.status import ACTIVE, Status
-from fortune_core.status_cache import cache_key
-from fortune_core.submission import NotAcceptedError, cancel_unrecorded, submit
+from fortune_core import (
+    CLIENT_ANNOTATION,
+    REQUEST_ID_ANNOTATION,
+    ExpiredRequestError,
+    FieldMessage,
+    FortuneRequest,
+    KubeError,
+    NotAcceptedError,
+    RequestView,
+    ResourceRef,
+    Status,
+    Submission,
+    UnknownRequestError,
+    derive_profile,
+    iso_millis,
+    new_request_id,
+    resource_name,
+    validate_request,
+)
 
 log = logging.getLogger(__name__)
 bp = Blueprint("fortunes", __name__)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_IDEMPOTENCY_KEY = 255
-_ACTIVE_VALUES = frozenset(s.value for s in ACTIVE)
+#: Deepest nesting of arrays and objects a body may have (a request body needs 3).
+MAX_JSON_DEPTH = 32
 _PREFER_WAIT = re.compile(r'(?:^|[,;\s])wait\s*=\s*"?(\d+)"?', re.IGNORECASE)
 
 
@@ -78,9 +88,38 @@ def json_body() -> Any:
             413, "body_too_large", f"the body must be at most {settings.max_body_bytes} bytes"
         )
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
+    except RecursionError:
+        body = None  # deeper than the parser goes: refused below as too deep
+        depth = MAX_JSON_DEPTH + 1
     except (UnicodeDecodeError, ValueError) as exc:
         raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from exc
+    else:
+        depth = json_depth(body, MAX_JSON_DEPTH)
+    if depth > MAX_JSON_DEPTH:
+        raise ApiError(
+            400,
+            "nested_too_deeply",
+            f"the body nests arrays and objects more than {MAX_JSON_DEPTH} levels deep",
+        )
+    return body
+
+
+def json_depth(value: Any, limit: int) -> int:
+    """How deeply `value` nests arrays and objects, counted without recursion and only up to
+    `limit + 1` (beyond it the answer is "too deep" whatever the rest holds)."""
+    deepest = 0
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if not isinstance(node, dict | list):
+            continue
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        children = node.values() if isinstance(node, dict) else node
+        pending.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def rate_limit(scope: str, limit: int) -> None:
@@ -121,10 +160,6 @@ def _accepted(request_id: str, status: str, created: bool) -> Response:
     if not created:
         response.headers["Idempotent-Replayed"] = "true"
     return response
-
-
-def _cache_put(record: FortuneRecord) -> None:
-    _backends().cache.put(record.id, record_view(record), record.created_at)
 
 
 @bp.post("/v1/fortunes")
@@ -188,24 +223,25 @@ def _current_status(request_id: str) -> str:
         view = _backends().cache.get(request_id)
     except redis.RedisError:
         view = None
-    return str(view["status"]) if view else Status.PENDING.value
+    return view.status.value if view else Status.PENDING.value
 
 
 def _enqueue(request_id: str, fortune: FortuneRequest) -> str:
-    """Standalone: the submission protocol (record, cache, dispatch); the status it reached.
+    """Standalone: the lifecycle's submission (record, cache, publish); the status it reached.
     The profile is derived only now: a replayed Idempotency-Key skips this."""
     backends = _backends()
     convention = backends.settings.core.zi_hour_convention
     profile_json = derive_profile(fortune.profile, convention).to_json_dict()
     try:
         backends.ensure_mongo_index()
-        record = submit(
-            backends.channels,
-            request_id=request_id,
-            request=fortune,
-            profile=profile_json,
-            pool=backends.settings.core.pool,
-            client=g.client_id,
+        view = backends.lifecycle.submit(
+            Submission(
+                request_id=request_id,
+                request=fortune,
+                profile=profile_json,
+                pool=backends.settings.core.pool,
+                client=g.client_id,
+            )
         )
     except PyMongoError as exc:
         raise _unmongo(request_id, exc) from exc
@@ -216,29 +252,18 @@ def _enqueue(request_id: str, fortune: FortuneRequest) -> str:
         if exc.backend == "rabbitmq":
             PUBLISH_FAILURES.inc()
         raise BackendUnavailableError(exc.backend) from exc
-    return str(record.status)
+    return view.status.value
 
 
 def _create_resource(request_id: str, fortune: FortuneRequest) -> str:
-    """Kubernetes mode: cache `pending`, then create the FortuneRequest (named after the id, the id
-    in an annotation) for the operator to queue. When the API server does not take it, the cache
-    entry is removed again and the client gets 503: nothing half-created is left waiting."""
+    """Kubernetes mode: announce `pending` in the cache, then create the FortuneRequest (named
+    after the id, the id in an annotation) for the operator to queue. When the API server does not
+    take it, the announcement is withdrawn and the client gets the API server's reason (a 4xx
+    naming the field, 429 for a full quota) or 503: nothing half-created is left waiting."""
     backends = _backends()
     assert backends.kube is not None
-    now = backends.clock()
-    stamp = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    pending = {
-        "status": Status.PENDING.value,
-        "version": 0,  # the operator's record (version 1 on) replaces it
-        "client": g.client_id,
-        "attempts": 0,
-        "message": "",
-        "request": fortune.to_json_dict(),
-        "created_at": stamp,
-        "updated_at": stamp,
-    }
     try:
-        backends.cache.put(request_id, pending, now)
+        backends.lifecycle.announce(request_id, fortune, g.client_id)
     except redis.RedisError as exc:
         log.warning("Redis unavailable: %r", exc, extra=log_extra(request_id=request_id))
         raise BackendUnavailableError("redis") from exc
@@ -258,30 +283,62 @@ def _create_resource(request_id: str, fortune: FortuneRequest) -> str:
             log.warning(
                 "FortuneRequest not created: %s", exc, extra=log_extra(request_id=request_id)
             )
-            with contextlib.suppress(redis.RedisError):
-                backends.redis.delete(cache_key(request_id))
-            raise BackendUnavailableError("kubernetes") from exc
+            backends.lifecycle.withdraw(request_id)
+            raise refusal_of(exc) from exc
     return Status.PENDING.value
 
 
-def _public_view(request_id: str, view: dict[str, Any]) -> dict[str, Any]:
+def refusal_of(exc: KubeError) -> ApiError:
+    """What the client is told when the API server refused to create its FortuneRequest: its
+    own mistake (a field the CRD's schema refused) as a 422 naming the field, a full quota as
+    429, our trouble (unreachable, forbidden, overloaded) as 503."""
+    if exc.status in (400, 422):
+        fields = {
+            _spec_path(cause.get("field", "")): {
+                "en": str(cause.get("message", "")),
+                "zh": str(cause.get("message", "")),
+            }
+            for cause in exc.causes
+        } or {"request": {"en": exc.message, "zh": exc.message}}
+        return ApiError(
+            422,
+            "invalid_request",
+            "the request has invalid fields; see fields for each one",
+            fields=fields,
+        )
+    if exc.status == 403 and "exceeded quota" in exc.message:
+        return ApiError(
+            429,
+            "quota_exceeded",
+            "too many fortune requests in flight here; retry later",
+            headers={"Retry-After": "30"},
+        )
+    return BackendUnavailableError("kubernetes")
+
+
+def _spec_path(field: str) -> str:
+    """`spec.profile.birthDate` (the API server's cause) → `profile.birthDate` (the body's)."""
+    return field.removeprefix("spec.") or "request"
+
+
+def _public_view(view: RequestView) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "id": request_id,
-        "status": view["status"],
-        "attempts": int(view.get("attempts") or 0),
-        "createdAt": view.get("created_at"),
-        "updatedAt": view.get("updated_at"),
-        "request": view.get("request"),
-        "links": _links(request_id),
+        "id": view.id,
+        "status": view.status.value,
+        "attempts": view.attempts,
+        "createdAt": iso_millis(view.created_at),
+        "updatedAt": iso_millis(view.updated_at),
+        "request": view.request,
+        "links": _links(view.id),
     }
-    if view.get("completed_at"):
-        body["completedAt"] = view["completed_at"]
-    if view.get("message"):
-        body["message"] = view["message"]
-    if view.get("result") is not None:
-        body["result"] = view["result"]
-    if view.get("error") is not None:
-        body["error"] = view["error"]
+    if view.completed_at is not None:
+        body["completedAt"] = iso_millis(view.completed_at)
+    if view.message:
+        body["message"] = view.message
+    if view.result is not None:
+        body["result"] = view.result
+    if view.error is not None:
+        body["error"] = view.error
     return body
 
 
@@ -289,15 +346,8 @@ def _not_found() -> ApiError:
     return ApiError(404, "not_found", "no fortune request with this id")
 
 
-def _gone_or_missing(request_id: str) -> ApiError:
-    if is_request_id(request_id):
-        now_ms = _backends().clock().timestamp() * 1000
-        age_seconds = (now_ms - request_id_millis(request_id)) / 1000  # < 0: an id from the future
-        if age_seconds > _settings().core.retention_seconds:
-            return ApiError(
-                410, "expired", "this request is past its retention period and was deleted"
-            )
-    return _not_found()
+def _expired() -> ApiError:
+    return ApiError(410, "expired", "this request is past its retention period and was deleted")
 
 
 def _unmongo(request_id: str, exc: PyMongoError) -> BackendUnavailableError:
@@ -314,27 +364,16 @@ def _owned(client: str | None) -> bool:
     return bool(client and client.startswith("k8s:"))
 
 
-def _load_view(request_id: str) -> dict[str, Any]:
-    """Redis first; MongoDB only when Redis has no entry (then refill the cache)."""
-    backends = _backends()
+def _load_view(request_id: str) -> RequestView:
+    """The request as shown (Redis first, MongoDB when Redis has no entry), or 404/410/503."""
     try:
-        cached = backends.cache.get(request_id)
-    except redis.RedisError:
-        cached = None
-    if cached is not None and "client" in cached:
-        return cached
-    if not is_request_id(request_id):
-        raise _not_found()
-    try:
-        record = get_record(request_id)
+        return _backends().lifecycle.lookup(request_id)
+    except UnknownRequestError:
+        raise _not_found() from None
+    except ExpiredRequestError:
+        raise _expired() from None
     except PyMongoError as exc:
         raise _unmongo(request_id, exc) from exc
-    if record is None:
-        raise _gone_or_missing(request_id)
-    view = record_view(record)
-    with contextlib.suppress(redis.RedisError):
-        _cache_put(record)
-    return view
 
 
 def _preferred_wait() -> int:
@@ -345,44 +384,20 @@ def _preferred_wait() -> int:
     return min(int(match.group(1)), _settings().poll_wait_max_seconds)
 
 
-def _wait_for_outcome(request_id: str, view: dict[str, Any], seconds: int) -> dict[str, Any]:
+def _wait_for_outcome(view: RequestView, seconds: int) -> RequestView:
     """Long poll: the view once the request finished, or after `seconds` (from Redis alone).
     Only while this process has a free wait slot: a long poll holds a thread."""
     backends = _backends()
     if not backends.poll_waits.acquire(blocking=False):
         return view
     try:
-        waited = backends.cache.wait_until(
-            request_id, lambda v: v["status"] not in _ACTIVE_VALUES, float(seconds)
-        )
+        waited = backends.cache.wait_until(view.id, lambda v: not v.active, float(seconds))
     except redis.RedisError:
         waited = None
     finally:
         backends.poll_waits.release()
     g.wait_applied = seconds
-    return waited if waited is not None and "client" in waited else view
-
-
-def _record_before_operator(request_id: str) -> FortuneRecord | None:
-    """Kubernetes mode: a request accepted a moment ago may have no record yet (the operator makes
-    it); its cached `pending` entry stands for it. Make the record for the cancellation."""
-    backends = _backends()
-    if backends.kube is None:
-        return None
-    with contextlib.suppress(redis.RedisError):
-        view = backends.cache.get(request_id)
-        if view is not None and view["status"] == Status.PENDING.value and _owned(view["client"]):
-            ref = ResourceRef(backends.namespace, resource_name(request_id))
-            return cancel_unrecorded(
-                backends.channels,
-                request_id=request_id,
-                request=view["request"] or {},
-                pool=backends.settings.core.pool,
-                client=view["client"],
-                resource=ref,
-                reason="cancelled by the client",
-            ) or get_record(request_id)
-    return None
+    return waited if waited is not None else view
 
 
 @bp.get("/v1/fortunes/<request_id>")
@@ -390,15 +405,15 @@ def get_fortune(request_id: str) -> Response:
     """Status and, when done, the result; with `Prefer: wait=N`, held until it is done (or N s)."""
     rate_limit("poll", _settings().poll_rate_limit_per_minute)
     view = _load_view(request_id)
-    if not _owned(view.get("client")):
+    if not _owned(view.client):
         raise _not_found()
     wait = _preferred_wait()
-    if wait and view["status"] in _ACTIVE_VALUES:
-        view = _wait_for_outcome(request_id, view, wait)
-    response = jsonify(_public_view(request_id, view))
+    if wait and view.active:
+        view = _wait_for_outcome(view, wait)
+    response = jsonify(_public_view(view))
     if getattr(g, "wait_applied", 0):
         response.headers["Preference-Applied"] = f"wait={g.wait_applied}"
-    if view["status"] not in _ACTIVE_VALUES:
+    if not view.active:
         response.headers["Cache-Control"] = "private, max-age=60"
     else:
         response.headers["Retry-After"] = str(_settings().retry_after_seconds)
@@ -410,34 +425,33 @@ def get_fortune(request_id: str) -> Response:
 def cancel_fortune(request_id: str) -> Response:
     """Cancel a request that has not finished; 409 when it already has."""
     rate_limit("start", _settings().rate_limit_per_minute)
-    if not is_request_id(request_id):
+    view = _load_view(request_id)
+    if not _owned(view.client):
         raise _not_found()
+    lifecycle = _backends().lifecycle
+    reason = "cancelled by the client"
     try:
-        record = get_record(request_id)
-        if record is None:
-            record = _record_before_operator(request_id)
-        if record is None:
-            raise _gone_or_missing(request_id)
-        if not _owned(record.client):
-            raise _not_found()
-        cancelled = transition(
-            request_id, ACTIVE, Status.CANCELLED, message="cancelled by the client"
-        )
+        if view.announced:  # Kubernetes mode: the operator has not made its record yet
+            cancelled = lifecycle.cancel_unrecorded(
+                request_id=request_id,
+                request=view.request,
+                pool=_settings().core.pool,
+                client=view.client,
+                resource=ResourceRef(_backends().namespace, resource_name(request_id)),
+                reason=reason,
+            )
+        else:
+            cancelled = lifecycle.cancel(request_id, reason)
         if cancelled is None:
-            current = get_record(request_id)
-            status = current.status if current is not None else record.status
+            current = lifecycle.stored(request_id) or view
             raise ApiError(
                 409,
                 "already_finished",
-                f"the request already finished ({status}) and cannot be cancelled",
-                extra={"status": status},
+                f"the request already finished ({current.status.value}) and cannot be cancelled",
+                extra={"status": current.status.value},
             )
     except PyMongoError as exc:
         raise _unmongo(request_id, exc) from exc
-    try:
-        _cache_put(cancelled)
-    except redis.RedisError:
-        log.warning("cancelled but cache not updated", extra=log_extra(request_id=request_id))
     response = jsonify(
         {"id": request_id, "status": Status.CANCELLED.value, "links": _links(request_id)}
     )

@@ -18,18 +18,19 @@ from zoneinfo import ZoneInfo
 from pydantic.json_schema import models_json_schema
 
 from fortune_api.schema_patterns import lunar_dates, name_pattern, solar_dates
-from fortune_core.clock import system_clock
-from fortune_core.profile import DayAlmanac, DerivedProfile
-from fortune_core.request import (
+from fortune_core import (
     MAX_TARGET_DATE,
     MIN_BIRTH_DATE,
     MIN_TARGET_DATE,
     NAME_MAX_LENGTH,
+    DayAlmanac,
+    DerivedProfile,
     FortuneRequest,
+    FortuneResult,
+    Status,
+    system_clock,
     time_zones,
 )
-from fortune_core.result import FortuneResult
-from fortune_core.status import Status
 
 #: UTC-12: the last zone where a day ends; its yesterday is over in every zone.
 _LATEST_ZONE = ZoneInfo("Etc/GMT+12")

@@ -17,8 +17,7 @@ from flask import Blueprint, Response, current_app, jsonify
 
 from fortune_api.backends import Backends
 from fortune_api.fortunes import json_body, rate_limit, validated
-from fortune_core.profile import ZiHourConvention, day_almanac, derive_profile
-from fortune_core.request import BirthProfile
+from fortune_core import BirthProfile, ZiHourConvention, day_almanac, derive_profile
 
 bp = Blueprint("profiles", __name__)
 

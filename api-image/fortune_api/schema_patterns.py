@@ -18,7 +18,7 @@ from functools import cache
 
 from lunar_python import Lunar, LunarYear
 
-from fortune_core.request import NAME_FORBIDDEN_CATEGORIES
+from fortune_core import NAME_FORBIDDEN_CATEGORIES
 
 #: As `fortune_core.request` refuses them (Cs, surrogates, cannot occur in JSON text anyway).
 _FORBIDDEN_NAME_CATEGORIES = NAME_FORBIDDEN_CATEGORIES - {"Cs"}
@@ -36,19 +36,19 @@ def _numbers(low: int, high: int, width: int) -> str:
 def _days(last: int) -> str:
     """Days 01..`last`, compactly for whole lunar months (29 or 30 days)."""
     if last == 29:
-        return "(?:0[1-9]|1\\d|2\\d)"
+        return "(?:0[1-9]|1[0-9]|2[0-9])"
     if last == 30:
-        return "(?:0[1-9]|1\\d|2\\d|30)"
+        return "(?:0[1-9]|1[0-9]|2[0-9]|30)"
     return _numbers(1, last, 2)
 
 
 def _years(low: int, high: int) -> str:
-    """Four-digit years `low`..`high`: whole decades as `199\\d`, the rest one by one."""
+    """Four-digit years `low`..`high`: whole decades as `199[0-9]`, the rest one by one."""
     parts: list[str] = []
     year = low
     while year <= high:
         if year % 10 == 0 and year + 9 <= high:
-            parts.append(f"{year // 10}\\d")
+            parts.append(f"{year // 10}[0-9]")
             year += 10
         else:
             parts.append(str(year))
@@ -64,7 +64,7 @@ def solar_dates(first: dt.date, last: dt.date) -> str:
     if last.year > first.year:
         full = _years(first.year, last.year - 1)
         any_year = [
-            "(?:0[1-9]|1[0-2])-(?:0[1-9]|1\\d|2[0-8])",
+            "(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])",
             "(?:0[13-9]|1[0-2])-(?:29|30)",
             "(?:0[13578]|1[02])-31",
         ]
@@ -101,7 +101,8 @@ def lunar_dates(first_year: int, last: dt.date) -> tuple[str, str]:
     leap: list[str] = []
     if end_year > first_year:
         # Every lunar month has at least 29 days; the 30th exists in the long ones only.
-        regular.append(f"{_years(first_year, end_year - 1)}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1\\d|2\\d)")
+        years = _years(first_year, end_year - 1)
+        regular.append(f"{years}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-9])")
     for year in range(first_year, end_year + 1):
         long_months: list[str] = []
         for month, is_leap, days in _lunar_months(year):

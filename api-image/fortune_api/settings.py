@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from fortune_api.cors import parse_origins
-from fortune_core.settings import CoreSettings, env_int, env_str
+from fortune_core import CoreSettings, Settings, group, setting
 
 
 def parse_api_keys(raw: str) -> dict[str, str]:
@@ -25,48 +26,81 @@ def parse_api_keys(raw: str) -> dict[str, str]:
     return keys
 
 
+REMOVED = {
+    "FORTUNE_TRUST_PROXY_HEADERS": "FORTUNE_TRUST_PROXY_HEADERS was replaced by "
+    "FORTUNE_TRUSTED_PROXY_HOPS (the number of proxies in front of the API); unset it",
+}
+
+
 @dataclass(frozen=True)
-class ApiSettings:
-    core: CoreSettings = field(default_factory=CoreSettings)
-    api_keys: dict[str, str] = field(default_factory=dict)
-    rate_limit_per_minute: int = 60
-    poll_rate_limit_per_minute: int = 1200
-    profile_rate_limit_per_minute: int = 60
-    max_body_bytes: int = 16 * 1024
-    idempotency_ttl_seconds: int = 24 * 3600
-    retry_after_seconds: int = 2
-    #: Longest wait a query may ask for with `Prefer: wait=N` (0 = long polling off).
-    poll_wait_max_seconds: int = 30
-    #: Long polls one API process holds at once (each holds a thread; keep it below the threads).
-    poll_wait_slots: int = 6
-    #: Proxies in front of the API that append to X-Forwarded-For; 0 = use the peer address.
-    trusted_proxy_hops: int = 0
-    backend_wait_seconds: int = 30
-    log_level: str = "INFO"
-    cors_origins: tuple[str, ...] = ()
-    webapp_dir: str = ""
+class ApiSettings(Settings):
+    """What the API reads besides the shared settings."""
+
+    core: CoreSettings = group(CoreSettings)
+    api_keys: dict[str, str] = setting(
+        "FORTUNE_API_KEYS",
+        factory=dict,
+        parse=parse_api_keys,
+        shown_default="empty (auth off)",
+        doc="comma-separated client:key pairs (or bare keys)",
+    )
+    rate_limit_per_minute: int = setting(
+        "FORTUNE_RATE_LIMIT_PER_MINUTE", 60, minimum=0, doc="starts and cancels per client"
+    )
+    poll_rate_limit_per_minute: int = setting(
+        "FORTUNE_POLL_RATE_LIMIT_PER_MINUTE", 1200, minimum=0, doc="queries per client"
+    )
+    profile_rate_limit_per_minute: int = setting(
+        "FORTUNE_PROFILE_RATE_LIMIT_PER_MINUTE", 60, minimum=0, doc="POST /v1/profiles per client"
+    )
+    max_body_bytes: int = setting(
+        "FORTUNE_MAX_BODY_BYTES", 16 * 1024, minimum=1024, doc="larger bodies get 413"
+    )
+    idempotency_ttl_seconds: int = setting(
+        "FORTUNE_IDEMPOTENCY_TTL_SECONDS",
+        24 * 3600,
+        minimum=60,
+        doc="how long an Idempotency-Key maps to its request",
+    )
+    retry_after_seconds: int = setting(
+        "FORTUNE_POLL_INTERVAL_SECONDS", 2, minimum=1, doc="the Retry-After hint"
+    )
+    poll_wait_max_seconds: int = setting(
+        "FORTUNE_POLL_WAIT_MAX_SECONDS",
+        30,
+        minimum=0,
+        doc="longest wait a query may ask for with `Prefer: wait=N` (0 = long polling off)",
+    )
+    poll_wait_slots: int = setting(
+        "FORTUNE_POLL_WAIT_SLOTS",
+        6,
+        minimum=1,
+        doc="long polls one API process holds at once (each holds a thread)",
+    )
+    trusted_proxy_hops: int = setting(
+        "FORTUNE_TRUSTED_PROXY_HOPS",
+        0,
+        minimum=0,
+        doc="proxies in front of the API that append to X-Forwarded-For (0: the peer address)",
+    )
+    backend_wait_seconds: int = setting(
+        "FORTUNE_BACKEND_WAIT_SECONDS", 30, minimum=0, doc="how long to wait for the backends"
+    )
+    cors_origins: tuple[str, ...] = setting(
+        "FORTUNE_CORS_ORIGINS",
+        (),
+        parse=parse_origins,
+        shown_default="empty (CORS off)",
+        doc="origins allowed to call the API from a browser",
+    )
+    webapp_dir: str = setting(
+        "FORTUNE_WEBAPP_DIR", "", shown_default="empty (no /app/)", doc="served at /app/"
+    )
 
     @classmethod
-    def from_env(cls) -> ApiSettings:
-        if os.environ.get("FORTUNE_TRUST_PROXY_HEADERS", "").strip():
-            raise ValueError(
-                "FORTUNE_TRUST_PROXY_HEADERS was replaced by FORTUNE_TRUSTED_PROXY_HOPS "
-                "(the number of proxies in front of the API); unset it"
-            )
-        return cls(
-            core=CoreSettings.from_env(),
-            api_keys=parse_api_keys(os.environ.get("FORTUNE_API_KEYS", "")),
-            rate_limit_per_minute=env_int("FORTUNE_RATE_LIMIT_PER_MINUTE", 60),
-            poll_rate_limit_per_minute=env_int("FORTUNE_POLL_RATE_LIMIT_PER_MINUTE", 1200),
-            profile_rate_limit_per_minute=env_int("FORTUNE_PROFILE_RATE_LIMIT_PER_MINUTE", 60),
-            max_body_bytes=env_int("FORTUNE_MAX_BODY_BYTES", 16 * 1024, 1024),
-            idempotency_ttl_seconds=env_int("FORTUNE_IDEMPOTENCY_TTL_SECONDS", 24 * 3600, 60),
-            retry_after_seconds=env_int("FORTUNE_POLL_INTERVAL_SECONDS", 2, 1),
-            poll_wait_max_seconds=env_int("FORTUNE_POLL_WAIT_MAX_SECONDS", 30),
-            poll_wait_slots=env_int("FORTUNE_POLL_WAIT_SLOTS", 6, 1),
-            trusted_proxy_hops=env_int("FORTUNE_TRUSTED_PROXY_HOPS", 0),
-            backend_wait_seconds=env_int("FORTUNE_BACKEND_WAIT_SECONDS", 30),
-            log_level=env_str("FORTUNE_LOG_LEVEL", "INFO"),
-            cors_origins=parse_origins(env_str("FORTUNE_CORS_ORIGINS", "")),
-            webapp_dir=env_str("FORTUNE_WEBAPP_DIR", ""),
-        )
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ApiSettings:
+        env = os.environ if environ is None else environ
+        for name, why in REMOVED.items():
+            if env.get(name, "").strip():
+                raise ValueError(why)
+        return super().from_env(env)

@@ -35,13 +35,17 @@ STATUS_WRITE_ATTEMPTS = 5
 
 
 class KubeError(Exception):
-    """The API server refused a request (or could not be reached: status 0)."""
+    """The API server refused a request (or could not be reached: status 0); `causes` are the
+    Status's `details.causes` (`{"field", "message", "reason"}`: which field a 422 refused)."""
 
-    def __init__(self, status: int, reason: str, message: str) -> None:
+    def __init__(
+        self, status: int, reason: str, message: str, causes: list[dict[str, Any]] | None = None
+    ) -> None:
         super().__init__(f"{status} {reason}: {message}")
         self.status = status
         self.reason = reason
         self.message = message
+        self.causes = causes or []
 
 
 @dataclass(frozen=True)
@@ -159,9 +163,15 @@ class KubeClient:
                     raise KubeError(0, "Unreachable", f"API server unreachable: {exc!r}") from exc
         answer = json.loads(raw) if raw else {}
         if response.status >= 300:
-            reason = answer.get("reason", response.reason) if isinstance(answer, dict) else ""
-            message = answer.get("message", raw[:300]) if isinstance(answer, dict) else raw[:300]
-            raise KubeError(response.status, str(reason), str(message))
+            status = answer if isinstance(answer, dict) else {}
+            details = status.get("details") if isinstance(status.get("details"), dict) else {}
+            causes = [c for c in (details or {}).get("causes") or [] if isinstance(c, dict)]
+            raise KubeError(
+                response.status,
+                str(status.get("reason", response.reason)),
+                str(status.get("message", raw[:300])),
+                causes,
+            )
         return answer
 
     # --- FortuneRequests ------------------------------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from fortune_core import lunar_years
+from fortune_core.conventions import ZiHourConvention
 from fortune_core.request import BirthProfile, Gender
 
 lunar_years.install()
@@ -93,17 +93,6 @@ DIRECTION_EN = {
 #: weights of a branch's hidden stems (本气, 中气, 余气) by how many it has
 HIDDEN_WEIGHTS = {1: (1.0,), 2: (0.7, 0.3), 3: (0.6, 0.3, 0.1)}
 MONTH_BRANCH_FACTOR = 2.0  # the month branch (月令) counts double in the strength estimate
-
-
-class ZiHourConvention(StrEnum):
-    """Which day 23:00–24:00 (晚子时) belongs to.
-
-    ``next-day``: the day pillar changes at 23:00 (子初换日, the classical 子平 rule, default);
-    ``same-day``: the day pillar changes at midnight, the hour stem still follows the next day.
-    """
-
-    NEXT_DAY = "next-day"
-    SAME_DAY = "same-day"
 
 
 class _Out(BaseModel):

@@ -14,10 +14,10 @@ import json
 from functools import cache
 from typing import Any
 
+from fortune_core.conventions import ZiHourConvention
 from fortune_core.profile import (
     DayAlmanac,
     DerivedProfile,
-    ZiHourConvention,
     day_almanac,
     derive_profile,
 )

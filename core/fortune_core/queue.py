@@ -34,6 +34,7 @@ import pika
 from pika.exceptions import AMQPError, ChannelClosedByBroker, NackError, UnroutableError
 
 from fortune_core.backoff import delays
+from fortune_core.settings import CoreSettings
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ MAX_RETRY_DELAY_SECONDS = 3600.0
 RETRY_QUEUE_IDLE_MS = 10 * 60 * 1000
 MESSAGE_TYPE = "cyberfortune.request.v1"
 _PRECONDITION_FAILED = 406
+_NOT_FOUND = 404
 
 
 @dataclass(frozen=True)
@@ -149,18 +151,21 @@ def declare_topology(
 @dataclass(frozen=True)
 class QueueMessage:
     """What travels through the queue: the request id, the validated request body, the dispatch
-    it belongs to (see fortune_core.submission) and, in Kubernetes mode, its FortuneRequest."""
+    it belongs to (see fortune_core.lifecycle) and, in Kubernetes mode, its FortuneRequest."""
 
     request_id: str
     request: dict[str, Any]
     pool: str
-    dispatch: str | None = None
+    dispatch: str
     resource: dict[str, str] | None = None
 
     def body(self) -> bytes:
-        data: dict[str, Any] = {"id": self.request_id, "request": self.request, "pool": self.pool}
-        if self.dispatch:
-            data["dispatch"] = self.dispatch
+        data: dict[str, Any] = {
+            "id": self.request_id,
+            "request": self.request,
+            "pool": self.pool,
+            "dispatch": self.dispatch,
+        }
         if self.resource:
             data["resource"] = self.resource
         return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
@@ -175,14 +180,16 @@ class QueueMessage:
         if not isinstance(data, dict):
             raise ValueError("message is not a JSON object")
         request_id, request, pool = data.get("id"), data.get("request"), data.get("pool")
+        dispatch, resource = data.get("dispatch"), data.get("resource")
         if not isinstance(request_id, str) or not isinstance(request, dict):
             raise ValueError("message lacks id or request")
-        dispatch, resource = data.get("dispatch"), data.get("resource")
+        if not isinstance(dispatch, str) or not dispatch:
+            raise ValueError("message lacks its dispatch id")
         return cls(
             request_id,
             request,
             pool if isinstance(pool, str) else "default",
-            dispatch if isinstance(dispatch, str) else None,
+            dispatch,
             resource if isinstance(resource, dict) else None,
         )
 
@@ -209,6 +216,7 @@ class _Link:
     connection: Any
     channel: Any
     declared: set[str] = field(default_factory=set)
+    last_used: float = field(default_factory=time.monotonic)
 
     @property
     def is_open(self) -> bool:
@@ -231,6 +239,11 @@ class Publisher:
     reused; pika connections are not thread-safe, so one thread at a time uses each), as
     Dramatiq's per-thread channels do. On a broken connection it reconnects (with short backoff)
     and tries again; when the broker stays unreachable it raises `PublishError`.
+
+    A pika BlockingConnection answers the broker's heartbeats only while it is used, so an idle
+    link is dead once the broker's heartbeat timeout (60 s by default) has passed: a link idle
+    for more than `idle_seconds` is closed and replaced before it is used, so neither a publish
+    nor the readiness check (`ping`) meets a connection the broker already dropped.
     """
 
     def __init__(
@@ -241,6 +254,7 @@ class Publisher:
         connect_timeout: float = 5.0,
         dead_letters: DeadLetterLimits | None = None,
         max_links: int = 4,
+        idle_seconds: float = 20.0,
     ) -> None:
         self._params = pika.URLParameters(url)
         self._params.socket_timeout = connect_timeout
@@ -251,7 +265,8 @@ class Publisher:
         self._attempts = attempts
         self._lock = threading.Lock()  # guards _idle only, never held across a round trip
         self._idle: list[_Link] = []
-        self._slots = threading.BoundedSemaphore(max_links)
+        self._links_free = threading.BoundedSemaphore(max_links)
+        self._idle_seconds = idle_seconds
         self._closed = False
 
     def _open(self) -> _Link:
@@ -267,11 +282,12 @@ class Publisher:
     @contextmanager
     def _link(self) -> Iterator[_Link]:
         """A pooled link for one operation; one that failed is closed instead of returned."""
-        self._slots.acquire()
+        self._links_free.acquire()
         try:
             with self._lock:
                 link = self._idle.pop() if self._idle else None
-            if link is not None and not link.is_open:
+            stale = link is not None and time.monotonic() - link.last_used > self._idle_seconds
+            if link is not None and (stale or not link.is_open):
                 link.close()
                 link = None
             if link is None:
@@ -281,13 +297,14 @@ class Publisher:
             except BaseException:
                 link.close()
                 raise
+            link.last_used = time.monotonic()
             with self._lock:
                 if self._closed or not link.is_open:
                     link.close()
                 else:
                     self._idle.append(link)
         finally:
-            self._slots.release()
+            self._links_free.release()
 
     def _publish_once(
         self,
@@ -352,15 +369,35 @@ class Publisher:
         )
         return delay_ms / 1000
 
-    def ping(self) -> None:
-        """Raise PublishError if the broker cannot be reached."""
+    def ready_messages(self, pool: str) -> int:
+        """Messages ready in the pool's request queue (0 when nobody declared it yet); raises
+        PublishError when the broker cannot be reached."""
         try:
             with self._link() as link:
-                link.connection.process_data_events(time_limit=0)
-                if not link.is_open:
-                    raise PublishError("channel closed")
+                try:
+                    declared = link.channel.queue_declare(requests_queue(pool), passive=True)
+                except ChannelClosedByBroker as exc:
+                    if exc.reply_code == _NOT_FOUND:
+                        return 0
+                    raise
+                return int(declared.method.message_count)
         except (AMQPError, OSError) as exc:
             raise PublishError(f"RabbitMQ unreachable: {exc!r}") from exc
+
+    def ping(self) -> None:
+        """Raise PublishError if the broker cannot be reached. A pooled link the broker dropped
+        (a restart, a missed heartbeat) still looks open until it is used: a failure on it is
+        tried once more on a new link, so only a broker that is really down fails the check."""
+        for attempt in (1, 2):
+            try:
+                with self._link() as link:
+                    link.connection.process_data_events(time_limit=0)
+                    if not link.is_open:
+                        raise PublishError("channel closed")
+                return
+            except (AMQPError, OSError, PublishError) as exc:
+                if attempt == 2:
+                    raise PublishError(f"RabbitMQ unreachable: {exc!r}") from exc
 
     def close(self) -> None:
         """Close the idle connections; those in use close when their operation ends."""
@@ -369,3 +406,13 @@ class Publisher:
             idle, self._idle = self._idle, []
         for link in idle:
             link.close()
+
+
+def dead_letter_limits(core: CoreSettings) -> DeadLetterLimits:
+    """The dead-letter queue bounds the settings ask for."""
+    return DeadLetterLimits(core.dead_letter_max_length, core.dead_letter_ttl_seconds)
+
+
+def publisher_for(core: CoreSettings) -> Publisher:
+    """The publisher of a component, on the settings' broker and bounds."""
+    return Publisher(core.rabbitmq_url, dead_letters=dead_letter_limits(core))

@@ -15,6 +15,7 @@ from mongoengine.errors import NotUniqueError
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from fortune_core.status import Status
+from fortune_core.views import RequestView, as_utc
 
 COLLECTION = "fortunes"
 DEFAULT_DATABASE = "cyberfortune"
@@ -46,6 +47,14 @@ class FortuneRecord(me.Document):  # type: ignore[misc]  # mongoengine is untype
     dispatch_id = me.StringField(null=True)
     # The FortuneRequest resource this request belongs to ({namespace, name}), in Kubernetes mode.
     resource = me.DictField(null=True)
+    # When the current dispatch's message is deliverable: the dispatch itself, or the end of a
+    # retry's delay. The sweep looks for lost messages only after it.
+    due_at = me.DateTimeField()
+    # Set when the current dispatch's publish was not confirmed: the sweep publishes it again.
+    undelivered = me.BooleanField()
+    # Set when a projection of the current version failed (the status cache, the FortuneRequest
+    # status): the sweep writes them again.
+    unprojected = me.BooleanField()
     created_at = me.DateTimeField(required=True)
     updated_at = me.DateTimeField()
     queued_at = me.DateTimeField()
@@ -94,12 +103,15 @@ def _database_from_uri(uri: str) -> str:
 
 
 def ensure_indexes() -> None:
-    """The indexes the operator's sweeps and the pools' backlog count use (idempotent):
-    (status, updated_at) finds stale requests and counts a pool's running ones, updated_at feeds
-    the status repair."""
+    """The indexes the sweep and the pools' backlog count use (idempotent): (status, updated_at)
+    finds stale pending and running requests and counts a pool's running ones, (status, due_at)
+    queued ones whose message may be lost; the two flags are sparse (set only while true), so
+    finding the flagged records costs what is flagged."""
     collection = FortuneRecord._get_collection()
     collection.create_index([("status", 1), ("updated_at", 1)], name="status_updated")
-    collection.create_index([("updated_at", 1)], name="updated")
+    collection.create_index([("status", 1), ("due_at", 1)], name="status_due")
+    collection.create_index([("undelivered", 1)], name="undelivered", sparse=True)
+    collection.create_index([("unprojected", 1)], name="unprojected", sparse=True)
 
 
 def ensure_ttl_index(retention_seconds: int) -> None:
@@ -153,6 +165,7 @@ def create_pending(
     )
     if dispatch_id is not None:
         document["queued_at"] = created_at
+        document["due_at"] = created_at
     try:
         FortuneRecord._get_collection().insert_one(document)
     except DuplicateKeyError as exc:
@@ -178,27 +191,39 @@ def transition(
     increment_attempts: bool = False,
     expect_dispatch: str | None = ANY_DISPATCH,
     exclude: tuple[str, ...] = (),
+    now: dt.datetime | None = None,
     **fields: Any,
 ) -> FortuneRecord | None:
     """Move a request to `to` if its status is one of `allowed_from` (and, when given, its
     dispatch id is `expect_dispatch`); the updated record (without the `exclude`d fields: a
-    partial record, to read, never to save), or None when it was not (someone else won)."""
-    now = utcnow()
+    partial record, to read, never to save), or None when it was not (someone else won).
+
+    Every transition clears `unprojected` (its projections are written next) and stamps the
+    times of its status; a field given as None is unset."""
+    now = now or utcnow()
     update: dict[str, Any] = {
         "set__status": to.value,
         "set__updated_at": now,
         "inc__version": 1,
+        "unset__unprojected": True,
     }
     if increment_attempts:
         update["inc__attempts"] = 1
     if to == Status.QUEUED:
         update["set__queued_at"] = now
+        fields.setdefault("due_at", now)
     if to == Status.RUNNING:
         update["set__started_at"] = now
     if to.terminal:
         update["set__completed_at"] = now
+    if to != Status.QUEUED:
+        fields["due_at"] = None
+    fields.setdefault("undelivered", None)  # a new state: its message is yet to be (re)sent
     for name, value in fields.items():
-        update[f"set__{name}"] = value
+        if value is None and name in _UNSETTABLE:
+            update[f"unset__{name}"] = True
+        else:
+            update[f"set__{name}"] = value
     conditions: dict[str, Any] = {"id": request_id, "status__in": [s.value for s in allowed_from]}
     if expect_dispatch is not ANY_DISPATCH:
         conditions["dispatch_id"] = expect_dispatch
@@ -209,35 +234,38 @@ def transition(
     return updated
 
 
-def record_view(record: FortuneRecord) -> dict[str, Any]:
-    """The fields the status cache and the API show for a record."""
-    return {
-        "status": record.status,
-        "version": record.version,
-        "client": record.client or "",
-        "attempts": record.attempts,
-        "message": record.message or "",
-        "request": record.request,
-        "result": record.result,
-        "error": record.error,
-        "created_at": _iso(record.created_at),
-        "updated_at": _iso(record.updated_at),
-        "completed_at": _iso(record.completed_at),
-    }
+_UNSETTABLE = frozenset({"due_at", "undelivered", "unprojected"})
 
 
-def status_view(record: FortuneRecord) -> dict[str, Any]:
-    """record_view plus what a FortuneRequest's status shows (`resource.status_from_record`)."""
-    return {
-        **record_view(record),
-        "id": record.id,
-        "queued_at": _iso(record.queued_at),
-        "started_at": _iso(record.started_at),
-        "worker": record.worker or None,
-    }
+def flag(request_id: str, name: str, **condition: Any) -> bool:
+    """Set the flag `name` (`undelivered` or `unprojected`) on the record if it still matches
+    `condition` (e.g. `version=5`, `dispatch_id=...`): whether it did."""
+    assert name in {"undelivered", "unprojected"}
+    updated = FortuneRecord.objects(id=request_id, **condition).update_one(**{f"set__{name}": True})
+    return bool(updated)
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def flagged(name: str, limit: int) -> list[FortuneRecord]:
+    """Up to `limit` records carrying the flag `name`."""
+    return list(FortuneRecord.objects(**{name: True}).limit(limit))
+
+
+def view_of(record: FortuneRecord) -> RequestView:
+    """The view of a record (see `fortune_core.views`)."""
+    return RequestView(
+        id=record.id,
+        status=Status(record.status),
+        version=record.version,
+        client=record.client or "",
+        attempts=record.attempts,
+        message=record.message or "",
+        request=record.request,
+        result=record.result,
+        error=record.error,
+        created_at=as_utc(record.created_at),
+        updated_at=as_utc(record.updated_at or record.created_at),
+        completed_at=as_utc(record.completed_at) if record.completed_at else None,
+        queued_at=as_utc(record.queued_at) if record.queued_at else None,
+        started_at=as_utc(record.started_at) if record.started_at else None,
+        worker=record.worker or None,
+    )

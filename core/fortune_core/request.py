@@ -37,8 +37,10 @@ DEFAULT_TIMEZONE = "Asia/Shanghai"
 DEFAULT_POOL = "default"
 DEFAULT_TTL_SECONDS_AFTER_FINISHED = 3600
 
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+# ASCII digits only: Python's \d also matches other scripts' digits (１９９０), which the API
+# server's RE2 refuses for the same pattern in the CRD; both must say the same.
+_DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_TIME_RE = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 _POOL_RE = r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$"
 
 
@@ -517,8 +519,3 @@ def spec_openapi_schema() -> dict[str, Any]:
         "the worker pool that processes it. Immutable once created."
     )
     return schema
-
-
-def request_json_schema() -> dict[str, Any]:
-    """JSON schema of the HTTP request body (for the OpenAPI document)."""
-    return FortuneRequest.model_json_schema(by_alias=True)

@@ -14,6 +14,7 @@ from typing import Any
 from fortune_core.request import spec_openapi_schema
 from fortune_core.result import SCORE_KEYS
 from fortune_core.status import Status
+from fortune_core.views import RequestView, as_utc
 
 GROUP = "cyberfortune.io"
 VERSION = "v1alpha1"
@@ -195,8 +196,7 @@ def crd() -> dict[str, Any]:
 def _iso(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
-    aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    return aware.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return as_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _condition(
@@ -214,32 +214,31 @@ def _condition(
     return condition
 
 
-def status_from_record(view: dict[str, Any], generation: int | None = None) -> dict[str, Any]:
-    """The CR status for a record view (`records.record_view`, plus `queued_at`, `started_at`
-    and `worker` when known). Pure: the same record always gives the same status."""
-    status = Status(view["status"])
+def status_of(view: RequestView, generation: int | None = None) -> dict[str, Any]:
+    """The CR status showing `view` (made from the record, so with its queue and start times and
+    its worker). Pure: the same view always gives the same status."""
+    status = view.status
     phase = phase_of(status)
-    now_ish = view.get("updated_at") or view.get("created_at") or ""
+    now_ish = _iso(view.updated_at) or ""
     out: dict[str, Any] = {
         "phase": phase,
-        "requestId": view["id"],
-        "attempts": int(view.get("attempts") or 0),
-        "recordVersion": int(view["version"]),
-        "message": str(view.get("message") or "")[:MESSAGE_MAX_LENGTH],
+        "requestId": view.id,
+        "attempts": view.attempts,
+        "recordVersion": view.version,
+        "message": view.message[:MESSAGE_MAX_LENGTH],
     }
     if generation is not None:
         out["observedGeneration"] = generation
-    for key, name in (
-        ("queuedAt", "queued_at"),
-        ("startedAt", "started_at"),
-        ("completedAt", "completed_at"),
+    for key, value in (
+        ("queuedAt", view.queued_at),
+        ("startedAt", view.started_at),
+        ("completedAt", view.completed_at),
     ):
-        value = view.get(name)
-        if value:
-            out[key] = value if isinstance(value, str) else _iso(value)
-    if view.get("worker"):
-        out["worker"] = view["worker"]
-    result = view.get("result")
+        if value is not None:
+            out[key] = _iso(value)
+    if view.worker:
+        out["worker"] = view.worker
+    result = view.result
     if status == Status.SUCCEEDED and isinstance(result, dict):
         out["summary"] = str(result.get("summary", ""))[:SUMMARY_MAX_LENGTH]
         scores = result.get("scores")

@@ -93,8 +93,3 @@ def content_json_schema() -> dict[str, Any]:
     Generated once per process (pydantic takes milliseconds to build it); each caller gets its
     own copy."""
     return copy.deepcopy(_content_schema())
-
-
-def result_json_schema() -> dict[str, Any]:
-    """JSON schema of the full `FortuneResult`."""
-    return FortuneResult.model_json_schema()

@@ -1,102 +1,293 @@
-"""Settings shared by the deployables, read from environment variables (all documented in
-docs/configuration.md). Each deployable adds its own in its own settings module."""
+"""Settings, declared once: every field names its environment variable, its default and what it
+means, and `from_env` reads them all by the same rules (kopf's `_cogs/configs/configuration.py`
+is the model: one dataclass per concern).
+
+    @dataclass(frozen=True)
+    class SweepSettings(Settings):
+        sweep_seconds: float = setting(
+            "FORTUNE_SWEEP_SECONDS", 10.0, minimum=0.5, doc="how often the sweep runs")
+
+A value is parsed by the field's type (`str`, `int`, `float`, `bool`, a `StrEnum`, `X | None`,
+`tuple[str, ...]` from a comma-separated list) or by its own `parse=`; an empty variable keeps the
+default; a bad value is a `ValueError` naming the variable, so a component refuses to start with
+a message instead of running misconfigured. Groups of settings nest (`group(CoreSettings)`).
+`Settings.variables()` lists every variable with its default, which is how
+tests/unit/test_docs.py checks docs/configuration.md against the code.
+
+This module is the bottom layer of `fortune_core`: it imports nothing of the domain.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import os
-from dataclasses import dataclass, field
-from typing import TypeVar
+import types
+import typing
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Self, TypeVar
 
-from fortune_core.profile import ZiHourConvention
-from fortune_core.queue import DeadLetterLimits
+from fortune_core.conventions import ZiHourConvention
 
-N = TypeVar("N", int, float)
-
-
-def env_str(name: str, default: str) -> str:
-    value = os.environ.get(name, "").strip()
-    return value or default
+T = TypeVar("T")
+_MISSING: Any = dataclasses.MISSING
 
 
-def _env_number(name: str, default: N, minimum: N, kind: type[N]) -> N:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError as exc:
-        noun = "an integer" if kind is int else "a number"
-        raise ValueError(f"{name} must be {noun}, got {raw!r}") from exc
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    return value
+def setting(
+    env: str,
+    default: T = _MISSING,
+    *,
+    doc: str,
+    minimum: float | None = None,
+    parse: Callable[[str], Any] | None = None,
+    factory: Callable[[], T] | None = None,
+    shown_default: str | None = None,
+) -> T:
+    """A field read from the environment variable `env` (`default`, or `factory()`, when unset).
+
+    `minimum` bounds a number; `parse` replaces the type-driven parser; `shown_default` is how
+    the documentation writes a default that is computed (e.g. the host name)."""
+    metadata = {
+        "env": env,
+        "doc": doc,
+        "minimum": minimum,
+        "parse": parse,
+        "shown_default": shown_default,
+    }
+    if factory is not None:
+        field: T = dataclasses.field(default_factory=factory, metadata=metadata)
+    else:
+        field = dataclasses.field(default=default, metadata=metadata)
+    return field
 
 
-def env_int(name: str, default: int, minimum: int = 0) -> int:
-    return _env_number(name, default, minimum, int)
+def group(cls: Callable[[], T], doc: str = "") -> T:
+    """A nested group of settings (read with its own `from_env`)."""
+    field: T = dataclasses.field(default_factory=cls, metadata={"group": True, "doc": doc})
+    return field
 
 
-def env_float(name: str, default: float, minimum: float = 0.0) -> float:
-    return _env_number(name, default, minimum, float)
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable a settings class reads."""
+
+    name: str
+    default: str
+    doc: str
+    owner: str
 
 
-def env_bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in {"1", "true", "yes", "on"}:
+def _parse_bool(name: str, raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in {"1", "true", "yes", "on"}:
         return True
-    if raw in {"0", "false", "no", "off"}:
+    if lowered in {"0", "false", "no", "off"}:
         return False
     raise ValueError(f"{name} must be true or false, got {raw!r}")
 
 
-@dataclass(frozen=True)
-class CoreSettings:
-    """Where the backends are and how long requests live."""
+def _parse_as(name: str, kind: Any, raw: str) -> Any:
+    """Parse `raw` as the annotated type `kind`."""
+    origin = typing.get_origin(kind)
+    if origin in (types.UnionType, typing.Union):
+        options = [arg for arg in typing.get_args(kind) if arg is not type(None)]
+        return _parse_as(name, options[0], raw)
+    if origin is tuple:
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    if kind is bool:
+        return _parse_bool(name, raw)
+    if kind in (int, float):
+        try:
+            return kind(raw)
+        except ValueError as exc:
+            noun = "an integer" if kind is int else "a number"
+            raise ValueError(f"{name} must be {noun}, got {raw!r}") from exc
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        try:
+            return kind(raw.lower())
+        except ValueError as exc:
+            choices = ", ".join(str(member.value) for member in kind)
+            raise ValueError(f"{name} must be one of {choices}, got {raw!r}") from exc
+    return raw
 
-    rabbitmq_url: str = field(default="amqp://guest:guest@127.0.0.1:5672/%2F")
-    rabbitmq_management_url: str = field(default="http://guest:guest@127.0.0.1:15672")
-    redis_url: str = field(default="redis://127.0.0.1:6379/0")
-    mongodb_uri: str = field(default="mongodb://127.0.0.1:27017/cyberfortune")
-    retention_seconds: int = 604800
-    pool: str = "default"
-    zi_hour_convention: ZiHourConvention = ZiHourConvention.NEXT_DAY
-    dead_letter_max_length: int = 10_000
-    dead_letter_ttl_seconds: int = 604800
-    #: "standalone" (the API queues requests itself) or "kubernetes" (the API creates
-    #: FortuneRequests for the operator, the workers write their status).
-    mode: str = "standalone"
+
+def _shown(value: Any) -> str:
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, tuple):
+        return ",".join(value)
+    return "" if value is None else str(value)
+
+
+class Settings:
+    """Base of every settings dataclass: `from_env()` and `variables()`, generic over fields."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        """The settings from `environ` (default: the process environment); ValueError names a
+        bad variable."""
+        env = os.environ if environ is None else environ
+        hints = typing.get_type_hints(cls)
+        values: dict[str, Any] = {}
+        for field in dataclasses.fields(cls):  # type: ignore[arg-type]
+            meta = field.metadata
+            if meta.get("group"):
+                values[field.name] = hints[field.name].from_env(env)
+                continue
+            name = meta.get("env")
+            if not name:
+                continue
+            raw = env.get(name, "").strip()
+            if not raw:
+                continue
+            parse = meta.get("parse")
+            value = parse(raw) if parse is not None else _parse_as(name, hints[field.name], raw)
+            minimum = meta.get("minimum")
+            if minimum is not None and value < minimum:
+                raise ValueError(f"{name} must be at least {_shown(minimum)}, got {raw}")
+            values[field.name] = value
+        made = cls(**values)
+        made.check()
+        return made
+
+    def check(self) -> None:
+        """Rules between fields (override); raise ValueError naming the variables."""
+
+    @classmethod
+    def variables(cls) -> Iterator[Variable]:
+        """Every variable read by this class and its groups."""
+        hints = typing.get_type_hints(cls)
+        for field in dataclasses.fields(cls):  # type: ignore[arg-type]
+            meta = field.metadata
+            if meta.get("group"):
+                yield from hints[field.name].variables()
+            elif meta.get("env"):
+                default = (
+                    field.default_factory()
+                    if field.default_factory is not dataclasses.MISSING
+                    else field.default
+                )
+                shown = meta.get("shown_default")
+                yield Variable(
+                    meta["env"],
+                    shown if shown is not None else _shown(default),
+                    meta["doc"],
+                    cls.__name__,
+                )
+
+
+@dataclass(frozen=True)
+class CoreSettings(Settings):
+    """Where the backends are, how long requests live, and the conventions every component
+    shares."""
+
+    mode: str = setting(
+        "FORTUNE_MODE",
+        "standalone",
+        parse=str.lower,
+        doc="standalone (the API queues requests itself) or kubernetes (the API creates "
+        "FortuneRequests for the operator, the workers write their status)",
+    )
+    rabbitmq_url: str = setting(
+        "RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F", doc="AMQP URL of RabbitMQ"
+    )
+    rabbitmq_management_url: str = setting(
+        "RABBITMQ_MANAGEMENT_URL",
+        "http://guest:guest@127.0.0.1:15672",
+        doc="RabbitMQ management API (queue depth for scaling)",
+    )
+    redis_url: str = setting("REDIS_URL", "redis://127.0.0.1:6379/0", doc="Redis")
+    mongodb_uri: str = setting(
+        "MONGODB_URI", "mongodb://127.0.0.1:27017/cyberfortune", doc="MongoDB"
+    )
+    retention_seconds: int = setting(
+        "FORTUNE_RETENTION_SECONDS",
+        604800,
+        minimum=60,
+        doc="how long a request and its result are kept (MongoDB TTL); after it the id is 410",
+    )
+    cache_finished_seconds: int = setting(
+        "FORTUNE_CACHE_FINISHED_SECONDS",
+        600,
+        minimum=0,
+        doc="how long the Redis status cache keeps a finished request (MongoDB answers after)",
+    )
+    pool: str = setting("FORTUNE_POOL", "default", doc="the worker pool published to / consumed")
+    zi_hour_convention: ZiHourConvention = setting(
+        "FORTUNE_ZI_HOUR_CONVENTION",
+        ZiHourConvention.NEXT_DAY,
+        doc="when the day pillar changes: next-day (23:00) or same-day (midnight)",
+    )
+    dead_letter_max_length: int = setting(
+        "FORTUNE_DEAD_LETTER_MAX_LENGTH",
+        10_000,
+        minimum=1,
+        doc="most messages a pool's dead-letter queue keeps (the oldest dropped first)",
+    )
+    dead_letter_ttl_seconds: int = setting(
+        "FORTUNE_DEAD_LETTER_TTL_SECONDS",
+        604800,
+        minimum=60,
+        doc="how long a dead letter is kept",
+    )
+    log_level: str = setting("FORTUNE_LOG_LEVEL", "INFO", doc="log level (JSON lines on stderr)")
+
+    def check(self) -> None:
+        if self.mode not in {"standalone", "kubernetes"}:
+            raise ValueError(f"FORTUNE_MODE must be standalone or kubernetes, got {self.mode!r}")
 
     @property
     def kubernetes(self) -> bool:
         """Whether this deployment runs in Kubernetes mode."""
         return self.mode == "kubernetes"
 
-    @classmethod
-    def from_env(cls) -> CoreSettings:
-        mode = env_str("FORTUNE_MODE", cls.mode).lower()
-        if mode not in {"standalone", "kubernetes"}:
-            raise ValueError(f"FORTUNE_MODE must be standalone or kubernetes, got {mode!r}")
-        return cls(
-            mode=mode,
-            rabbitmq_url=env_str("RABBITMQ_URL", cls.rabbitmq_url),
-            rabbitmq_management_url=env_str("RABBITMQ_MANAGEMENT_URL", cls.rabbitmq_management_url),
-            redis_url=env_str("REDIS_URL", cls.redis_url),
-            mongodb_uri=env_str("MONGODB_URI", cls.mongodb_uri),
-            retention_seconds=env_int("FORTUNE_RETENTION_SECONDS", cls.retention_seconds, 60),
-            pool=env_str("FORTUNE_POOL", cls.pool),
-            zi_hour_convention=ZiHourConvention(
-                env_str("FORTUNE_ZI_HOUR_CONVENTION", ZiHourConvention.NEXT_DAY.value)
-            ),
-            dead_letter_max_length=env_int(
-                "FORTUNE_DEAD_LETTER_MAX_LENGTH", cls.dead_letter_max_length, 1
-            ),
-            dead_letter_ttl_seconds=env_int(
-                "FORTUNE_DEAD_LETTER_TTL_SECONDS", cls.dead_letter_ttl_seconds, 60
-            ),
-        )
 
-    def dead_letter_limits(self) -> DeadLetterLimits:
-        """Bounds of the dead-letter queues."""
-        return DeadLetterLimits(self.dead_letter_max_length, self.dead_letter_ttl_seconds)
+@dataclass(frozen=True)
+class SweepSettings(Settings):
+    """The stale-request sweep (`fortune_core.sweep`): run by the operator in Kubernetes mode and
+    by the workers, under a Redis lease, everywhere else."""
+
+    stale_pending_seconds: float = setting(
+        "FORTUNE_STALE_PENDING_SECONDS",
+        60.0,
+        minimum=1,
+        doc="a request still pending after this long is dispatched again",
+    )
+    stale_queued_seconds: float = setting(
+        "FORTUNE_STALE_QUEUED_SECONDS",
+        600.0,
+        minimum=1,
+        doc="a queued request not picked up for this long is published again, even while its "
+        "pool's queue still holds messages",
+    )
+    stale_running_seconds: float = setting(
+        "FORTUNE_STALE_RUNNING_SECONDS",
+        900.0,
+        minimum=1,
+        doc="a running request not updated for this long (its worker and its message are gone) "
+        "is dispatched again; keep it above the LLM timeout times two (a repair call)",
+    )
+    lost_message_seconds: float = setting(
+        "FORTUNE_LOST_MESSAGE_SECONDS",
+        30.0,
+        minimum=1,
+        doc="a queued request whose message was due this long ago while its pool's queue is "
+        "empty lost its message (purged, or a publish that failed): it is published again",
+    )
+    sweep_seconds: float = setting(
+        "FORTUNE_SWEEP_SECONDS",
+        10.0,
+        minimum=0.5,
+        doc="how often the sweep runs",
+    )
+    batch: int = setting(
+        "FORTUNE_SWEEP_BATCH",
+        500,
+        minimum=1,
+        doc="most requests one sweep acts on per kind (the rest wait for the next sweep)",
+    )

@@ -22,13 +22,17 @@ import kopf
 import redis
 from pymongo.errors import PyMongoError
 
-from fortune_core.backoff import delays
-from fortune_core.kube import KubeClient
-from fortune_core.logs import configure_logging
-from fortune_core.queue import Publisher
-from fortune_core.records import connect_records, ensure_indexes, ensure_ttl_index
-from fortune_core.status_cache import StatusCache
-from fortune_core.submission import Channels
+from fortune_core import (
+    KubeClient,
+    Lifecycle,
+    StatusCache,
+    configure_logging,
+    connect_records,
+    delays,
+    ensure_indexes,
+    ensure_ttl_index,
+    publisher_for,
+)
 from fortune_operator import metrics
 from fortune_operator.autoscaler import Autoscaler
 from fortune_operator.backlog import BacklogReader
@@ -37,6 +41,7 @@ from fortune_operator.events import event_poster
 from fortune_operator.leader import LeaderElector
 from fortune_operator.reconcile import Reconciler
 from fortune_operator.settings import OperatorSettings
+from fortune_operator.sweeps import operator_sweep
 
 log = logging.getLogger("fortune_operator")
 BACKEND_WAIT_SECONDS = 60.0
@@ -60,19 +65,24 @@ def _prepare_mongodb(settings: OperatorSettings, stop: threading.Event) -> None:
             stop.wait(delay)
 
 
-def _build(settings: OperatorSettings, kube: KubeClient) -> tuple[Controller, Channels]:
-    """The controller and the channels it writes to."""
+def _build(settings: OperatorSettings, kube: KubeClient) -> tuple[Controller, Lifecycle]:
+    """The controller and the lifecycle it drives."""
     redis_client = redis.Redis.from_url(
         settings.core.redis_url, socket_timeout=3, socket_connect_timeout=3
     )
-    channels = Channels(
-        StatusCache(redis_client, settings.core.retention_seconds),
-        Publisher(settings.core.rabbitmq_url, dead_letters=settings.core.dead_letter_limits()),
+    publisher = publisher_for(settings.core)
+    lifecycle = Lifecycle(
+        StatusCache.for_settings(redis_client, settings.core),
+        publisher,
+        retention_seconds=settings.core.retention_seconds,
+        resources=kube,
+        on_projection_failure=lambda name: metrics.PROJECTION_FAILURES.labels(name).inc(),
     )
     post_event = event_poster(kube, settings.identity)
-    reconciler = Reconciler(settings.core, channels, kube, post_event)
+    reconciler = Reconciler(settings.core, lifecycle, post_event)
     autoscaler = Autoscaler(kube, BacklogReader(settings.core.rabbitmq_url), post_event)
-    return Controller(settings, channels, kube, reconciler, autoscaler), channels
+    sweep = operator_sweep(settings, lifecycle, kube, publisher.ready_messages)
+    return Controller(settings, lifecycle, kube, reconciler, autoscaler, sweep), lifecycle
 
 
 def _run_kopf(
@@ -114,7 +124,7 @@ def main() -> int:
         configure_logging("operator", "INFO")
         log.error("invalid configuration: %s", exc)
         return 2
-    configure_logging("operator", settings.log_level)
+    configure_logging("operator", settings.core.log_level)
     # kopf logs every handler call at INFO ("Handler ... succeeded"): one line per watch event.
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>`: every thread's stack on stderr
@@ -132,7 +142,7 @@ def main() -> int:
     own_namespace = KubeClient.own_namespace()
     settings = settings.in_namespace(own_namespace)
     _prepare_mongodb(settings, stop)
-    controller, channels = _build(settings, kube)
+    controller, lifecycle = _build(settings, kube)
     ready.set()
 
     elector = LeaderElector(
@@ -163,7 +173,7 @@ def main() -> int:
         stop.set()
         if settings.leader_election and not lost.is_set():
             elector.release()
-        channels.publisher.close()
+        lifecycle.publisher.close()
         server.shutdown()
     return 1 if lost.is_set() else 0
 

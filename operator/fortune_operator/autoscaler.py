@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from fortune_core.kube import MERGE_PATCH, KubeClient
+from fortune_core import MERGE_PATCH, KubeClient
 from fortune_operator import metrics
 from fortune_operator.backlog import BacklogReader
 from fortune_operator.events import EventPoster

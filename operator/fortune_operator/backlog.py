@@ -16,9 +16,7 @@ from typing import Any
 import pika
 from pika.exceptions import AMQPError, ChannelClosedByBroker
 
-from fortune_core.queue import requests_queue
-from fortune_core.records import FortuneRecord
-from fortune_core.status import Status
+from fortune_core import FortuneRecord, Status, requests_queue
 
 log = logging.getLogger(__name__)
 _NOT_FOUND = 404

@@ -16,9 +16,13 @@ import heapq
 import logging
 from typing import Any
 
-from fortune_core.kube import KubeClient, KubeError, fortune_requests_path
-from fortune_core.request import DEFAULT_TTL_SECONDS_AFTER_FINISHED
-from fortune_core.resource import FINISHED_PHASES
+from fortune_core import (
+    DEFAULT_TTL_SECONDS_AFTER_FINISHED,
+    FINISHED_PHASES,
+    KubeClient,
+    KubeError,
+    fortune_requests_path,
+)
 from fortune_operator import metrics
 
 log = logging.getLogger(__name__)

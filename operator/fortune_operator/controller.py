@@ -5,8 +5,7 @@ restarted operator sees everything again) and calls the event handlers below; th
 
 - FortuneRequests that still have to be queued go to the reconcile queue (a bounded number of
   workers, one reconcile per resource at a time, failures retried with jittered backoff); every
-  event updates the record version each resource shows (for the status repair) and the
-  garbage collector's heap; a deleted unfinished resource cancels its request;
+  event updates the garbage collector's heap; a deleted unfinished resource cancels its request;
 - labelled Deployments start, update or stop their pool's scaling loop.
 
 Only event handlers are used (no kopf state-changing handlers, no daemons), so kopf writes nothing
@@ -22,16 +21,22 @@ from typing import Any
 
 import kopf
 
-from fortune_core.backoff import jittered
-from fortune_core.kube import KubeClient, ResourceRef
-from fortune_core.resource import FINISHED_PHASES, GROUP, PLURAL, VERSION
-from fortune_core.submission import Channels, cancel
+from fortune_core import (
+    FINISHED_PHASES,
+    GROUP,
+    PLURAL,
+    VERSION,
+    KubeClient,
+    Lifecycle,
+    Sweep,
+    jittered,
+)
+from fortune_operator import metrics
 from fortune_operator.autoscaler import Autoscaler
 from fortune_operator.collector import Collector
 from fortune_operator.reconcile import Reconciler, request_id_for
 from fortune_operator.scaling import POOL_LABEL
 from fortune_operator.settings import OperatorSettings
-from fortune_operator.sweeps import Sweeper
 
 log = logging.getLogger(__name__)
 Key = tuple[str, str]
@@ -94,24 +99,21 @@ class Controller:
     def __init__(
         self,
         settings: OperatorSettings,
-        channels: Channels,
+        lifecycle: Lifecycle,
         kube: KubeClient,
         reconciler: Reconciler,
         autoscaler: Autoscaler,
+        sweep: Sweep,
     ) -> None:
         self.settings = settings
-        self.channels = channels
+        self.lifecycle = lifecycle
         self.kube = kube
         self.reconciler = reconciler
         self.autoscaler = autoscaler
+        self.sweep = sweep
         self.collector = Collector(kube)
         self.queue = ReconcileQueue(reconciler.reconcile, settings.concurrency)
-        self.shown: dict[Key, int] = {}
-        self.sweeper = Sweeper(settings, channels, kube, self._shown_version)
         self.tasks: list[asyncio.Task[None]] = []
-
-    def _shown_version(self, ref: ResourceRef) -> int | None:
-        return self.shown.get((ref.namespace, ref.name))
 
     def registry(self) -> kopf.OperatorRegistry:
         """The kopf registry with this controller's handlers."""
@@ -154,16 +156,12 @@ class Controller:
         meta = body["metadata"]
         key: Key = (meta["namespace"], meta["name"])
         if event["type"] == "DELETED":
-            self.shown.pop(key, None)
             self.collector.forget(*key)
             self.queue.drop(key)
             phase = (body.get("status") or {}).get("phase")
             if phase not in FINISHED_PHASES:
                 asyncio.get_running_loop().create_task(self._cancel(body))
             return
-        version = (body.get("status") or {}).get("recordVersion")
-        if isinstance(version, int):
-            self.shown[key] = version
         self.collector.observe(body)
         if self.reconciler.needs_reconcile(body):
             self.queue.add(key, body)
@@ -172,7 +170,7 @@ class Controller:
         request_id = (body.get("status") or {}).get("requestId") or request_id_for(body)
         try:
             cancelled = await asyncio.to_thread(
-                cancel, self.channels, request_id, "cancelled: its FortuneRequest was deleted"
+                self.lifecycle.cancel, request_id, "cancelled: its FortuneRequest was deleted"
             )
         except Exception as exc:  # the stale sweep and the workers catch it later
             log.warning("could not cancel %s: %s", request_id, exc)
@@ -199,12 +197,14 @@ class Controller:
 
     async def _sweep_forever(self) -> None:
         while True:
-            await asyncio.sleep(self.settings.sweep_seconds)
-            for sweep in (self.sweeper.stale, self.sweeper.repair):
-                try:
-                    await asyncio.to_thread(sweep)
-                except Exception as exc:  # a backend is down: next time
-                    log.warning("%s sweep failed: %s", sweep.__name__, exc)
+            await asyncio.sleep(self.settings.sweep.sweep_seconds)
+            try:
+                report = await asyncio.to_thread(self.sweep.run)
+            except Exception as exc:  # a backend is down: next time
+                log.warning("sweep failed: %s", exc)
+                continue
+            for kind, count in report.counts.items():
+                metrics.SWEPT.labels(kind).inc(count)
 
     async def stop(self) -> None:
         """Stop everything started here."""

@@ -9,7 +9,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from fortune_core.kube import KubeClient, KubeError
+from fortune_core import KubeClient, KubeError
 
 log = logging.getLogger(__name__)
 COMPONENT = "cyberfortune-operator"

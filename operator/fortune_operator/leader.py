@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
-from fortune_core.kube import KubeClient, KubeError
+from fortune_core import KubeClient, KubeError
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from http.server import ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
-from fortune_core import probes
+from fortune_core import serve_probes
 
 POOL = ("namespace", "pool")
 POOL_READY = Gauge("cyberfortune_pool_ready_messages", "Messages ready in the pool's queue", POOL)
@@ -37,11 +37,17 @@ RECONCILE_SECONDS = Histogram(
     "Time to reconcile a new FortuneRequest (derive, record, cache, publish, status)",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
-REQUEUED = Counter(
-    "cyberfortune_requests_requeued_total", "Stale requests queued again, by status", ("status",)
+PROJECTION_FAILURES = Counter(
+    "cyberfortune_operator_projection_failures_total",
+    "Projection writes that failed, by projection (status_cache, resource_status); the request "
+    "is flagged and the sweep writes it again",
+    ("projection",),
 )
-STATUS_REPAIRS = Counter(
-    "cyberfortune_status_repairs_total", "FortuneRequest statuses rewritten from MongoDB"
+SWEPT = Counter(
+    "cyberfortune_sweep_actions_total",
+    "Requests the sweep sent on, by kind (undelivered, reprojected, lost, stale_pending, "
+    "stale_running, stale_queued, cancelled_orphan)",
+    ("kind",),
 )
 GARBAGE_COLLECTED = Counter(
     "cyberfortune_fortunerequests_deleted_total", "Finished FortuneRequests deleted after their TTL"
@@ -52,5 +58,5 @@ LEADER = Gauge("cyberfortune_operator_leader", "1 while this replica holds the L
 def serve(port: int) -> tuple[ThreadingHTTPServer, threading.Event]:
     """Serve the endpoint in a daemon thread; (server, the readiness flag to set)."""
     ready = threading.Event()
-    server = probes.serve(port, ready.is_set, lambda: (generate_latest(), CONTENT_TYPE_LATEST))
+    server = serve_probes(port, ready.is_set, lambda: (generate_latest(), CONTENT_TYPE_LATEST))
     return server, ready

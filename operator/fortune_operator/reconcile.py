@@ -8,12 +8,13 @@ running it again (after a crash, a retry, a restart) continues where it stopped:
    finds the same id (and the same record) again.
 2. No record yet: validate the spec (what the API server's schema cannot check: real dates, time
    zones, DST gaps); an invalid one becomes a failed record whose message names the fields. A valid
-   one goes through the submission protocol (fortune_core.submission): record, cache, dispatch.
-3. A record that is pending, or queued while the resource never showed Queued (the operator stopped
-   before confirming), is dispatched again; the dispatch id makes a message that was published
-   before the stop stale, so no request is processed twice.
-4. The resource's status is written from the record (resource.status_from_record), never newer
-   over older.
+   one is accepted by the lifecycle (fortune_core.lifecycle): record, dispatch, publish; the
+   dispatch's projection writes the resource's Queued status.
+3. A record that is pending is dispatched; one queued while the resource never showed Queued (the
+   operator stopped before its projection) has its dispatch published again: whichever copy
+   comes first claims it, so no request is processed twice.
+4. Anything further along only has its status written again from the record (never newer over
+   older).
 """
 
 from __future__ import annotations
@@ -24,22 +25,23 @@ import logging
 import time
 from typing import Any
 
-from pymongo.errors import PyMongoError
-
-from fortune_core.ids import is_request_id, request_id_from
-from fortune_core.kube import KubeClient, ResourceRef
-from fortune_core.profile import derive_profile
-from fortune_core.records import FortuneRecord, get_record, status_view
-from fortune_core.request import validate_request
-from fortune_core.resource import (
+from fortune_core import (
     CLIENT_ANNOTATION,
     FINISHED_PHASES,
     REQUEST_ID_ANNOTATION,
-    status_from_record,
+    CoreSettings,
+    DispatchLostError,
+    Lifecycle,
+    RequestView,
+    ResourceRef,
+    Status,
+    Submission,
+    derive_profile,
+    get_record,
+    is_request_id,
+    request_id_from,
+    validate_request,
 )
-from fortune_core.settings import CoreSettings
-from fortune_core.status import Status
-from fortune_core.submission import Channels, DispatchLostError, dispatch, reject, submit
 from fortune_operator import metrics
 from fortune_operator.events import EventPoster
 
@@ -77,21 +79,14 @@ def ref_of(body: dict[str, Any]) -> ResourceRef:
 class Reconciler:
     """Runs in worker threads (MongoDB, Redis, RabbitMQ and the API server are blocking clients)."""
 
-    def __init__(
-        self,
-        core: CoreSettings,
-        channels: Channels,
-        kube: KubeClient,
-        post_event: EventPoster,
-    ) -> None:
+    def __init__(self, core: CoreSettings, lifecycle: Lifecycle, post_event: EventPoster) -> None:
         self.core = core
-        self.channels = channels
-        self.kube = kube
+        self.lifecycle = lifecycle
         self.post_event = post_event
 
     def needs_reconcile(self, body: dict[str, Any]) -> bool:
         """Whether a listed or changed resource still has to be queued (only new ones do; the
-        rest is kept right by the workers' writes and the status repair)."""
+        rest is kept right by the workers' writes and the sweep)."""
         status = body.get("status") or {}
         return status.get("phase") in (None, "", "Pending") and not body["metadata"].get(
             "deletionTimestamp"
@@ -111,32 +106,38 @@ class Reconciler:
             request_id = derived_request_id(body)
             record = get_record(request_id)
         extra = {"request_id": request_id, "resource": f"{ref.namespace}/{ref.name}"}
-        outcome = "status"
         if record is None:
-            record, outcome = self._accept(body, ref, request_id)
-        elif record.status == Status.PENDING.value or (
-            record.status == Status.QUEUED.value and not status.get("phase")
+            view, outcome = self._accept(body, ref, request_id)
+        elif record.state == Status.PENDING or (
+            record.state == Status.QUEUED and not status.get("phase")
         ):
-            record = self._dispatch_again(record)
+            try:
+                view = self.lifecycle.dispatch_again(record).view
+            except DispatchLostError:  # it moved on meanwhile: show where it is
+                view = self._shown_again(request_id)
             outcome = "resumed"
-        self.kube.write_status(
-            ref, status_from_record(status_view(record), body["metadata"].get("generation"))
-        )
+        else:
+            self.lifecycle.repair(record)
+            view, outcome = self._shown_again(request_id), "status"
         if outcome == "queued":
-            # Posted whether or not the Queued status landed: a fast worker's Running (a newer
-            # record version) may already have replaced it, and the Event tells what was done.
             self.post_event(
-                body, "Normal", "Queued", f"request {request_id} queued in pool {record.pool}"
+                body, "Normal", "Queued", f"request {request_id} queued in pool {record_pool(body)}"
             )
         metrics.RECONCILES.labels(outcome).inc()
         if outcome in ("queued", "invalid"):
             metrics.RECONCILE_SECONDS.observe(time.monotonic() - start)
-        log.info("reconciled: %s (%s)", outcome, record.status, extra=extra)
+        log.info("reconciled: %s (%s)", outcome, view.status.value, extra=extra)
         return outcome
+
+    def _shown_again(self, request_id: str) -> RequestView:
+        view = self.lifecycle.stored(request_id)
+        if view is None:
+            raise RuntimeError(f"record {request_id} vanished")
+        return view
 
     def _accept(
         self, body: dict[str, Any], ref: ResourceRef, request_id: str
-    ) -> tuple[FortuneRecord, str]:
+    ) -> tuple[RequestView, str]:
         spec = dict(body.get("spec") or {})
         pool = str(spec.pop("pool", "default"))
         spec.pop("ttlSecondsAfterFinished", None)
@@ -145,35 +146,26 @@ class Reconciler:
             text = "invalid spec: " + "; ".join(
                 f"spec.{path}: {message.en}" for path, message in validated.errors.items()
             )
-            record = reject(
-                self.channels,
-                request_id=request_id,
-                request=spec,
-                pool=pool,
-                message=text,
-                resource=ref,
+            view = self.lifecycle.reject(
+                request_id=request_id, request=spec, pool=pool, message=text, resource=ref
             )
             self.post_event(body, "Warning", "InvalidSpec", text)
-            return record, "invalid"
+            return view, "invalid"
         fortune = validated.request.with_resolved_date()
         profile = derive_profile(fortune.profile, self.core.zi_hour_convention).to_json_dict()
-        record = submit(
-            self.channels,
-            request_id=request_id,
-            request=fortune,
-            profile=profile,
-            pool=pool,
-            client=client_of(body),
-            resource=ref,
-            abandon_on_failure=False,
+        view = self.lifecycle.accept(
+            Submission(
+                request_id=request_id,
+                request=fortune,
+                profile=profile,
+                pool=pool,
+                client=client_of(body),
+                resource=ref,
+            )
         )
-        return record, "queued"
+        return view, "queued"
 
-    def _dispatch_again(self, record: FortuneRecord) -> FortuneRecord:
-        try:
-            return dispatch(self.channels, record, {Status(record.status)})
-        except DispatchLostError:
-            reloaded = get_record(record.id)
-            if reloaded is None:
-                raise PyMongoError(f"record {record.id} vanished") from None
-            return reloaded
+
+def record_pool(body: dict[str, Any]) -> str:
+    """The worker pool a resource asks for."""
+    return str((body.get("spec") or {}).get("pool", "default"))

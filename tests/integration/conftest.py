@@ -8,8 +8,10 @@ a fake LLM reset to its start settings.
 
 from __future__ import annotations
 
+import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pika
@@ -18,7 +20,11 @@ import pytest
 import redis
 from fakes.fake_llm import FakeLLM
 from pymongo.database import Database
+from worker_testing import Stack, WorkerProcess
 
+from fortune_core.queue import Publisher
+from fortune_core.records import connect_records, disconnect_records
+from fortune_core.status_cache import StatusCache
 from localservices import RabbitMQServer, RedisServer, SecantusDBServerProcess, free_port
 
 
@@ -140,3 +146,68 @@ def backend_env(
         "OPENAI_API_KEY": "test-key",
         "FORTUNE_WORKER_METRICS_PORT": "0",  # several workers per test: none on the default port
     }
+
+
+# --- the worker tests' stack and worker processes ------------------------------------------
+
+
+@pytest.fixture
+def stack(
+    rabbitmq: RabbitMQServer,
+    redis_server: RedisServer,
+    redis_client: redis.Redis,  # flushes db 0
+    mongo_uri: str,
+    mongo_db: Any,  # dropped afterwards
+    pool: str,
+) -> Iterator[Stack]:
+    connect_records(mongo_uri, None)
+    client = redis.Redis.from_url(redis_server.redis_url)
+    publisher = Publisher(rabbitmq.amqp_url)
+    try:
+        yield Stack(
+            rabbitmq, redis_server, mongo_uri, pool, client, StatusCache(client, 3600), publisher
+        )
+    finally:
+        publisher.close()
+        client.close()
+        disconnect_records()
+
+
+@pytest.fixture
+def spawn_worker(
+    backend_env: dict[str, str], tmp_path: Path
+) -> Iterator[Callable[..., WorkerProcess]]:
+    """Start worker processes (openai provider against the session fake unless overridden)."""
+    started: list[WorkerProcess] = []
+
+    def spawn(**overrides: str) -> WorkerProcess:
+        env = {
+            **os.environ,
+            **backend_env,
+            "FORTUNE_WORKER_CONCURRENCY": "4",
+            "FORTUNE_WORKER_ID": f"proc-{len(started) + 1}",
+            "FORTUNE_RETRY_MAX_DELAY_SECONDS": "1",
+            "FORTUNE_WORKER_SWEEP": "off",  # a test that wants the sweep turns it on
+            **overrides,
+        }
+        worker = WorkerProcess(env, tmp_path / f"worker-{len(started) + 1}.log").start()
+        started.append(worker)
+        worker.wait_consuming()
+        return worker
+
+    yield spawn
+    for worker in started:
+        worker.kill()
+
+
+# --- a fake LLM of this test's own ----------------------------------------------------------------
+
+
+@pytest.fixture
+def private_llm() -> Iterator[FakeLLM]:
+    """A fake of this test's own: `release()` on it cannot affect the session fake."""
+    fake = FakeLLM().start()
+    try:
+        yield fake
+    finally:
+        fake.stop()

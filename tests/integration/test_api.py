@@ -20,9 +20,9 @@ from fortune_api.app import create_app
 from fortune_api.backends import Backends
 from fortune_api.settings import ApiSettings
 from fortune_core.ids import new_request_id
-from fortune_core.queue import requests_queue
-from fortune_core.records import disconnect_records, get_record, record_view, transition
-from fortune_core.status import Status
+from fortune_core.lifecycle import Claim, Lifecycle, message_of
+from fortune_core.queue import Publisher, requests_queue
+from fortune_core.records import disconnect_records, get_record
 from fortune_core.status_cache import StatusCache, cache_key
 from localservices import wait_for
 
@@ -129,9 +129,17 @@ def test_polling_in_flight_reads_redis_only(client: FlaskClient, settings: ApiSe
 
 def _finish_when_polled(settings: ApiSettings, request_id: str) -> threading.Thread:
     """A thread that, once a long poll subscribed to the request's changes, finishes the request
-    the way a worker does: MongoDB first, then the status cache."""
+    the way a worker does: the lifecycle's claim and store (MongoDB, then the status cache)."""
     client = redis.Redis.from_url(settings.core.redis_url)
-    cache = StatusCache(client, settings.core.retention_seconds)
+    lifecycle = Lifecycle(
+        StatusCache(client, settings.core.retention_seconds),
+        Publisher(settings.core.rabbitmq_url),  # never used: nothing is published
+        retention_seconds=settings.core.retention_seconds,
+    )
+
+    record = get_record(request_id)  # read now: the long poll's reads are counted
+    assert record is not None
+    message = message_of(record)
 
     def subscribed() -> bool:
         [(_, count)] = client.pubsub_numsub(cache_key(request_id))
@@ -139,10 +147,9 @@ def _finish_when_polled(settings: ApiSettings, request_id: str) -> threading.Thr
 
     def finish() -> None:
         wait_for(subscribed, timeout=30, what="a long poll on the request")
-        transition(request_id, {Status.QUEUED}, Status.RUNNING)
-        done = transition(request_id, {Status.RUNNING}, Status.SUCCEEDED, result={"text": "ok"})
-        assert done is not None
-        cache.put(request_id, record_view(done), done.created_at)
+        claim = lifecycle.claim(message, False, "test-worker")
+        assert isinstance(claim, Claim)
+        assert lifecycle.succeed(claim, {"text": "ok"}) is not None
 
     thread = threading.Thread(target=finish)
     thread.start()
@@ -185,10 +192,22 @@ def test_long_poll_needs_a_free_wait_slot(settings: ApiSettings) -> None:
         disconnect_records()
 
 
-def test_redis_entry_expires_with_the_retention(client: FlaskClient, settings: ApiSettings) -> None:
+def test_redis_entry_lives_while_in_flight_then_a_short_window(
+    client: FlaskClient, settings: ApiSettings
+) -> None:
+    """In flight, a request's entry lives as long as the request may (its retention); once it
+    finished, only `FORTUNE_CACHE_FINISHED_SECONDS` more: Redis holds in-flight requests and the
+    recently finished, MongoDB everything."""
     request_id = client.post("/v1/fortunes", json=BODY).get_json()["id"]
-    ttl = redis.Redis.from_url(settings.core.redis_url).ttl(cache_key(request_id))
+    cache = redis.Redis.from_url(settings.core.redis_url)
+    ttl = cache.ttl(cache_key(request_id))
     assert settings.core.retention_seconds - 120 < ttl <= settings.core.retention_seconds
+    assert client.delete(f"/v1/fortunes/{request_id}").status_code == 202
+    finished = cache.ttl(cache_key(request_id))
+    assert 0 < finished <= settings.core.cache_finished_seconds
+    cache.delete(cache_key(request_id))  # as if evicted: MongoDB answers and refills
+    assert client.get(f"/v1/fortunes/{request_id}").get_json()["status"] == "cancelled"
+    assert 0 < cache.ttl(cache_key(request_id)) <= settings.core.cache_finished_seconds
 
 
 def test_unknown_expired_and_malformed_ids(client: FlaskClient) -> None:
@@ -272,6 +291,16 @@ def test_validation_errors_are_422_with_fields(client: FlaskClient) -> None:
         ({"data": '{"a": 1', "content_type": "application/json"}, 400, "malformed_json"),
         ({"json": {"profile": {"birthDate": "x" * 17000}}}, 413, "body_too_large"),
         ({"json": ["not", "an", "object"]}, 422, "invalid_request"),
+        # 5,000 levels (under 16 KiB): deeper than the parser goes; 33: deeper than we take.
+        (
+            {
+                "data": '{"profile": ' + "[" * 5000 + "]" * 5000 + "}",
+                "content_type": "application/json",
+            },
+            400,
+            "nested_too_deeply",
+        ),
+        ({"json": {"profile": json.loads("[" * 33 + "]" * 33)}}, 400, "nested_too_deeply"),
     ],
 )
 def test_bad_bodies(client: FlaskClient, kwargs: dict[str, Any], status: int, code: str) -> None:
@@ -375,6 +404,32 @@ def test_readyz_checks_every_backend(client: FlaskClient) -> None:
     response = client.get("/readyz")
     assert response.status_code == 200
     assert response.get_json()["checks"] == {"mongodb": "ok", "redis": "ok", "rabbitmq": "ok"}
+
+
+def test_readyz_tells_the_truth_after_the_broker_dropped_a_pooled_link(
+    client: FlaskClient, rabbitmq: Any
+) -> None:
+    """A pooled AMQP link the broker closed (here: every connection; in production a missed
+    heartbeat while idle) still looks open until used; readiness must not fail on it while
+    the broker answers."""
+    assert client.get("/readyz").status_code == 200  # a link is pooled now
+    rabbitmq.ctl("close_all_connections", "test: a dropped idle link")
+    answers = [client.get("/readyz") for _ in range(5)]
+    assert [answer.status_code for answer in answers] == [200] * 5
+    assert client.post("/v1/fortunes", json=BODY).status_code == 202
+
+
+def test_digits_of_other_scripts_are_refused_with_the_field(client: FlaskClient) -> None:
+    response = client.post(
+        "/v1/fortunes", json={**BODY, "profile": {**BODY["profile"], "birthDate": "１９９０-05-17"}}
+    )
+    assert response.status_code == 422
+    assert set(response.get_json()["error"]["fields"]) == {"profile.birthDate"}
+    timed = client.post(
+        "/v1/fortunes", json={**BODY, "profile": {**BODY["profile"], "birthTime": "０８:30"}}
+    )
+    assert timed.status_code == 422
+    assert set(timed.get_json()["error"]["fields"]) == {"profile.birthTime"}
 
 
 def test_metrics_count_requests_by_route(client: FlaskClient) -> None:

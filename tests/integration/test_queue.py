@@ -22,7 +22,7 @@ def test_threads_publish_at_once_on_a_bounded_pool_of_connections(
     ids = [f"r{i:03d}" for i in range(120)]
 
     def publish(request_id: str) -> None:
-        publisher.publish_request(QueueMessage(request_id, {"topic": "love"}, pool))
+        publisher.publish_request(QueueMessage(request_id, {"topic": "love"}, pool, "d1"))
 
     try:
         with concurrent.futures.ThreadPoolExecutor(12) as threads:

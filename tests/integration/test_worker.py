@@ -1,341 +1,48 @@
 """The worker against real RabbitMQ, Redis and SecantusDB, and the fake LLM.
 
-Requests are submitted the way the API does it (record pending → Redis → publish → queued). The
-worker runs in a thread of this process where that is enough, and as a real `python -m
-fortune_worker` process for the kill -9 and SIGTERM tests (processes are stopped by PID).
+Requests are submitted by the lifecycle's own submission, exactly as the API does it (the record
+queued with its dispatch id → Redis → confirmed publish). The worker runs in a thread of this
+process where that is enough, and as a real `python -m fortune_worker` process for the kill -9
+and SIGTERM tests (processes are stopped by PID).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
-import threading
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
-import pika
 import pytest
 import redis
 from fakes.fake_llm import FakeLLM, count_tokens
+from worker_testing import BODY, REPO_ROOT, Stack, WorkerProcess, running_worker
 
 from fortune_core.ids import new_request_id
-from fortune_core.profile import ZiHourConvention, derive_profile
 from fortune_core.queue import (
-    REQUESTS_EXCHANGE,
     Publisher,
     QueueMessage,
     dead_letter_queue,
-    declare_topology,
     requests_queue,
 )
 from fortune_core.records import (
     FortuneRecord,
-    connect_records,
     create_pending,
-    disconnect_records,
     get_record,
-    record_view,
     transition,
     utcnow,
 )
 from fortune_core.request import validate_request
-from fortune_core.settings import CoreSettings
 from fortune_core.status import ACTIVE, Status
-from fortune_core.status_cache import StatusCache
-from fortune_worker.consumer import ExitStatus, Worker
-from fortune_worker.llm_slots import LlmSlots
-from fortune_worker.processor import CLAIMABLE
-from fortune_worker.settings import ProviderName, WorkerSettings
+from fortune_worker.consumer import ExitStatus
+from fortune_worker.llm_leases import LlmLeases
 from localservices import Program, RabbitMQServer, RedisServer, free_port, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
-
-T = TypeVar("T")
-REPO_ROOT = Path(__file__).resolve().parents[2]
-BODY: dict[str, Any] = {
-    "profile": {"birthDate": "1990-05-17", "birthTime": "08:30", "gender": "female"},
-    "topic": "career",
-    "period": "day",
-    "date": "2025-06-01",
-    "language": "en",
-}
-
-
-# --- the test's view of the stack --------------------------------------------------------------
-
-
-@dataclass
-class Stack:
-    """This test's backends, and helpers that act like the API and inspect the stores."""
-
-    rabbitmq: RabbitMQServer
-    redis_server: RedisServer
-    mongo_uri: str
-    pool: str
-    redis: redis.Redis
-    cache: StatusCache
-    publisher: Publisher
-    retention: int = 3600
-
-    def submit(self, body: dict[str, Any] | None = None, publisher: Publisher | None = None) -> str:
-        """Submit a request exactly like the API: record pending → Redis → publish → queued."""
-        fortune = validate_request(body or BODY).request
-        assert fortune is not None
-        fortune = fortune.with_resolved_date()
-        request_json = fortune.to_json_dict()
-        profile = derive_profile(fortune.profile, ZiHourConvention.NEXT_DAY).to_json_dict()
-        request_id = new_request_id()
-        record = create_pending(
-            request_id=request_id,
-            request=request_json,
-            profile=profile,
-            pool=self.pool,
-            client="tests",
-            created_at=utcnow(),
-        )
-        self.cache.put(request_id, record_view(record), record.created_at)
-        (publisher or self.publisher).publish_request(
-            QueueMessage(request_id, request_json, self.pool)
-        )
-        queued = transition(request_id, {Status.PENDING}, Status.QUEUED)
-        if queued is not None:  # else a worker already claimed it (the API accepts that too)
-            self.cache.put(request_id, record_view(queued), queued.created_at)
-        return request_id
-
-    def cancel(self, request_id: str) -> None:
-        """Cancel like the API's DELETE."""
-        cancelled = transition(
-            request_id, ACTIVE, Status.CANCELLED, message="cancelled by the client"
-        )
-        assert cancelled is not None, "the request had already finished"
-        self.cache.put(request_id, record_view(cancelled), cancelled.created_at)
-
-    def status(self, request_id: str) -> str | None:
-        record = get_record(request_id)
-        return record.status if record is not None else None
-
-    def wait_status(self, request_id: str, status: Status, timeout: float = 60.0) -> Any:
-        """Wait until MongoDB has the record in `status`; the record."""
-
-        def reached() -> Any:
-            record = get_record(request_id)
-            return record if record is not None and record.status == status.value else None
-
-        return wait_for(reached, timeout, f"{request_id} to be {status.value}")
-
-    def cached(self, request_id: str) -> dict[str, Any] | None:
-        return self.cache.get(request_id)
-
-    def view(self, request_id: str) -> dict[str, Any]:
-        """The Redis view, which must exist."""
-        view = self.cache.get(request_id)
-        assert view is not None, f"Redis has no entry for {request_id}"
-        return view
-
-    def wait_view(self, request_id: str, status: str) -> dict[str, Any]:
-        """Wait until Redis shows `status`; the view."""
-
-        def shown() -> dict[str, Any] | None:
-            view = self.cache.get(request_id)
-            return view if view is not None and view["status"] == status else None
-
-        return wait_for(shown, 60, f"Redis to show {request_id} {status}")
-
-    def record(self, request_id: str) -> FortuneRecord:
-        """The MongoDB record, which must exist."""
-        record = get_record(request_id)
-        assert record is not None, f"MongoDB has no record {request_id}"
-        return record
-
-    def _channel_do(self, action: Callable[[Any], T]) -> T:
-        connection = pika.BlockingConnection(pika.URLParameters(self.rabbitmq.amqp_url))
-        try:
-            return action(connection.channel())
-        finally:
-            connection.close()
-
-    def ready_messages(self, queue: str) -> int:
-        """Ready (not delivered) messages in `queue`."""
-        return int(
-            self._channel_do(lambda ch: ch.queue_declare(queue, passive=True).method.message_count)
-        )
-
-    def take_dead_letters(self) -> list[tuple[Any, bytes]]:
-        """Take (basic_get + ack) every message in the pool's dead-letter queue."""
-
-        def take(channel: Any) -> list[tuple[Any, bytes]]:
-            taken: list[tuple[Any, bytes]] = []
-            while True:
-                method, props, body = channel.basic_get(dead_letter_queue(self.pool))
-                if method is None:
-                    return taken
-                taken.append((props, body))
-                channel.basic_ack(method.delivery_tag)
-
-        return self._channel_do(take)
-
-    def declare(self) -> None:
-        self._channel_do(lambda ch: declare_topology(ch, self.pool))
-
-    def publish_raw(self, body: bytes) -> None:
-        self._channel_do(
-            lambda ch: ch.basic_publish(
-                REQUESTS_EXCHANGE,
-                self.pool,
-                body,
-                pika.BasicProperties(delivery_mode=pika.DeliveryMode.Persistent),
-            )
-        )
-
-    def core(self) -> CoreSettings:
-        return CoreSettings(
-            rabbitmq_url=self.rabbitmq.amqp_url,
-            rabbitmq_management_url=self.rabbitmq.management_url,
-            redis_url=self.redis_server.redis_url,
-            mongodb_uri=self.mongo_uri,
-            retention_seconds=self.retention,
-            pool=self.pool,
-        )
-
-    def settings(self, llm: FakeLLM | None = None, **overrides: Any) -> WorkerSettings:
-        """In-process worker settings: the almanac provider, or openai against `llm`."""
-        values: dict[str, Any] = {
-            "core": self.core(),
-            "worker_id": f"thread-{uuid.uuid4().hex[:6]}",
-            "concurrency": 4,
-            "max_attempts": 4,
-            "retry_max_delay_seconds": 1.0,
-            "shutdown_grace_seconds": 30.0,
-            "provider": ProviderName.OPENAI if llm else ProviderName.ALMANAC,
-            "openai_base_url": llm.base_url if llm else None,
-            "openai_api_key": "test-key" if llm else None,
-            "llm_timeout_seconds": 30.0,
-            "metrics_port": 0,
-        }
-        values.update(overrides)
-        return WorkerSettings(**values)
-
-
-@pytest.fixture
-def stack(
-    rabbitmq: RabbitMQServer,
-    redis_server: RedisServer,
-    redis_client: redis.Redis,  # flushes db 0
-    mongo_uri: str,
-    mongo_db: Any,  # dropped afterwards
-    pool: str,
-) -> Iterator[Stack]:
-    connect_records(mongo_uri, None)
-    client = redis.Redis.from_url(redis_server.redis_url)
-    publisher = Publisher(rabbitmq.amqp_url)
-    try:
-        yield Stack(
-            rabbitmq, redis_server, mongo_uri, pool, client, StatusCache(client, 3600), publisher
-        )
-    finally:
-        publisher.close()
-        client.close()
-        disconnect_records()
-
-
-@contextlib.contextmanager
-def running_worker(settings: WorkerSettings) -> Iterator[Worker]:
-    """A worker consuming in a thread of this process; stopped (drained) on exit."""
-    worker = Worker(settings)
-    outcome: dict[str, ExitStatus] = {}
-    thread = threading.Thread(
-        target=lambda: outcome.setdefault("status", worker.run()), name="worker", daemon=True
-    )
-    thread.start()
-    wait_for(worker.consuming.is_set, 60, "the worker to consume")
-    try:
-        yield worker
-    finally:
-        worker.request_stop()
-        thread.join(60)
-        assert not thread.is_alive(), "the worker did not stop"
-    assert outcome.get("status") == ExitStatus.DRAINED
-
-
-# --- worker processes --------------------------------------------------------------------------
-
-
-class WorkerProcess(Program):
-    """`python -m fortune_worker` with its JSON log in a file; signalled and stopped by PID."""
-
-    name = "worker"
-
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        super().__init__(
-            [sys.executable, "-m", "fortune_worker"], env=env, cwd=REPO_ROOT, log_path=log_path
-        )
-        self.log_path = log_path
-
-    def logs(self) -> list[dict[str, Any]]:
-        entries = []
-        for line in self.log_path.read_text(errors="replace").splitlines():
-            with contextlib.suppress(ValueError):
-                entries.append(json.loads(line))
-        return entries
-
-    def logged(self, prefix: str) -> bool:
-        return any(str(e.get("msg", "")).startswith(prefix) for e in self.logs())
-
-    def wait_consuming(self) -> None:
-        def consuming() -> bool:
-            if self.process is None or self.process.poll() is not None:
-                raise AssertionError(f"worker exited early:\n{self.log_path.read_text()}")
-            return self.logged("consuming ")
-
-        wait_for(consuming, 60, f"worker {self.pid} to consume")
-
-
-@pytest.fixture
-def spawn_worker(
-    backend_env: dict[str, str], tmp_path: Path
-) -> Iterator[Callable[..., WorkerProcess]]:
-    """Start worker processes (openai provider against the session fake unless overridden)."""
-    started: list[WorkerProcess] = []
-
-    def spawn(**overrides: str) -> WorkerProcess:
-        env = {
-            **os.environ,
-            **backend_env,
-            "FORTUNE_WORKER_CONCURRENCY": "4",
-            "FORTUNE_WORKER_ID": f"proc-{len(started) + 1}",
-            "FORTUNE_RETRY_MAX_DELAY_SECONDS": "1",
-            **overrides,
-        }
-        worker = WorkerProcess(env, tmp_path / f"worker-{len(started) + 1}.log").start()
-        started.append(worker)
-        worker.wait_consuming()
-        return worker
-
-    yield spawn
-    for worker in started:
-        worker.kill()
-
-
-# --- a fake LLM of this test's own ----------------------------------------------------------------
-
-
-@pytest.fixture
-def private_llm() -> Iterator[FakeLLM]:
-    """A fake of this test's own: `release()` on it cannot affect the session fake."""
-    fake = FakeLLM().start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
-
 
 # --- full flows --------------------------------------------------------------------------------
 
@@ -347,7 +54,7 @@ def test_almanac_provider_full_flow(stack: Stack, llm: FakeLLM) -> None:
         cached = stack.wait_view(request_id, "succeeded")
     assert record.result["provider"] == "almanac"
     assert record.attempts == 1 and record.error is None
-    assert cached["result"] == record.result and cached["attempts"] == 1
+    assert cached.result == record.result and cached.attempts == 1
     assert stack.ready_messages(requests_queue(stack.pool)) == 0
     assert stack.take_dead_letters() == []
     assert llm.stats()["total"] == 0
@@ -362,7 +69,7 @@ def test_openai_provider_full_flow(stack: Stack, llm: FakeLLM) -> None:
     assert result["provider"] == "openai" and result["model"] == "gpt-4o-mini"
     assert result["usage"]["promptTokens"] > 0 and result["usage"]["completionTokens"] > 0
     assert "fake reading" in result["summary"]
-    assert cached["result"] == result and record.attempts == 1
+    assert cached.result == result and record.attempts == 1
     assert llm.calls(request_id) == 1
     [call] = llm.requests()
     assert call["authorization"] == "Bearer test-key"
@@ -381,11 +88,13 @@ def test_redelivered_finished_request_is_acked_without_a_second_call(
         record = stack.wait_status(request_id, Status.SUCCEEDED)
         wait_for(lambda: worker.settled == 1, what="the first delivery to be settled")
         stack.redis.delete(f"cf:req:{request_id}")  # so we can see the redelivery handled
-        stack.publisher.publish_request(QueueMessage(request_id, record.request, stack.pool))
+        stack.publisher.publish_request(
+            QueueMessage(request_id, record.request, stack.pool, record.dispatch_id)
+        )
         cached = wait_for(lambda: stack.cached(request_id), what="the redelivery to refresh Redis")
         assert cached is not None
         wait_for(lambda: worker.settled == 2, what="the redelivery to be settled")
-    assert cached["status"] == "succeeded" and cached["result"] == record.result
+    assert cached.status == "succeeded" and cached.result == record.result
     assert llm.calls(request_id) == 1
     assert stack.record(request_id).version == record.version  # nothing changed in MongoDB
     assert stack.ready_messages(requests_queue(stack.pool)) == 0  # acked, not requeued
@@ -405,7 +114,7 @@ def test_cancelled_before_processing_never_reaches_the_llm(stack: Stack, llm: Fa
     assert llm.calls(request_id) == 0
     record = stack.record(request_id)
     assert record.status == "cancelled" and record.attempts == 0 and record.result is None
-    assert stack.view(request_id)["status"] == "cancelled"
+    assert stack.view(request_id).status == "cancelled"
 
 
 def test_cancelled_while_running_keeps_cancelled_and_drops_the_result(
@@ -421,8 +130,8 @@ def test_cancelled_while_running_keeps_cancelled_and_drops_the_result(
     record = stack.record(request_id)
     assert record.status == "cancelled" and record.result is None
     assert record.message == "cancelled by the client"
-    assert stack.view(request_id)["status"] == "cancelled"
-    assert stack.view(request_id)["result"] is None
+    assert stack.view(request_id).status == "cancelled"
+    assert stack.view(request_id).result is None
     assert private_llm.calls(request_id) == 1
     assert stack.ready_messages(requests_queue(stack.pool)) == 0
     assert stack.take_dead_letters() == []
@@ -448,10 +157,10 @@ def test_429_with_retry_after_then_ok(stack: Stack, llm: FakeLLM) -> None:
         r"retrying in ([\d.]+) s after HTTP 429 \(attempt 1 failed\)", waiting.message
     )
     assert match is not None and 5.0 <= float(match.group(1)) <= 7.5, waiting.message
-    assert cached_waiting["message"] == waiting.message
+    assert cached_waiting.message == waiting.message
     assert record.attempts == 2 and record.message == ""
     assert llm.calls(request_id) == 2
-    assert stack.view(request_id)["status"] == "succeeded"
+    assert stack.view(request_id).status == "succeeded"
     assert stack.ready_messages(requests_queue(stack.pool)) == 0
     assert stack.take_dead_letters() == []
 
@@ -466,8 +175,8 @@ def test_server_errors_beyond_max_attempts_fail_and_dead_letter(stack: Stack, ll
     assert record.error["code"] == "llm_unavailable"
     assert record.error["message"].startswith("gave up after 3 attempts")
     assert "HTTP 500" in record.error["message"]
-    assert stack.view(request_id)["status"] == "failed"
-    assert stack.view(request_id)["error"] == record.error
+    assert stack.view(request_id).status == "failed"
+    assert stack.view(request_id).error == record.error
     [(props, body)] = dead
     assert json.loads(body)["id"] == request_id and props.message_id == request_id
     assert stack.ready_messages(requests_queue(stack.pool)) == 0
@@ -512,14 +221,15 @@ def test_malformed_and_orphan_messages_are_dead_lettered(stack: Stack, llm: Fake
         pool=stack.pool,
         client="tests",
         created_at=utcnow(),
+        dispatch_id="d1",
     )
     valid = validate_request(BODY).request
     assert valid is not None
-    orphan = QueueMessage(new_request_id(), valid.to_json_dict(), "x")
+    orphan = QueueMessage(new_request_id(), valid.to_json_dict(), "x", "d0")
     with running_worker(stack.settings(llm)) as worker:
         stack.publish_raw(b"this is not json")
-        stack.publish_raw(QueueMessage(invalid_id, bad_request, stack.pool).body())
-        stack.publish_raw(QueueMessage(orphan.request_id, orphan.request, stack.pool).body())
+        stack.publish_raw(QueueMessage(invalid_id, bad_request, stack.pool, "d1").body())
+        stack.publish_raw(QueueMessage(orphan.request_id, orphan.request, stack.pool, "d0").body())
         wait_for(lambda: worker.settled == 3, what="three messages settled")
         wait_for(
             lambda: stack.ready_messages(dead_letter_queue(stack.pool)) == 3,
@@ -528,8 +238,8 @@ def test_malformed_and_orphan_messages_are_dead_lettered(stack: Stack, llm: Fake
     bodies = {body for _, body in stack.take_dead_letters()}
     assert bodies == {
         b"this is not json",
-        QueueMessage(invalid_id, bad_request, stack.pool).body(),
-        QueueMessage(orphan.request_id, orphan.request, stack.pool).body(),
+        QueueMessage(invalid_id, bad_request, stack.pool, "d1").body(),
+        QueueMessage(orphan.request_id, orphan.request, stack.pool, "d0").body(),
     }
     record = stack.record(invalid_id)
     assert record.status == "failed" and record.error["code"] == "invalid_request"
@@ -562,43 +272,34 @@ def test_kill9_mid_request_completes_exactly_once(
     assert record.result["provider"] == "openai"
     # The call in flight when the first worker died counts: the fake saw two calls.
     assert private_llm.calls(request_id) == 2
-    assert stack.view(request_id)["status"] == "succeeded"
+    assert stack.view(request_id).status == "succeeded"
     assert stack.ready_messages(requests_queue(stack.pool)) == 0
     assert stack.take_dead_letters() == []
 
 
 def test_kill9_after_the_result_is_stored_but_before_the_ack(
-    stack: Stack, private_llm: FakeLLM, spawn_worker: Callable[..., WorkerProcess]
+    stack: Stack, llm: FakeLLM, spawn_worker: Callable[..., WorkerProcess]
 ) -> None:
-    private_llm.configure(latency=120)
-    first = spawn_worker(OPENAI_BASE_URL=private_llm.base_url)
+    """The worker dies (SIGKILL, at a failpoint) right after MongoDB stored the result, before
+    the status cache shows it and before the ack: the broker redelivers the message, and the next
+    worker only shows the stored result, without a second call."""
+    first = spawn_worker(FORTUNE_FAILPOINTS="succeed.after_record")
     request_id = stack.submit()
-    stack.wait_status(request_id, Status.RUNNING)
-    wait_for(lambda: stack.view(request_id)["status"] == "running", what="Redis running")
-    wait_for(lambda: private_llm.calls(request_id) == 1, what="the LLM call to be in flight")
-    redis_pid = stack.redis_server.pid
-    assert redis_pid is not None
-    os.kill(redis_pid, signal.SIGSTOP)  # the worker's next Redis command blocks
-    try:
-        private_llm.release()  # the LLM answers now
-        stored = stack.wait_status(request_id, Status.SUCCEEDED)  # MongoDB written
-        first.signal(signal.SIGKILL)
-        assert first.wait(10) == -signal.SIGKILL
-    finally:
-        os.kill(redis_pid, signal.SIGCONT)
-    assert stack.view(request_id)["status"] == "running"  # the Redis write never happened
+    stored = stack.wait_status(request_id, Status.SUCCEEDED)  # MongoDB written
+    assert first.wait(30) == -signal.SIGKILL
+    assert stack.view(request_id).status == "running"  # the projection never happened
 
-    second = spawn_worker(OPENAI_BASE_URL=private_llm.base_url)
+    second = spawn_worker()
     wait_for(
-        lambda: stack.view(request_id)["status"] == "succeeded",
+        lambda: stack.view(request_id).status == "succeeded",
         what="the redelivery to refresh Redis",
     )
     second.signal(signal.SIGTERM)
     assert second.wait(60) == 0
-    assert private_llm.calls(request_id) == 1
+    assert llm.calls(request_id) == 1
     record = stack.record(request_id)
     assert record.attempts == 1 and record.version == stored.version
-    assert stack.view(request_id)["result"] == stored.result
+    assert stack.view(request_id).result == stored.result
     assert stack.ready_messages(requests_queue(stack.pool)) == 0
     assert stack.take_dead_letters() == []
 
@@ -621,7 +322,7 @@ def test_sigterm_drains_in_flight_work(
     for request_id in request_ids:
         record = stack.record(request_id)
         assert record.status == "succeeded" and record.attempts == 1
-        assert stack.view(request_id)["status"] == "succeeded"
+        assert stack.view(request_id).status == "succeeded"
     assert stack.ready_messages(requests_queue(stack.pool)) == 0  # all acked
     assert stack.take_dead_letters() == []
     assert worker.logged("worker stopped (drained)")
@@ -655,7 +356,7 @@ def test_sigterm_gives_back_claims_waiting_for_a_call_slot(
     worker.signal(signal.SIGTERM)
     returned = stack.wait_status(waiting, Status.QUEUED)
     assert returned.attempts == 0  # the claim was given back, its attempt not counted
-    assert stack.wait_view(waiting, "queued")["attempts"] == 0
+    assert stack.wait_view(waiting, "queued").attempts == 0
     wait_for(lambda: stack.ready_messages(requests_queue(stack.pool)) == 1, what="requeue")
     private_llm.release()
     assert worker.wait(60) == 0  # the call in flight finished and was acked
@@ -678,12 +379,12 @@ def test_cancelled_while_waiting_for_a_call_slot_is_never_called(
     stack.cancel(waiting)
     private_llm.release()
     stack.wait_status(calling, Status.SUCCEEDED)
-    wait_for(lambda: worker.logged("cancelled before it got a call slot"), what="the skip")
+    wait_for(lambda: worker.logged("cancelled before its call"), what="the skip")
     worker.signal(signal.SIGTERM)
     assert worker.wait(60) == 0
     assert private_llm.calls(waiting) == 0
     assert stack.record(waiting).status == "cancelled"
-    assert stack.view(waiting)["status"] == "cancelled"
+    assert stack.view(waiting).status == "cancelled"
     assert stack.ready_messages(requests_queue(stack.pool)) == 0
 
 
@@ -708,7 +409,7 @@ def test_global_llm_limit_across_workers(
     assert private_llm.stats()["total"] == 8
     assert private_llm.stats()["maxConcurrent"] == 2
     assert {stack.record(r).worker for r in request_ids} == {"proc-1", "proc-2"}
-    assert LlmSlots(stack.redis, 2, 60).holders() == 0  # every slot was given back
+    assert LlmLeases(stack.redis, 2, 60).holders() == 0  # every lease was given back
 
 
 def test_sigterm_while_starting_is_kept_and_stops_the_worker(
@@ -823,8 +524,9 @@ def test_request_whose_workers_kept_dying_fails_instead_of_looping(
     stack: Stack, llm: FakeLLM
 ) -> None:
     request_id = stack.submit()
-    for _ in range(4):  # four workers claimed it and died
-        assert transition(request_id, CLAIMABLE, Status.RUNNING, increment_attempts=True)
+    for _ in range(4):  # four workers claimed it and died ...
+        assert transition(request_id, ACTIVE, Status.RUNNING, increment_attempts=True)
+    stack.deliver_unacked()  # ... so the broker redelivers its message
     with running_worker(stack.settings(llm, max_attempts=4)):
         record = stack.wait_status(request_id, Status.FAILED)
         dead = wait_for(stack.take_dead_letters, what="the dead letter")
@@ -838,8 +540,8 @@ def test_request_whose_workers_kept_dying_fails_instead_of_looping(
 
 _HOLDER = """
 import sys, redis
-from fortune_worker.llm_slots import LlmSlots
-slots = LlmSlots(redis.Redis.from_url(sys.argv[1]), 1, 60.0, key=sys.argv[2], owner="holder",
+from fortune_worker.llm_leases import LlmLeases
+slots = LlmLeases(redis.Redis.from_url(sys.argv[1]), 1, 60.0, key=sys.argv[2], owner="holder",
                  renew_seconds=0.1)
 print(slots.acquire(), flush=True)
 sys.stdin.read()  # hold the slot (the heartbeat renews it) until killed
@@ -853,7 +555,7 @@ def _redis_now_ms(client: redis.Redis) -> int:
 
 def test_slots_limit_and_release(redis_server: RedisServer, redis_client: redis.Redis) -> None:
     client = redis.Redis.from_url(redis_server.redis_url)
-    slots = LlmSlots(client, 2, 60, key="cf:test:slots")
+    slots = LlmLeases(client, 2, 60, key="cf:test:slots")
     a, b, c = (slots.new_token() for _ in range(3))
     assert slots.try_acquire(a) and slots.try_acquire(b)
     assert not slots.try_acquire(c)
@@ -889,7 +591,7 @@ def test_slot_of_a_killed_holder_is_reclaimed(
         assert holder.output() is not None
         token = holder.output().readline().strip()
         assert token.startswith("holder:")
-        slots = LlmSlots(client, 1, 60.0, key=key)
+        slots = LlmLeases(client, 1, 60.0, key=key)
         mine = slots.new_token()
         assert not slots.try_acquire(mine)
         first_expiry = client.zscore(key, token)
@@ -897,7 +599,7 @@ def test_slot_of_a_killed_holder_is_reclaimed(
         wait_for(lambda: (client.zscore(key, token) or 0) > first_expiry, what="a renewal")
 
         holder.kill()
-        later = LlmSlots(client, 1, 60.0, key=key, clock_ms=lambda: _redis_now_ms(client) + 61_000)
+        later = LlmLeases(client, 1, 60.0, key=key, clock_ms=lambda: _redis_now_ms(client) + 61_000)
         assert not slots.try_acquire(mine)  # now: the dead holder's lease still runs
         assert later.holders() == 0  # 61 s on: it has expired
         assert later.try_acquire(mine)  # and the slot is reclaimed
@@ -916,7 +618,7 @@ def test_a_lease_not_renewed_in_time_is_lost(
     client = redis.Redis.from_url(redis_server.redis_url)
     base = _redis_now_ms(client)
     now = {"ms": base}
-    slots = LlmSlots(client, 1, 600.0, key="cf:test:lease", clock_ms=lambda: now["ms"])
+    slots = LlmLeases(client, 1, 600.0, key="cf:test:lease", clock_ms=lambda: now["ms"])
     token = slots.new_token()
     assert slots.try_acquire(token)
     now["ms"] = base + 540_000

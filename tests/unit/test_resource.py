@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,9 @@ import yaml
 
 from fortune_core.ids import is_request_id, request_id_time
 from fortune_core.request import spec_openapi_schema
-from fortune_core.resource import CRD_NAME, crd, status_from_record
+from fortune_core.resource import CRD_NAME, crd, status_of
+from fortune_core.status import Status
+from fortune_core.views import RequestView
 from fortune_operator import crd as crd_file
 from fortune_operator.reconcile import derived_request_id, request_id_for
 
@@ -66,27 +69,25 @@ def test_every_field_is_described() -> None:
     assert _described(schema) == []
 
 
-VIEW = {
-    "id": "01KB4ZB2X3V4W5X6Y7Z8A9B0C1",
-    "status": "queued",
-    "version": 2,
-    "attempts": 0,
-    "message": "",
-    "result": None,
-    "error": None,
-    "created_at": "2026-11-25T08:00:00.000Z",
-    "updated_at": "2026-11-25T08:00:00.120Z",
-    "queued_at": "2026-11-25T08:00:00.120Z",
-    "started_at": None,
-    "completed_at": None,
-    "worker": None,
-}
+T0 = dt.datetime(2026, 11, 25, 8, 0, tzinfo=dt.UTC)
+VIEW = RequestView(
+    id="01KB4ZB2X3V4W5X6Y7Z8A9B0C1",
+    status=Status.QUEUED,
+    version=2,
+    client="",
+    attempts=0,
+    message="",
+    request={},
+    created_at=T0,
+    updated_at=T0 + dt.timedelta(milliseconds=120),
+    queued_at=T0 + dt.timedelta(milliseconds=120),
+)
 
 
 def test_status_of_a_queued_request() -> None:
-    status = status_from_record(VIEW, generation=1)
+    status = status_of(VIEW, generation=1)
     assert status["phase"] == "Queued"
-    assert status["requestId"] == VIEW["id"]
+    assert status["requestId"] == VIEW.id
     assert status["recordVersion"] == 2 and status["observedGeneration"] == 1
     assert [(c["type"], c["status"], c["reason"]) for c in status["conditions"]] == [
         ("Accepted", "True", "Queued")
@@ -108,17 +109,17 @@ def test_status_of_a_succeeded_request_carries_summary_and_scores_but_not_the_re
         "text": "a long narrative " * 100,
         "aspects": {"career": "..."},
     }
-    view = {
-        **VIEW,
-        "status": "succeeded",
-        "version": 4,
-        "attempts": 1,
-        "result": result,
-        "started_at": "2026-11-25T08:00:00.200Z",
-        "completed_at": "2026-11-25T08:00:01.300Z",
-        "worker": "worker-abc",
-    }
-    status = status_from_record(view)
+    view = replace(
+        VIEW,
+        status=Status.SUCCEEDED,
+        version=4,
+        attempts=1,
+        result=result,
+        started_at=T0 + dt.timedelta(milliseconds=200),
+        completed_at=T0 + dt.timedelta(milliseconds=1300),
+        worker="worker-abc",
+    )
+    status = status_of(view)
     assert status["phase"] == "Succeeded"
     assert status["summary"] == "稳中求进"
     assert status["scores"] == result["scores"]
@@ -136,8 +137,8 @@ def test_status_of_a_succeeded_request_carries_summary_and_scores_but_not_the_re
 
 
 def test_status_of_a_request_failed_before_it_was_queued() -> None:
-    view = {**VIEW, "status": "failed", "queued_at": None, "message": "invalid spec: date"}
-    status = status_from_record(view)
+    view = replace(VIEW, status=Status.FAILED, queued_at=None, message="invalid spec: date")
+    status = status_of(view)
     assert status["phase"] == "Failed"
     assert [(c["type"], c["status"]) for c in status["conditions"]] == [
         ("Accepted", "False"),

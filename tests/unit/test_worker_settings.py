@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fortune_core.profile import ZiHourConvention
+from fortune_core.conventions import ZiHourConvention
 from fortune_core.request import validate_request
 from fortune_worker.providers import AlmanacProvider, OpenAIProvider, make_provider
 from fortune_worker.settings import ProviderName, WorkerSettings, resolve_provider

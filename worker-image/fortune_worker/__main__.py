@@ -51,7 +51,7 @@ def main() -> int:
         configure(default_worker_id())
         log.error("invalid configuration: %s", exc)
         return 2
-    configure(settings.worker_id, settings.log_level)
+    configure(settings.worker_id, settings.core.log_level)
     worker = Worker(settings)
     signals_seen = 0
     last_words: list[str] = []

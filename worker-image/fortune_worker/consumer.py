@@ -28,21 +28,30 @@ import pika
 import redis
 from pika.exceptions import AMQPError
 
-from fortune_core.backoff import delays
-from fortune_core.kube import KubeClient
-from fortune_core.queue import (
+from fortune_core import (
     DEFAULT_DELIVERY_LIMIT,
-    Publisher,
+    STANDALONE_SCOPE,
+    KubeClient,
+    Lifecycle,
+    RedisLease,
+    StatusCache,
+    Sweep,
+    connect_records,
+    dead_letter_limits,
     dead_letter_queue,
     declare_topology,
+    delays,
+    publisher_for,
     requests_queue,
 )
-from fortune_core.records import connect_records
-from fortune_core.status_cache import StatusCache
-from fortune_worker.llm_slots import LlmSlots
+from fortune_worker.admission import Admission
+from fortune_worker.backend_retry import BackendRetry
+from fortune_worker.llm_leases import LlmLeases
+from fortune_worker.maintenance import SWEEP_LEASE_KEY, Sweeper
 from fortune_worker.metrics import WorkerMetrics
 from fortune_worker.processor import Outcome, Processor
 from fortune_worker.providers import Provider, make_provider
+from fortune_worker.retries import RetryPolicy
 from fortune_worker.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
@@ -93,8 +102,8 @@ class Worker:
             socket_connect_timeout=5,
             health_check_interval=30,
         )
-        self._slots = (
-            LlmSlots(
+        self._leases = (
+            LlmLeases(
                 self._redis,
                 settings.llm_global_concurrency,
                 settings.llm_slot_lease_seconds,
@@ -103,21 +112,55 @@ class Worker:
             if self.provider.uses_llm
             else None
         )
-        self._dead_letters = settings.core.dead_letter_limits()
-        self._publisher = Publisher(
-            settings.core.rabbitmq_url, DEFAULT_DELIVERY_LIMIT, dead_letters=self._dead_letters
-        )
-        self.processor = Processor(
-            settings,
-            self.provider,
-            StatusCache(self._redis, settings.core.retention_seconds),
+        self._publisher = publisher_for(settings.core)
+        self.lifecycle = Lifecycle(
+            StatusCache.for_settings(self._redis, settings.core),
             self._publisher,
-            self._slots,
-            self._hard_stop,
-            self.metrics,
-            KubeClient.in_cluster() if settings.core.kubernetes else None,
-            stopping=self._stop,
+            retention_seconds=settings.core.retention_seconds,
+            resources=KubeClient.in_cluster() if settings.core.kubernetes else None,
+            on_projection_failure=self._projection_failed,
         )
+        backend = BackendRetry(self._hard_stop)
+        self.processor = Processor(
+            worker_id=settings.worker_id,
+            lifecycle=self.lifecycle,
+            provider=self.provider,
+            admission=Admission(
+                settings.concurrency,
+                self._leases,
+                self.lifecycle,
+                backend,
+                self._stop,
+                self.metrics,
+            ),
+            policy=RetryPolicy(
+                settings.max_attempts, settings.retry_base_seconds, settings.retry_max_delay_seconds
+            ),
+            backend=backend,
+            metrics=self.metrics,
+        )
+        # Standalone mode: the stale sweep runs in the workers, one at a time (a Redis lease).
+        self.sweeper: Sweeper | None = None
+        if settings.sweep_enabled:
+            self.sweeper = Sweeper(
+                Sweep(
+                    self.lifecycle,
+                    settings.sweep,
+                    scope=STANDALONE_SCOPE,
+                    queue_depth=self._publisher.ready_messages,
+                ),
+                RedisLease(
+                    self._redis,
+                    SWEEP_LEASE_KEY,
+                    3 * settings.sweep.sweep_seconds,
+                    owner=settings.worker_id,
+                ),
+                settings.sweep.sweep_seconds,
+                self.metrics,
+            )
+
+    def _projection_failed(self, name: str) -> None:
+        self.metrics.projection_failures.labels(name).inc()
 
     # --- control -------------------------------------------------------------------------------
     def request_stop(self, immediately: bool = False) -> None:
@@ -150,6 +193,8 @@ class Worker:
             log.info("metrics and probes on port %d", settings.metrics_port)
         executor = ThreadPoolExecutor(settings.prefetch_count, thread_name_prefix="fortune")
         status = ExitStatus.DRAINED
+        if self.sweeper is not None:
+            self.sweeper.start(self._stop)
         try:
             waits = delays(0.5, 10.0)
             while not self._stop.is_set():
@@ -174,9 +219,11 @@ class Worker:
                 status = ExitStatus.ABANDONED
                 self._hard_stop.set()
             executor.shutdown(wait=status == ExitStatus.DRAINED, cancel_futures=True)
+            if self.sweeper is not None:
+                self.sweeper.stop()
             self._publisher.close()
-            if self._slots is not None:
-                self._slots.close()
+            if self._leases is not None:
+                self._leases.close()
             if status == ExitStatus.DRAINED:
                 self._redis.close()
             if self.metrics_server is not None:
@@ -197,7 +244,10 @@ class Worker:
                 connection = pika.BlockingConnection(params)
                 channel = connection.channel()
                 declare_topology(
-                    channel, self.settings.core.pool, DEFAULT_DELIVERY_LIMIT, self._dead_letters
+                    channel,
+                    self.settings.core.pool,
+                    DEFAULT_DELIVERY_LIMIT,
+                    dead_letter_limits(self.settings.core),
                 )
                 channel.basic_qos(prefetch_count=self.settings.prefetch_count)
                 session = _Session(connection, channel)

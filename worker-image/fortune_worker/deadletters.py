@@ -7,7 +7,7 @@ Settings come from the environment like the worker's (RABBITMQ_URL, MONGODB_URI,
 FORTUNE_POOL). `list` prints one JSON object per dead letter (request id, why and when it was
 dead-lettered, the request's status) and leaves the queue as it was. `replay` takes the chosen dead
 letters off the queue and sends their requests through the pipeline again with a new dispatch
-(`fortune_core.submission.dispatch`: older copies of the message become stale): a failed request
+(`fortune_core.lifecycle`: older copies of the message become stale): a failed request
 is reset (attempts from zero, error cleared, message "replayed from the dead-letter queue") and
 queued; a request still active is queued again as it is; one that already succeeded or was
 cancelled needs nothing, so its dead letter is dropped. Messages that are not ours
@@ -27,12 +27,20 @@ from typing import Any
 import pika
 import redis
 
-from fortune_core.queue import Publisher, QueueMessage, dead_letter_queue
-from fortune_core.records import connect_records, get_record, transition
-from fortune_core.settings import CoreSettings
-from fortune_core.status import ACTIVE, Status
-from fortune_core.status_cache import StatusCache
-from fortune_core.submission import Channels, DispatchLostError, dispatch
+from fortune_core import (
+    ACTIVE,
+    CoreSettings,
+    DispatchLostError,
+    KubeClient,
+    Lifecycle,
+    QueueMessage,
+    Status,
+    StatusCache,
+    connect_records,
+    dead_letter_queue,
+    get_record,
+    publisher_for,
+)
 
 REPLAY_MESSAGE = "replayed from the dead-letter queue"
 
@@ -107,7 +115,7 @@ def list_dead_letters(settings: CoreSettings, limit: int = 100) -> list[DeadLett
 
 
 def replay(
-    settings: CoreSettings, ids: set[str] | None, channels: Channels
+    settings: CoreSettings, ids: set[str] | None, lifecycle: Lifecycle
 ) -> list[dict[str, Any]]:
     """Replay the dead letters of `ids` (None: all); what was done with each one."""
     connect_records(settings.mongodb_uri, None)
@@ -117,15 +125,15 @@ def replay(
             request_id, _facts = describe(properties, body)
             if request_id is None or (ids is not None and request_id not in ids):
                 continue  # stays in the queue when the channel closes
-            action = _replay_one(request_id, channels)
+            action = _replay_one(request_id, lifecycle)
             report.append({"request_id": request_id, "action": action})
             if not action.startswith("kept"):
                 channel.basic_ack(tag)
     return report
 
 
-def _replay_one(request_id: str, channels: Channels) -> str:
-    """Send a request through again with a new dispatch (`fortune_core.submission.dispatch`)."""
+def _replay_one(request_id: str, lifecycle: Lifecycle) -> str:
+    """Send a request through again with a new dispatch (`fortune_core.lifecycle`)."""
     record = get_record(request_id)
     if record is None:
         return "kept: no record (expired?)"
@@ -133,25 +141,12 @@ def _replay_one(request_id: str, channels: Channels) -> str:
         return f"dropped: the request already {record.status}"
     try:
         if record.state == Status.FAILED:
-            reset = transition(
-                request_id,
-                {Status.FAILED},
-                Status.PENDING,
-                expect_dispatch=record.dispatch_id,
-                attempts=0,
-                error=None,
-                result=None,
-                completed_at=None,
-                message=REPLAY_MESSAGE,
-            )
-            if reset is None:  # changed meanwhile: decide again from its new status
-                return _replay_one(request_id, channels)
-            dispatch(channels, reset, {Status.PENDING}, message=REPLAY_MESSAGE)
+            lifecycle.revive(record, REPLAY_MESSAGE)
             return "replayed: failed → queued"
         assert record.state in ACTIVE
-        dispatch(channels, record, {record.state}, message=REPLAY_MESSAGE)
-    except DispatchLostError:
-        return _replay_one(request_id, channels)
+        lifecycle.dispatch(record, {record.state}, message=REPLAY_MESSAGE)
+    except DispatchLostError:  # changed meanwhile: decide again from its new status
+        return _replay_one(request_id, lifecycle)
     return f"republished: the request was still {record.status}"
 
 
@@ -171,11 +166,16 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(asdict(letter), ensure_ascii=False))  # noqa: T201
         return 0
     client = redis.Redis.from_url(settings.redis_url)
-    publisher = Publisher(settings.rabbitmq_url, dead_letters=settings.dead_letter_limits())
+    publisher = publisher_for(settings)
     try:
-        channels = Channels(StatusCache(client, settings.retention_seconds), publisher)
+        lifecycle = Lifecycle(
+            StatusCache.for_settings(client, settings),
+            publisher,
+            retention_seconds=settings.retention_seconds,
+            resources=KubeClient.in_cluster() if settings.kubernetes else None,
+        )
         ids = None if args.all else set(args.ids)
-        for line in replay(settings, ids, channels):
+        for line in replay(settings, ids, lifecycle):
             print(json.dumps(line, ensure_ascii=False))  # noqa: T201
     finally:
         publisher.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from fortune_core.logs import configure_logging
+from fortune_core import configure_logging
 
 
 class _WorkerIdFilter(logging.Filter):

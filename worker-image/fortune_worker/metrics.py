@@ -17,7 +17,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from fortune_core import probes
+from fortune_core import serve_probes
 
 _SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 
@@ -45,9 +45,18 @@ class WorkerMetrics:
         self.attempts = Counter(
             "cyberfortune_worker_attempts_total", "Attempts started (claims)", registry=r
         )
-        self.status_write_failures = Counter(
-            "cyberfortune_worker_status_write_failures_total",
-            "FortuneRequest status writes that failed (Kubernetes mode; the operator repairs them)",
+        self.projection_failures = Counter(
+            "cyberfortune_worker_projection_failures_total",
+            "Projection writes that failed, by projection (status_cache, resource_status); the "
+            "request is flagged and the sweep writes it again",
+            ["projection"],
+            registry=r,
+        )
+        self.swept = Counter(
+            "cyberfortune_sweep_actions_total",
+            "Requests the standalone sweep sent on, by kind (undelivered, reprojected, lost, "
+            "stale_pending, stale_running, stale_queued)",
+            ["kind"],
             registry=r,
         )
         self.finished_attempts = Histogram(
@@ -71,7 +80,7 @@ class WorkerMetrics:
         )
         self.slot_wait = Histogram(
             "cyberfortune_llm_slot_wait_seconds",
-            "Time spent waiting for a global LLM slot",
+            "Time spent waiting for a global LLM lease",
             buckets=_SECONDS,
             registry=r,
         )
@@ -94,6 +103,6 @@ class WorkerMetrics:
     def serve(self, port: int, ready: Callable[[], bool], address: str = "0.0.0.0") -> Any:
         """Serve `/metrics`, `/healthz` and `/readyz` (`ready()`) on `address:port` from a daemon
         thread; the server (`.shutdown()`)."""
-        return probes.serve(
+        return serve_probes(
             port, ready, lambda: (generate_latest(self.registry), CONTENT_TYPE_LATEST), address
         )

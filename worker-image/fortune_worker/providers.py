@@ -13,10 +13,17 @@ import openai
 from openai.types.chat import ChatCompletion
 from pydantic import ValidationError
 
-from fortune_core.profile import ZiHourConvention, derive_profile
-from fortune_core.prompt import build_messages
-from fortune_core.request import FortuneRequest, Language
-from fortune_core.result import FortuneContent, FortuneResult, Usage, content_json_schema
+from fortune_core import (
+    FortuneContent,
+    FortuneRequest,
+    FortuneResult,
+    Language,
+    Usage,
+    ZiHourConvention,
+    build_messages,
+    content_json_schema,
+    derive_profile,
+)
 from fortune_worker.retries import ProviderError, classify_exception
 from fortune_worker.settings import ProviderName, WorkerSettings
 

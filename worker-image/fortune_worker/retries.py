@@ -16,8 +16,7 @@ from dataclasses import dataclass
 
 import openai
 
-from fortune_core.backoff import jittered, spread
-from fortune_core.clock import system_clock
+from fortune_core import jittered, retry_delay_ms, spread, system_clock
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 MAX_RETRY_AFTER_SECONDS = 3600.0
@@ -146,3 +145,41 @@ def retry_delay(
     if retry_after is None or retry_after <= backoff:
         return backoff
     return spread(retry_after, rng)
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Try again in `delay` seconds (`text`: the status message meanwhile)."""
+
+    delay: float
+    text: str
+
+
+@dataclass(frozen=True)
+class GiveUp:
+    """Fail the request with `text`."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """What follows a failed attempt: retryable errors are tried again with jittered, growing
+    delays (a longer Retry-After wins) until `max_attempts`; the rest fail at once."""
+
+    max_attempts: int = 4
+    base_seconds: float = 1.0
+    max_delay_seconds: float = 300.0
+
+    def decide(self, attempt: int, error: ProviderError) -> Retry | GiveUp:
+        """The decision after attempt number `attempt` failed with `error`."""
+        if error.retryable and attempt < self.max_attempts:
+            delay = retry_delay(attempt, error.retry_after, self.base_seconds,
+                                self.max_delay_seconds)  # fmt: skip
+            shown = retry_delay_ms(delay) / 1000
+            return Retry(
+                delay, f"retrying in {shown:g} s after {error.reason} (attempt {attempt} failed)"
+            )
+        if error.retryable:
+            return GiveUp(f"gave up after {attempt} attempts; the last one failed: {error.message}")
+        return GiveUp(f"attempt {attempt} failed and cannot be retried: {error.message}")

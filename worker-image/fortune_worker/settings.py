@@ -1,14 +1,14 @@
-"""Worker settings, every environment variable the worker reads, in one place (all of them are
-listed in docs/configuration.md)."""
+"""Worker settings: every environment variable the worker reads, declared once with its default
+and meaning (`fortune_core.settings`; all of them are listed in docs/configuration.md)."""
 
 from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
-from fortune_core.settings import CoreSettings, env_float, env_int, env_str
+from fortune_core import CoreSettings, Settings, SweepSettings, group, setting
 
 
 class ProviderName(StrEnum):
@@ -40,55 +40,102 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
+class SweepMode(StrEnum):
+    """Whether this worker takes part in the stale sweep."""
+
+    AUTO = "auto"  # in standalone mode (in Kubernetes mode the operator sweeps)
+    ON = "on"
+    OFF = "off"
+
+
 @dataclass(frozen=True)
-class WorkerSettings:
+class WorkerSettings(Settings):
     """How one worker process consumes, calls the provider and retries."""
 
-    core: CoreSettings = field(default_factory=CoreSettings)
-    worker_id: str = field(default_factory=default_worker_id)
-    concurrency: int = 8
-    #: Messages taken from the broker at once (0: twice the concurrency). Those beyond the
-    #: concurrency wait unclaimed for a call slot, so a finished call is followed at once.
-    prefetch: int = 0
-    max_attempts: int = 4
-    shutdown_grace_seconds: float = 25.0
-    retry_base_seconds: float = 1.0
-    retry_max_delay_seconds: float = 300.0
-    provider: ProviderName = ProviderName.ALMANAC
-    openai_base_url: str | None = None
-    openai_api_key: str | None = None
-    llm_model: str = "gpt-4o-mini"
-    llm_timeout_seconds: float = 60.0
-    llm_global_concurrency: int = 16
-    llm_slot_lease_seconds: float = 60.0
-    #: Port of the Prometheus endpoint (0 = none).
-    metrics_port: int = 9100
-    log_level: str = "INFO"
+    core: CoreSettings = group(CoreSettings)
+    sweep: SweepSettings = group(SweepSettings)
+    worker_id: str = setting(
+        "FORTUNE_WORKER_ID",
+        factory=default_worker_id,
+        shown_default="<hostname>-<pid>",
+        doc="name recorded on the requests it runs",
+    )
+    concurrency: int = setting(
+        "FORTUNE_WORKER_CONCURRENCY", 8, minimum=1, doc="provider calls this worker makes at once"
+    )
+    prefetch: int = setting(
+        "FORTUNE_WORKER_PREFETCH",
+        0,
+        minimum=0,
+        shown_default="0",
+        doc="messages taken from the broker at once (0: twice the concurrency); those beyond "
+        "the concurrency wait claimed for a call slot, so a finished call is followed at once",
+    )
+    max_attempts: int = setting(
+        "FORTUNE_MAX_ATTEMPTS", 4, minimum=1, doc="attempts per request before it fails"
+    )
+    shutdown_grace_seconds: float = setting(
+        "FORTUNE_WORKER_SHUTDOWN_GRACE_SECONDS",
+        25.0,
+        minimum=0,
+        doc="on SIGTERM, how long in-flight work may take before the worker exits unsettled",
+    )
+    retry_base_seconds: float = setting(
+        "FORTUNE_RETRY_BASE_SECONDS", 1.0, minimum=0, doc="first retry delay (doubles, jittered)"
+    )
+    retry_max_delay_seconds: float = setting(
+        "FORTUNE_RETRY_MAX_DELAY_SECONDS", 300.0, minimum=0, doc="longest backoff delay"
+    )
+    provider: ProviderName = setting(
+        "FORTUNE_LLM_PROVIDER",
+        ProviderName.AUTO,
+        doc="auto (openai with an API key, else almanac), almanac or openai",
+    )
+    openai_base_url: str | None = setting(
+        "OPENAI_BASE_URL", None, shown_default="the SDK's default", doc="the endpoint"
+    )
+    openai_api_key: str | None = setting(
+        "OPENAI_API_KEY", None, shown_default="unset", doc="API key for the endpoint"
+    )
+    llm_model: str = setting("FORTUNE_LLM_MODEL", "gpt-4o-mini", doc="model name")
+    llm_timeout_seconds: float = setting(
+        "FORTUNE_LLM_TIMEOUT_SECONDS", 60.0, minimum=0.1, doc="timeout of one LLM call"
+    )
+    llm_global_concurrency: int = setting(
+        "FORTUNE_LLM_GLOBAL_CONCURRENCY",
+        16,
+        minimum=1,
+        doc="LLM calls in flight across all workers (the Redis leases)",
+    )
+    llm_slot_lease_seconds: float = setting(
+        "FORTUNE_LLM_SLOT_LEASE_SECONDS",
+        60.0,
+        minimum=1.0,
+        doc="an LLM lease, renewed while its call runs; a dead worker's frees after it",
+    )
+    metrics_port: int = setting(
+        "FORTUNE_WORKER_METRICS_PORT", 9100, minimum=0, doc="Prometheus port (0 = off)"
+    )
+    sweep_mode: SweepMode = setting(
+        "FORTUNE_WORKER_SWEEP",
+        SweepMode.AUTO,
+        doc="auto (sweep in standalone mode, where no operator does), on or off",
+    )
+
+    def __post_init__(self) -> None:
+        # `auto` is resolved once, here: the rest of the worker sees almanac or openai.
+        object.__setattr__(
+            self, "provider", resolve_provider(str(self.provider), self.openai_api_key)
+        )
 
     @property
     def prefetch_count(self) -> int:
         """Messages taken at once: `prefetch`, or twice the concurrency; never below it."""
         return max(self.prefetch or 2 * self.concurrency, self.concurrency)
 
-    @classmethod
-    def from_env(cls) -> WorkerSettings:
-        api_key = os.environ.get("OPENAI_API_KEY", "").strip() or None
-        return cls(
-            core=CoreSettings.from_env(),
-            worker_id=env_str("FORTUNE_WORKER_ID", default_worker_id()),
-            concurrency=env_int("FORTUNE_WORKER_CONCURRENCY", 8, 1),
-            prefetch=env_int("FORTUNE_WORKER_PREFETCH", 0),
-            max_attempts=env_int("FORTUNE_MAX_ATTEMPTS", 4, 1),
-            shutdown_grace_seconds=env_float("FORTUNE_WORKER_SHUTDOWN_GRACE_SECONDS", 25.0),
-            retry_base_seconds=env_float("FORTUNE_RETRY_BASE_SECONDS", 1.0),
-            retry_max_delay_seconds=env_float("FORTUNE_RETRY_MAX_DELAY_SECONDS", 300.0),
-            provider=resolve_provider(env_str("FORTUNE_LLM_PROVIDER", "auto"), api_key),
-            openai_base_url=os.environ.get("OPENAI_BASE_URL", "").strip() or None,
-            openai_api_key=api_key,
-            llm_model=env_str("FORTUNE_LLM_MODEL", "gpt-4o-mini"),
-            llm_timeout_seconds=env_float("FORTUNE_LLM_TIMEOUT_SECONDS", 60.0, 0.1),
-            llm_global_concurrency=env_int("FORTUNE_LLM_GLOBAL_CONCURRENCY", 16, 1),
-            llm_slot_lease_seconds=env_float("FORTUNE_LLM_SLOT_LEASE_SECONDS", 60.0, 1.0),
-            metrics_port=env_int("FORTUNE_WORKER_METRICS_PORT", 9100),
-            log_level=env_str("FORTUNE_LOG_LEVEL", "INFO"),
-        )
+    @property
+    def sweep_enabled(self) -> bool:
+        """Whether this worker takes part in the stale sweep."""
+        if self.sweep_mode == SweepMode.AUTO:
+            return not self.core.kubernetes
+        return self.sweep_mode == SweepMode.ON

@@ -1,10 +1,11 @@
-"""The global LLM concurrency limit: a Redis semaphore with leases, shared by every worker.
+"""The global LLM concurrency limit: a Redis semaphore of leases, shared by every worker (not to be
+confused with a worker's own call slots, `fortune_worker.admission`, nor the publisher's links).
 
 The holders live in one sorted set, each scored by its lease expiry (milliseconds, Redis server
 time, so worker clocks do not matter). Acquire, renew and release are Lua scripts, atomic on the
-server. Acquiring first drops expired leases, so a worker that died holding a slot gives it back
+server. Acquiring first drops expired leases, so a worker that died holding a lease gives it back
 when its lease runs out. A holder renews its lease from a heartbeat thread while its call lasts.
-Waiting for a free slot polls with a short, growing, jittered backoff (`fortune_core.backoff`).
+Waiting for a free lease polls with a short, growing, jittered backoff (`fortune_core.backoff`).
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from contextlib import contextmanager
 
 import redis
 
-from fortune_core.backoff import delays
+from fortune_core import delays
 
 log = logging.getLogger(__name__)
 
-DEFAULT_KEY = "cf:llm:slots"
+DEFAULT_KEY = "cf:llm:slots"  # the key of earlier releases: a rolling upgrade shares the limit
 
 # ARGV[1] is "now" in ms from an injected clock, or '' for the Redis server's clock.
 _NOW_MS = """
@@ -78,15 +79,15 @@ return redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')
 )
 
 
-class SlotWaitAbortedError(Exception):
-    """Waiting for a slot was given up (the caller's abort condition became true)."""
+class LeaseWaitAbortedError(Exception):
+    """Waiting for a lease was given up (the caller's abort condition became true)."""
 
 
-class LlmSlots:
-    """A counting semaphore over Redis with leased slots.
+class LlmLeases:
+    """A counting semaphore over Redis whose holders hold leases.
 
     `limit` holders at most across every process using the same `key`; a lease not renewed
-    within `lease_seconds` expires and its slot is reclaimed by the next acquirer. The heartbeat
+    within `lease_seconds` expires and it is reclaimed by the next acquirer. The heartbeat
     renews every `renew_seconds` (default a third of the lease). Time is the Redis server's,
     unless `clock_ms` (milliseconds since the epoch) is given: tests decide what "now" is.
     """
@@ -124,16 +125,16 @@ class LlmSlots:
         return self._clock_ms() if self._clock_ms is not None else ""
 
     def try_acquire(self, token: str) -> bool:
-        """Take a slot for `token` if one is free (or renew it if `token` holds one)."""
+        """Take a lease for `token` if one is free (or renew it if `token` holds one)."""
         args = [self._now(), self.limit, self.lease_ms, token]
         return bool(self._acquire(keys=[self.key], args=args))
 
     def renew(self, token: str) -> bool:
-        """Extend `token`'s lease; False if it had expired (the slot may be someone else's)."""
+        """Extend `token`'s lease; False if it had expired (it may be someone else's now)."""
         return bool(self._renew(keys=[self.key], args=[self._now(), self.lease_ms, token]))
 
     def release(self, token: str) -> None:
-        """Give the slot back (a no-op if the lease already expired)."""
+        """Give the lease back (a no-op if the lease already expired)."""
         with self._held_lock:
             self._held.discard(token)
         self._redis.zrem(self.key, token)
@@ -144,7 +145,7 @@ class LlmSlots:
 
     # --- waiting and holding -------------------------------------------------------------------
     def acquire_now(self) -> str | None:
-        """A slot's token if one is free right now (held and renewed until `release`), else
+        """A lease's token if one is free right now (held and renewed until `release`), else
         None."""
         token = self.new_token()
         if not self.try_acquire(token):
@@ -159,15 +160,15 @@ class LlmSlots:
         abort: Callable[[], bool] = lambda: False,
         max_interval: float = 1.0,
     ) -> str:
-        """Wait for a slot and return its token; the heartbeat renews it until `release`.
+        """Wait for a lease and return its token; the heartbeat renews it until `release`.
 
-        Polls with a backoff from 20 ms up to `max_interval`; raises `SlotWaitAbortedError` as
+        Polls with a backoff from 20 ms up to `max_interval`; raises `LeaseWaitAbortedError` as
         soon as `abort()` is true (checked before every poll).
         """
         token = self.new_token()
         for delay in delays(0.02, max_interval):
             if abort():
-                raise SlotWaitAbortedError("gave up waiting for an LLM slot")
+                raise LeaseWaitAbortedError("gave up waiting for an LLM lease")
             if self.try_acquire(token):
                 with self._held_lock:
                     self._held.add(token)
@@ -178,7 +179,7 @@ class LlmSlots:
 
     @contextmanager
     def hold(self, abort: Callable[[], bool] = lambda: False) -> Iterator[str]:
-        """`with slots.hold(): ...` — acquire, and release however the block ends."""
+        """`with leases.hold(): ...` — acquire, and release however the block ends."""
         token = self.acquire(abort)
         try:
             yield token
@@ -194,7 +195,7 @@ class LlmSlots:
             if self._heartbeat is not None and self._heartbeat.is_alive():
                 return
             self._heartbeat = threading.Thread(
-                target=self._renew_loop, name="llm-slot-heartbeat", daemon=True
+                target=self._renew_loop, name="llm-lease-heartbeat", daemon=True
             )
             self._heartbeat.start()
 
@@ -209,6 +210,6 @@ class LlmSlots:
                             lost = token in self._held  # not merely released meanwhile
                             self._held.discard(token)
                         if lost:
-                            log.warning("an LLM slot lease expired before it was renewed")
+                            log.warning("an LLM lease expired before it was renewed")
                 except redis.RedisError as exc:
-                    log.warning("could not renew an LLM slot lease: %s", exc)
+                    log.warning("could not renew an LLM lease: %s", exc)

@@ -48,17 +48,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "dev"))
 
-from localservices import (  # noqa: E402
-    ApiProgram,
-    FakeLLMProgram,
-    Program,
-    RabbitMQServer,
-    RedisServer,
-    SecantusDBServerProcess,
-    free_port,
-    http_json,
-    wait_for,
-)
+from localservices.backends import RabbitMQServer, RedisServer, SecantusDBServerProcess  # noqa: E402
+from localservices.jsonhttp import http_json  # noqa: E402
+from localservices.programs import ApiProgram, FakeLLMProgram  # noqa: E402
+from localservices.supervisor import Program, free_port, wait_for  # noqa: E402
 
 MARK_BEGIN = "<!-- chaos:begin -->"
 MARK_END = "<!-- chaos:end -->"

@@ -66,15 +66,10 @@ PEERS = ROOT / "benchmarks" / "peers"
 sys.path.insert(0, str(ROOT / "dev"))
 sys.path.insert(0, str(PEERS))
 
-from localservices import (  # noqa: E402
-    FakeLLMProgram,
-    Program,
-    RabbitMQServer,
-    RedisServer,
-    SecantusDBServerProcess,
-    free_port,
-    http_json,
-)
+from localservices.backends import RabbitMQServer, RedisServer, SecantusDBServerProcess  # noqa: E402
+from localservices.jsonhttp import http_json  # noqa: E402
+from localservices.programs import FakeLLMProgram  # noqa: E402
+from localservices.supervisor import Program, free_port  # noqa: E402
 
 SYSTEMS = ("direct", "cyberfortune", "celery", "dramatiq")
 RESULTS = ROOT / "benchmarks" / "results" / "compare.json"

@@ -93,7 +93,8 @@ def calendar() -> None:
 def publisher() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dev"))
     from fortune_core.queue import Publisher, QueueMessage
-    from localservices import RabbitMQServer, free_port
+    from localservices.backends import RabbitMQServer
+    from localservices.supervisor import free_port
 
     with RabbitMQServer(Path(tempfile.mkdtemp()) / "rabbitmq", free_port()) as server:
         publisher = Publisher(server.amqp_url)

@@ -47,7 +47,7 @@ from controlplane import images  # noqa: E402
 from controlplane.cluster import LocalCluster  # noqa: E402
 from controlplane.network import NODE_IP, Ports  # noqa: E402
 from fortune_core.resource import GROUP, PLURAL, VERSION  # noqa: E402
-from localservices import wait_for  # noqa: E402
+from localservices.supervisor import wait_for  # noqa: E402
 
 MARK_BEGIN = "<!-- kubernetes-benchmark:begin -->"
 MARK_END = "<!-- kubernetes-benchmark:end -->"

@@ -34,13 +34,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "dev"))
 
-from localservices import (  # noqa: E402
-    ApiProgram,
-    RabbitMQServer,
-    RedisServer,
-    SecantusDBServerProcess,
-    free_port,
-)
+from localservices.backends import RabbitMQServer, RedisServer, SecantusDBServerProcess  # noqa: E402
+from localservices.programs import ApiProgram  # noqa: E402
+from localservices.supervisor import free_port  # noqa: E402
 
 MARK_BEGIN = "<!-- profile-flood:begin -->"
 MARK_END = "<!-- profile-flood:end -->"

@@ -24,14 +24,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
-from localservices import (
-    RabbitMQServer,
-    RedisServer,
-    SecantusDBServerProcess,
-    free_port,
-    http_json,
-    wait_for,
-)
+from localservices.backends import RabbitMQServer, RedisServer, SecantusDBServerProcess
+from localservices.jsonhttp import http_json
+from localservices.supervisor import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 MINIAPP = ROOT / "miniapp"

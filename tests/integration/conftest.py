@@ -19,7 +19,8 @@ import redis
 from fakes.fake_llm import FakeLLM
 from pymongo.database import Database
 
-from localservices import RabbitMQServer, RedisServer, SecantusDBServerProcess, free_port
+from localservices.backends import RabbitMQServer, RedisServer, SecantusDBServerProcess
+from localservices.supervisor import free_port
 
 
 @pytest.fixture(scope="session")

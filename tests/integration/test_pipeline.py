@@ -14,8 +14,10 @@ import redis
 
 from fortune_core.result import FortuneResult
 from fortune_core.status_cache import cache_key
-from localservices import Program, RabbitMQServer, RedisServer, api_program, free_port, wait_for
-from localservices import http_json as http
+from localservices.backends import RabbitMQServer, RedisServer
+from localservices.jsonhttp import http_json as http
+from localservices.programs import ApiProgram
+from localservices.supervisor import Program, free_port, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +52,7 @@ def start(env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., Any]]:
         child_env = {**env, **overrides}
         log = tmp_path / f"{kind}-{len(started)}.log"
         if kind == "api":
-            program = api_program(free_port(), child_env, log)
+            program = ApiProgram(free_port(), child_env, log)
             started.append(program.start())
             return program.url
         worker = Program(

@@ -54,7 +54,8 @@ from fortune_worker.consumer import ExitStatus, Worker
 from fortune_worker.llm_slots import LlmSlots
 from fortune_worker.processor import CLAIMABLE
 from fortune_worker.settings import ProviderName, WorkerSettings
-from localservices import Program, RabbitMQServer, RedisServer, free_port, wait_for
+from localservices.backends import RabbitMQServer, RedisServer
+from localservices.supervisor import Program, free_port, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

@@ -24,7 +24,7 @@ from controlplane.network import (
     SERVICE_CIDR,
     Ports,
 )
-from controlplane.processes import ClusterError, Daemon, DaemonSet, wait_until
+from controlplane.processes import ClusterError, Daemon, DaemonSet
 
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
@@ -247,10 +247,6 @@ class ControlPlane:
     def status(self) -> dict[str, int | None]:
         """PID of each component, or None if it is not running."""
         return {n: self.daemons.running(n) for n in COMPONENTS}
-
-    def wait_ready(self, timeout: float) -> None:
-        """Wait until the API server answers /readyz."""
-        wait_until(self.apiserver_ready, timeout, "kube-apiserver")
 
 
 __all__ = ["ClusterError", "ControlPlane", "get_ok"]

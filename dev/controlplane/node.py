@@ -41,7 +41,7 @@ from controlplane.network import (
     POD_CIDR,
     cni_config,
 )
-from controlplane.processes import ClusterError, Daemon, DaemonSet, alive, stop_pid, wait_until
+from controlplane.processes import ClusterError, Daemon, DaemonSet, stop_pid, wait_until
 
 CONTAINERD = "/usr/bin/containerd"
 CTR = "/usr/bin/ctr"
@@ -418,13 +418,3 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
             with contextlib.suppress(OSError):
                 if link.is_symlink() and os.readlink(link).startswith(logs):
                     link.unlink()
-
-    def wipe(self) -> None:
-        """Delete the node's state (containers, images, pods); only after down()."""
-        if any(self.status().values()):
-            raise ClusterError("node is running: stop it first")
-        for path in (self.containerd_dir, self.kubelet_dir, self.state_dir / "pod-logs"):
-            shutil.rmtree(path, ignore_errors=True)
-
-
-__all__ = ["PAUSE_IMAGE", "Node", "alive"]

@@ -28,9 +28,10 @@ if __package__ in (None, ""):  # run as a script: import `controlplane` as the p
 from controlplane import addons, images
 from controlplane.binaries import REPO_ROOT, binary_path, ensure_binaries
 from controlplane.controlplane import ControlPlane
+from controlplane.daemons import ClusterError
 from controlplane.network import BRIDGE, NODE_INTERFACE, NODE_NAME, HostNetwork, Ports, link_exists
 from controlplane.node import Node, kube_chains
-from controlplane.processes import ClusterError, wait_until
+from localservices.supervisor import ProcessError, wait_for
 
 MACHINE_LOCK = Path("/run/cyberfortune/node.json")
 BINARIES = [
@@ -109,7 +110,7 @@ class LocalCluster:
         # Every add-on pod Ready again in this run: after a restart, a Deployment's status and its
         # pods' Ready conditions still say what they said before the node stopped.
         since = self.node.kubelet_started or dt.datetime.min.replace(tzinfo=dt.UTC)
-        wait_until(lambda: self._addons_ready(since), timeout, "the add-ons Ready", interval=0.25)
+        wait_for(lambda: self._addons_ready(since), timeout, "the add-ons Ready", interval=0.25)
         return time.monotonic() - start
 
     def _addons_ready(self, since: dt.datetime) -> bool:
@@ -170,7 +171,7 @@ def start_on_free_ports(state_dir: Path, attempts: int = 3) -> LocalCluster:
         try:
             cluster.up()
             return cluster
-        except ClusterError:
+        except ProcessError:  # a ClusterError too
             cluster.down()
             if attempt == attempts - 1:
                 raise
@@ -203,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     try:
         seconds = cluster.up()
-    except ClusterError as exc:
+    except ProcessError as exc:  # a ClusterError too
         print(f"cluster-up failed: {exc}", file=sys.stderr)
         return 1
     shown = os.path.relpath(cluster.kubeconfig)

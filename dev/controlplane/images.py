@@ -37,7 +37,7 @@ if __package__ in (None, ""):  # run as a script: import `controlplane` as the p
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from controlplane.binaries import REPO_ROOT, binary_path, cache_dir, ensure_binaries
-from controlplane.processes import ClusterError
+from controlplane.daemons import ClusterError
 
 BUILDAH = "/usr/bin/buildah"
 MMDEBSTRAP = "/usr/bin/mmdebstrap"

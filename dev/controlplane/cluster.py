@@ -19,7 +19,6 @@ import json
 import os
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: import `controlplane` as the package it is
@@ -56,13 +55,10 @@ class LocalCluster:
 
     def __init__(self, state_dir: Path, ports: Ports | None = None, kubeconfig: Path | None = None):
         self.state_dir = state_dir.resolve()
-        saved = self.state_dir / "ports.json"
-        if ports is None:
-            ports = Ports(**json.loads(saved.read_text())) if saved.exists() else Ports()
-        self.ports = ports
+        self.ports = ports or Ports.saved(self.state_dir) or Ports()
         self.kubeconfig = (kubeconfig or self.state_dir / "admin.kubeconfig").resolve()
         self.network = HostNetwork(self.state_dir)
-        self.plane = ControlPlane(self.state_dir, ports, self.kubeconfig)
+        self.plane = ControlPlane(self.state_dir, self.ports, self.kubeconfig)
         self.node = Node(self.plane)
 
     @property
@@ -98,7 +94,7 @@ class LocalCluster:
         ensure_binaries(BINARIES)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._claim_machine()
-        (self.state_dir / "ports.json").write_text(json.dumps(asdict(self.ports)))
+        self.ports.save(self.state_dir)
         missing_boot = [n for n in BOOT_IMAGES if n not in images.built_archives()]
         if missing_boot:
             images.build_all(missing_boot)
@@ -154,14 +150,6 @@ class LocalCluster:
         found += [f"link {link}" for link in (BRIDGE, NODE_INTERFACE) if link_exists(link)]
         found += [f"iptables chain {chain}" for chain in kube_chains()]
         return found
-
-
-def running_node(state_dir: Path) -> Node | None:
-    """The node of the cluster in `state_dir` if its containerd runs (for loading images)."""
-    if not (state_dir / "ports.json").exists():
-        return None
-    cluster = LocalCluster(state_dir)
-    return cluster.node if cluster.node.status()["containerd"] else None
 
 
 def start_on_free_ports(state_dir: Path, attempts: int = 3) -> LocalCluster:

@@ -40,6 +40,7 @@ from controlplane.network import (
     NODE_IP,
     NODE_NAME,
     POD_CIDR,
+    Ports,
     cni_config,
 )
 from localservices.supervisor import stop_pid, wait_for
@@ -419,3 +420,13 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
             with contextlib.suppress(OSError):
                 if link.is_symlink() and os.readlink(link).startswith(logs):
                     link.unlink()
+
+
+def running_node(state_dir: Path) -> Node | None:
+    """The node of the cluster in `state_dir` if its containerd runs (for loading images)."""
+    state_dir = state_dir.resolve()
+    ports = Ports.saved(state_dir)
+    if ports is None:
+        return None
+    node = Node(ControlPlane(state_dir, ports, state_dir / "admin.kubeconfig"))
+    return node if node.status()["containerd"] else None

@@ -252,15 +252,13 @@ class CyberFortune(System):
             env["PYTHONPATH"] = ":".join(
                 str(self.source / d) for d in ("core", "api-image", "worker-image")
             )
-        port = free_port()
         self.api = ApiProgram(
-            port, env, workdir / "api.log", self.api_workers, self.api_threads, python=CF_PYTHON
+            free_port(), env, workdir / "api.log", self.api_workers, self.api_threads, CF_PYTHON
         )
         self.programs.append(self.api.start())
         self.worker = WorkerProgram(env, workdir / "worker.log", python=CF_PYTHON)
         self.programs.append(self.worker.start())
-        self.port = port
-        self.http = _Http("127.0.0.1", port)
+        self.http = _Http("127.0.0.1", self.api.port)
 
     def submit(self, request_id: str, body: dict[str, Any]) -> Any:
         status, _, answer = self.http.call("POST", "/v1/fortunes", body)
@@ -292,7 +290,7 @@ class CyberFortune(System):
         """GET /v1/fortunes/{id} on finished requests from 8 client threads for `seconds`:
         requests/s, p50 and p99 (ms). Without `keep_alive`, a new connection per request (as
         benchmarks/pipeline.py measures)."""
-        return get_load(self.port, [f"/v1/fortunes/{i}" for i in ids], seconds, keep_alive)
+        return get_load(self.api.port, [f"/v1/fortunes/{i}" for i in ids], seconds, keep_alive)
 
     def settle_delay(self) -> dict[str, float]:
         """From the worker's metrics: how long finished deliveries waited for their ack to be

@@ -57,7 +57,8 @@ def run(requests: int, sequential: int, latency: float, concurrency: int, query_
     """Run the three measurements; return the Markdown section's body."""
     with Stack("bench", llm_latency=latency) as stack:
         env = stack.env(FORTUNE_WORKER_CONCURRENCY=str(concurrency))
-        api = stack.api(env, workers=2, threads=8).url
+        api_program = stack.api(env, workers=2, threads=8)
+        api = api_program.url
         stack.worker(env)
 
         # warm-up: one request through the whole path
@@ -93,8 +94,8 @@ def run(requests: int, sequential: int, latency: float, concurrency: int, query_
             lone.append((record["completed_at"] - record["created_at"]).total_seconds() - latency)
 
         # 3. queries, a new connection for each
-        port = int(api.rsplit(":", 1)[1])
-        queries = get_load(port, [f"/v1/fortunes/{i}" for i in ids], query_s, keep_alive=False)
+        paths = [f"/v1/fortunes/{i}" for i in ids]
+        queries = get_load(api_program.port, paths, query_s, keep_alive=False)
 
     ms = 1000.0
     command = f".venv/bin/python benchmarks/pipeline.py --requests {requests} --write"

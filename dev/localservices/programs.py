@@ -14,14 +14,26 @@ from localservices.supervisor import HOST, Program
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def _answers_200(url: str) -> bool:
-    try:
-        return http_json("GET", url, timeout=5)[0] == 200
-    except OSError:
-        return False
+class HttpProgram(Program):
+    """A program serving HTTP on 127.0.0.1:`port` (its base URL is `url`), ready once GET
+    `ready_path` answers 200."""
+
+    def __init__(self, command: list[str], port: int, ready_path: str, **options: Any) -> None:
+        self.url = f"http://{HOST}:{port}"
+        self.port = port
+        super().__init__(command, ready=lambda: self._answers(ready_path), **options)
+
+    def ports(self) -> list[int]:
+        return [self.port]
+
+    def _answers(self, path: str) -> bool:
+        try:
+            return http_json("GET", f"{self.url}{path}", timeout=5)[0] == 200
+        except OSError:
+            return False
 
 
-class ApiProgram(Program):
+class ApiProgram(HttpProgram):
     """The API under gunicorn on 127.0.0.1:`port`; ready when `/readyz` answers 200 (every
     backend reachable). `url` is its base URL; `python` the interpreter that runs it."""
 
@@ -36,18 +48,12 @@ class ApiProgram(Program):
         threads: int = 4,
         python: str | Path = sys.executable,
     ) -> None:
-        self.url = f"http://{HOST}:{port}"
         command = [str(python), "-m", "gunicorn", "--bind", f"{HOST}:{port}",
                    "--workers", str(workers), "--threads", str(threads),
                    "fortune_api.app:create_app()"]  # fmt: skip
         super().__init__(
-            command, ready=lambda: _answers_200(f"{self.url}/readyz"), env=env, cwd=REPO_ROOT,
-            log_path=log_path, stop_timeout=40,
-        )  # fmt: skip
-        self._port = port
-
-    def ports(self) -> list[int]:
-        return [self._port]
+            command, port, "/readyz", env=env, cwd=REPO_ROOT, log_path=log_path, stop_timeout=40
+        )
 
 
 class WorkerProgram(Program):
@@ -75,25 +81,17 @@ class WorkerProgram(Program):
         )
 
 
-class FakeLLMProgram(Program):
+class FakeLLMProgram(HttpProgram):
     """The fake OpenAI-compatible server (tests/fakes/fake_llm.py) as a process; `base_url` is
     the OpenAI base URL, `stats()`, `reset()` and `control()` its test endpoints."""
 
     name = "fake-llm"
 
     def __init__(self, port: int, log_path: Path, latency: float = 0.0) -> None:
-        self.url = f"http://{HOST}:{port}"
-        self.base_url = f"{self.url}/v1"
         command = [sys.executable, str(REPO_ROOT / "tests" / "fakes" / "fake_llm.py"),
                    "--port", str(port), "--latency", str(latency)]  # fmt: skip
-        super().__init__(
-            command, ready=lambda: _answers_200(f"{self.url}/_stats"), cwd=REPO_ROOT,
-            log_path=log_path,
-        )  # fmt: skip
-        self._port = port
-
-    def ports(self) -> list[int]:
-        return [self._port]
+        super().__init__(command, port, "/_stats", cwd=REPO_ROOT, log_path=log_path)
+        self.base_url = f"{self.url}/v1"
 
     def stats(self) -> dict[str, Any]:
         """`GET /_stats`: calls per request id, the total, the most in flight at once."""

@@ -283,7 +283,7 @@ class Program:
         """Start the child and return once it is ready; ProcessError (with its log tail) if not."""
         if self.running():
             return self
-        self.stop()  # what is left of an earlier run that exited by itself
+        self._stop_child()  # what is left of an earlier run that exited by itself
         for port in self.ports():
             if port_in_use(port):
                 raise ProcessError(f"{self.name}: port {port} on {HOST} is already in use")
@@ -334,6 +334,11 @@ class Program:
     def stop(self, stop_signal: int = signal.SIGTERM) -> Self:
         """`stop_signal` to the group, SIGKILL after `stop_timeout`; return once all of it is
         gone, whatever the exit code (`wait` tells it before a stop)."""
+        self._stop_child(stop_signal)
+        return self
+
+    def _stop_child(self, stop_signal: int = signal.SIGTERM) -> None:
+        """What `stop` does for this child alone (a subclass may stop more)."""
         process = self.process
         if process is not None:
             _terminate(
@@ -344,7 +349,6 @@ class Program:
                 stop_signal,
             )
             self._forget()
-        return self
 
     def kill(self) -> Self:
         """SIGKILL the group (crash simulation); data on disk stays."""

@@ -289,7 +289,8 @@ class Program:
                 raise ProcessError(f"{self.name}: port {port} on {HOST} is already in use")
         began = time.monotonic()
         log = None
-        stdout, stderr = self._stdout, None
+        stdout: int | IO[bytes] | None = self._stdout
+        stderr: int | None = None
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             log = self.log_path.open("ab")

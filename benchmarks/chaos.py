@@ -30,38 +30,25 @@ import argparse
 import concurrent.futures
 import datetime as dt
 import json
-import os
-import platform
 import random
 import statistics
-import sys
-import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "dev"))
+from common import ROOT
+from common.report import DocsSection, load_average, measured_on
+from common.stack import Stack
 
-from localservices import (  # noqa: E402
-    ApiProgram,
-    FakeLLMProgram,
-    Program,
-    RabbitMQServer,
-    RedisServer,
-    SecantusDBServerProcess,
-    free_port,
-    http_json,
-    wait_for,
-)
+from localservices.jsonhttp import http_json
+from localservices.programs import WorkerProgram
+from localservices.supervisor import wait_for
 
-MARK_BEGIN = "<!-- chaos:begin -->"
-MARK_END = "<!-- chaos:end -->"
+SECTION = DocsSection(ROOT / "docs" / "reliability.md", "chaos")
 FINISHED = {"succeeded", "failed", "cancelled"}
 LLM_MIX = {"ok": 0.6, "429": 0.1, "500": 0.1, "timeout": 0.1, "invalid_json": 0.1}
 TOPICS = ["overall", "career", "love", "wealth", "health", "study"]
@@ -142,61 +129,28 @@ class Load:
 class Chaos:
     """The stack and the scenarios."""
 
-    def __init__(self, workdir: Path, args: argparse.Namespace) -> None:
-        self.workdir, self.args = workdir, args
+    def __init__(self, stack: Stack, args: argparse.Namespace) -> None:
+        self.stack, self.args = stack, args
         self.rng = random.Random(args.seed)
-        self.rabbitmq = RabbitMQServer(workdir / "rabbitmq", free_port())
-        self.redis = RedisServer(workdir / "redis", free_port())
-        self.mongodb = SecantusDBServerProcess(
-            workdir / "mongodb", free_port(), ttl_sweep_seconds=60
+        self.rabbitmq, self.redis, self.mongodb = stack.rabbitmq, stack.redis, stack.mongodb
+        self.llm = stack.llm
+        self.env = stack.env(
+            FORTUNE_WORKER_CONCURRENCY="4",
+            FORTUNE_LLM_TIMEOUT_SECONDS="1",
+            FORTUNE_LLM_SLOT_LEASE_SECONDS=str(args.slot_lease),
+            FORTUNE_RETRY_BASE_SECONDS="0.5",
+            FORTUNE_RETRY_MAX_DELAY_SECONDS="2",
+            FORTUNE_MAX_ATTEMPTS="4",
         )
-        self.llm = FakeLLMProgram(free_port(), workdir / "fake_llm.log", args.latency)
-        self.mongodb_uri = f"{self.mongodb.mongodb_uri}/chaos"
-        (workdir / "prometheus").mkdir(parents=True, exist_ok=True)
-        self.env = {
-            **os.environ,
-            "RABBITMQ_URL": self.rabbitmq.amqp_url,
-            "REDIS_URL": self.redis.redis_url,
-            "MONGODB_URI": self.mongodb_uri,
-            "FORTUNE_LLM_PROVIDER": "openai",
-            "OPENAI_BASE_URL": self.llm.base_url,
-            "OPENAI_API_KEY": "chaos",
-            "FORTUNE_WORKER_CONCURRENCY": "4",
-            "FORTUNE_LLM_TIMEOUT_SECONDS": "1",
-            "FORTUNE_LLM_SLOT_LEASE_SECONDS": str(args.slot_lease),
-            "FORTUNE_RETRY_BASE_SECONDS": "0.5",
-            "FORTUNE_RETRY_MAX_DELAY_SECONDS": "2",
-            "FORTUNE_MAX_ATTEMPTS": "4",
-            "FORTUNE_RATE_LIMIT_PER_MINUTE": "0",
-            "FORTUNE_POLL_RATE_LIMIT_PER_MINUTE": "0",
-            "FORTUNE_WORKER_METRICS_PORT": "0",
-            "FORTUNE_LOG_LEVEL": "WARNING",
-            "PROMETHEUS_MULTIPROC_DIR": str(workdir / "prometheus"),
-        }
-        self.api = ApiProgram(free_port(), self.env, workdir / "api.log", workers=2, threads=8)
-        self.workers: list[Program] = []
+        self.api = stack.api(self.env, workers=2, threads=8)
         self._worker_count = 0
+        self.workers: list[WorkerProgram] = [self._new_worker() for _ in range(2)]
 
-    # --- the stack ---------------------------------------------------------------------------
-    def start(self) -> None:
-        for program in (self.rabbitmq, self.redis, self.mongodb, self.llm, self.api):
-            program.start()
-        for _ in range(2):
-            self.workers.append(self._new_worker().start())
-
-    def stop(self) -> None:
-        for program in [*self.workers, self.api, self.llm, self.mongodb, self.redis, self.rabbitmq]:
-            program.stop()
-
-    def _new_worker(self) -> Program:
+    def _new_worker(self) -> WorkerProgram:
+        """A worker, started (and stopped with the stack)."""
         self._worker_count += 1
-        log = self.workdir / f"worker-{self._worker_count}.log"
         env = {**self.env, "FORTUNE_WORKER_ID": f"chaos-{self._worker_count}"}
-        return Program([sys.executable, "-m", "fortune_worker"], env=env, log_path=log)
-
-    def llm_control(self, **changes: Any) -> None:
-        status, _ = http_json("POST", f"{self.llm.url}/_control", changes)
-        assert status == 200
+        return self.stack.worker(env, log=f"worker-{self._worker_count}.log")
 
     # --- measuring ---------------------------------------------------------------------------
     def probe(self, tally: Tally, deadline: float = 300.0) -> None:
@@ -234,14 +188,7 @@ class Chaos:
         for request_id in tally.accepted:  # what a client reading now gets
             tally.api_final[_call("GET", f"{self.api.url}/v1/fortunes/{request_id}")[0]] += 1
         # The final word comes from MongoDB, the system of record (not from an API under load).
-        from pymongo import MongoClient
-
-        client: MongoClient[dict[str, Any]] = MongoClient(self.mongodb_uri)
-        try:
-            found = client.get_default_database()["fortunes"].find({"_id": {"$in": tally.accepted}})
-            records = {doc["_id"]: doc for doc in found}
-        finally:
-            client.close()
+        records = self.stack.records(tally.accepted)
         for request_id in tally.accepted:
             record = records.get(request_id)
             tally.final[request_id] = (
@@ -250,7 +197,7 @@ class Chaos:
                 if record is not None
                 else {"status": "no record"}
             )  # fmt: skip
-        calls = _call("GET", f"{self.llm.url}/_stats")[1]["calls"]
+        calls = self.llm.stats()["calls"]
         tally.llm_calls = sum(int(calls.get(request_id, 0)) for request_id in tally.accepted)
 
     @contextmanager
@@ -275,7 +222,7 @@ class Chaos:
             victim = self.rng.choice([w for w in self.workers if w.running()])
             victim.kill()
             self.workers.remove(victim)
-            self.workers.append(self._new_worker().start())
+            self.workers.append(self._new_worker())
             tally.faults += 1
             if n % 10 == 9:
                 self.probe(tally)
@@ -307,9 +254,9 @@ class Chaos:
         self.mongodb.start()
 
     def llm_errors(self, tally: Tally) -> None:
-        self.llm_control(mix=LLM_MIX, seed=self.args.seed, hold_seconds=2)
+        self.llm.control(mix=LLM_MIX, seed=self.args.seed, hold_seconds=2)
         time.sleep(self.args.llm_seconds)
-        self.llm_control(mix={})
+        self.llm.control(mix={})
         tally.faults += 1
         self.probe(tally)
 
@@ -348,7 +295,6 @@ def _row(tally: Tally) -> dict[str, Any]:
 
 def _table(rows: list[dict[str, Any]], header: str) -> str:
     lines = [
-        MARK_BEGIN,
         header,
         "",
         "| scenario | faults | accepted | succeeded | failed (reason: n) | lost | duplicated "
@@ -366,21 +312,15 @@ def _table(rows: list[dict[str, Any]], header: str) -> str:
             f"| **{r['lost']}** | **{r['duplicated']}** | "
             f"{'–' if calls is None else f'{calls:.2f}'} | {refused} | {recovery} |"
         )
-    lines.append(MARK_END)
     return "\n".join(lines)
 
 
-def _load_average() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
 def run(args: argparse.Namespace) -> tuple[str, list[dict[str, Any]]]:
-    workdir = Path(tempfile.mkdtemp(prefix="cf-chaos-"))
-    chaos = Chaos(workdir, args)
-    load_before = _load_average()
+    """Every scenario (or those of `--only`); the Markdown section's body and the rows."""
+    load_before = load_average()
     started = time.monotonic()
-    try:
-        chaos.start()
+    with Stack("chaos", llm_latency=args.latency) as stack:
+        chaos = Chaos(stack, args)
         load = Load(chaos.api.url, args.rate, args.seed)
         load.start()
         tallies: list[Tally] = []
@@ -400,28 +340,20 @@ def run(args: argparse.Namespace) -> tuple[str, list[dict[str, Any]]]:
             tallies.append(tally)
             print(json.dumps(_row(tally)), flush=True)
         load.stop()
-    finally:
-        chaos.stop()
     minutes = (time.monotonic() - started) / 60
     rows = [_row(t) for t in tallies]
+    command = (
+        f".venv/bin/python benchmarks/chaos.py --kills {args.kills} --repeats {args.repeats} "
+        "--write"
+    )
     header = (
-        f"Measured {dt.date.today().isoformat()} on this machine ({os.cpu_count()} cores, shared "
-        f"with other work: load average {load_before} at the start, {_load_average()} at the end; "
-        f"{platform.python_implementation()} {platform.python_version()}), {minutes:.0f} min, "
-        f"command `.venv/bin/python benchmarks/chaos.py --kills {args.kills} --repeats "
-        f"{args.repeats} --write`. Load {args.rate:g} requests/s with varying birth dates and "
-        f"topics; fake LLM latency {args.latency:g} s; 2 workers × 4, LLM timeout 1 s, 4 attempts, "
-        f"retry delays 0.5–2 s (jittered), LLM slot lease {args.slot_lease:g} s; API 2 × 8 "
-        "threads; RabbitMQ, Redis (no persistence), SecantusDB local."
+        f"{measured_on(command, (load_before, load_average()))} {minutes:.0f} min. Load "
+        f"{args.rate:g} requests/s with varying birth dates and topics; fake LLM latency "
+        f"{args.latency:g} s; 2 workers × 4, LLM timeout 1 s, 4 attempts, retry delays 0.5–2 s "
+        f"(jittered), LLM slot lease {args.slot_lease:g} s; API 2 × 8 threads; RabbitMQ, Redis "
+        "(no persistence), SecantusDB local."
     )
     return _table(rows, header), rows
-
-
-def _write(section: str) -> None:
-    path = ROOT / "docs" / "reliability.md"
-    text = path.read_text()
-    head, rest = text.split(MARK_BEGIN, 1)
-    path.write_text(head + section + rest.split(MARK_END, 1)[1])
 
 
 def main() -> None:
@@ -437,12 +369,12 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="run only these scenarios")
     parser.add_argument("--write", action="store_true", help="update docs/reliability.md")
     args = parser.parse_args()
-    section, rows = run(args)
-    print(section)
+    body, rows = run(args)
+    print(SECTION.text(body))
     (ROOT / "benchmarks" / "results").mkdir(exist_ok=True)
     (ROOT / "benchmarks" / "results" / "chaos.json").write_text(json.dumps(rows, indent=1) + "\n")
     if args.write:
-        _write(section)
+        SECTION.write(body)
 
 
 if __name__ == "__main__":

@@ -50,7 +50,6 @@ import resource
 import signal
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -59,28 +58,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil
+from common import ROOT
+from common.http_load import get_load
+from common.report import DocsSection, load_average, measured_on, percentile
+from common.sampling import cmdline, cpu_seconds, descendants, peak_rss_mb, rss_mb
+from common.stack import Stack
 
-ROOT = Path(__file__).resolve().parents[1]
+from localservices.programs import ApiProgram, WorkerProgram
+from localservices.supervisor import Program, free_port
+
 PEERS = ROOT / "benchmarks" / "peers"
-sys.path.insert(0, str(ROOT / "dev"))
-sys.path.insert(0, str(PEERS))
-
-from localservices import (  # noqa: E402
-    FakeLLMProgram,
-    Program,
-    RabbitMQServer,
-    RedisServer,
-    SecantusDBServerProcess,
-    free_port,
-    http_json,
-)
+sys.path.insert(0, str(PEERS))  # the peers' modules, imported by the systems that run them
 
 SYSTEMS = ("direct", "cyberfortune", "celery", "dramatiq")
 RESULTS = ROOT / "benchmarks" / "results" / "compare.json"
 PLOT = ROOT / "docs" / "benchmarks-compare.png"
-MARK_BEGIN = "<!-- compare-benchmark:begin -->"
-MARK_END = "<!-- compare-benchmark:end -->"
+SECTION = DocsSection(
+    ROOT / "docs" / "benchmarks.md", "compare-benchmark", "Side by side (`make bench-compare`)"
+)
 TERMINAL = {"succeeded", "failed", "cancelled"}
 # The deployables' dependencies only, as in the images (benchmarks/bench-venv.sh).
 CF_PYTHON = ROOT / ".local" / "bench-venv-cf" / "bin" / "python"
@@ -112,77 +107,7 @@ def workload(count: int, seed: int) -> list[dict[str, Any]]:
     return bodies
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
-
-
-def load_average() -> str:
-    return " ".join(f"{value:.2f}" for value in os.getloadavg())
-
-
-# --- process accounting ---------------------------------------------------------------------------
-
-
-def tree(pid: int) -> list[psutil.Process]:
-    """The process and its descendants (those still alive)."""
-    try:
-        root = psutil.Process(pid)
-        return [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return []
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU of the processes (and their descendants) so far."""
-    total = 0.0
-    for pid in pids:
-        for process in tree(pid):
-            try:
-                times = process.cpu_times()
-                total += times.user + times.system
-            except psutil.NoSuchProcess:
-                continue
-    return total
-
-
-def peak_rss_mb(pid: int) -> float:
-    """VmHWM (peak resident set) of one process, MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def tree_rss_mb(pid: int) -> float:
-    total = 0
-    for process in tree(pid):
-        try:
-            total += process.memory_info().rss
-        except psutil.NoSuchProcess:
-            continue
-    return total / 2**20
-
-
 # --- the systems ----------------------------------------------------------------------------------
-
-
-@dataclass
-class Backbone:
-    """The services every system shares: RabbitMQ, Redis, SecantusDB, the fake LLM."""
-
-    workdir: Path
-    rabbitmq: RabbitMQServer
-    redis: RedisServer
-    mongodb: SecantusDBServerProcess
-    llm: FakeLLMProgram
-
-    def reset_llm(self) -> None:
-        http_json("POST", f"{self.llm.url}/_reset", {})
-
-    def llm_stats(self) -> dict[str, Any]:
-        return dict(http_json("GET", f"{self.llm.url}/_stats")[1])
 
 
 class System:
@@ -190,7 +115,7 @@ class System:
 
     name = "system"
 
-    def __init__(self, backbone: Backbone, concurrency: int) -> None:
+    def __init__(self, backbone: Stack, concurrency: int) -> None:
         self.backbone = backbone
         self.concurrency = concurrency
         self.programs: list[Program] = []
@@ -298,7 +223,7 @@ class CyberFortune(System):
 
     def __init__(
         self,
-        backbone: Backbone,
+        backbone: Stack,
         concurrency: int,
         poll_interval: float,
         api_workers: int,
@@ -315,62 +240,25 @@ class CyberFortune(System):
         self.metrics_port = free_port()
 
     def start(self) -> None:
-        backbone = self.backbone
-        workdir = backbone.workdir / "cyberfortune"
-        (workdir / "prometheus").mkdir(parents=True, exist_ok=True)
-        env = {
-            **os.environ,
-            "RABBITMQ_URL": backbone.rabbitmq.amqp_url,
-            "REDIS_URL": backbone.redis.redis_url,
-            "MONGODB_URI": f"{backbone.mongodb.mongodb_uri}/bench",
-            "FORTUNE_POOL": self.pool,
-            "FORTUNE_LLM_PROVIDER": "openai",
-            "OPENAI_BASE_URL": backbone.llm.base_url,
-            "OPENAI_API_KEY": "bench",
-            "FORTUNE_LLM_MODEL": "fake-gpt",
-            "FORTUNE_WORKER_CONCURRENCY": str(self.concurrency),
-            "FORTUNE_RATE_LIMIT_PER_MINUTE": "0",
-            "FORTUNE_POLL_RATE_LIMIT_PER_MINUTE": "0",
-            "FORTUNE_LOG_LEVEL": "WARNING",
-            "FORTUNE_WORKER_METRICS_PORT": str(self.metrics_port),
-            "PROMETHEUS_MULTIPROC_DIR": str(workdir / "prometheus"),
-        }
+        workdir = self.backbone.workdir / "cyberfortune"
+        env = self.backbone.env(
+            FORTUNE_POOL=self.pool,
+            FORTUNE_LLM_MODEL="fake-gpt",
+            FORTUNE_WORKER_CONCURRENCY=str(self.concurrency),
+            FORTUNE_WORKER_METRICS_PORT=str(self.metrics_port),
+        )
         env.pop("PYTHONPATH", None)
         if self.source != ROOT:  # another checkout (a baseline): its packages first on the path
             env["PYTHONPATH"] = ":".join(
                 str(self.source / d) for d in ("core", "api-image", "worker-image")
             )
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        api = Program(
-            [str(CF_PYTHON), "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
-             "--workers", str(self.api_workers), "--threads", str(self.api_threads),
-             "fortune_api.app:create_app()"],
-            ready=self._ready,
-            env=env,
-            cwd=ROOT,
-            log_path=workdir / "api.log",
-            stop_timeout=40,
-        )  # fmt: skip
-        api.start()
-        self.programs.append(api)
-        self.api = api
-        worker = Program(
-            [str(CF_PYTHON), "-m", "fortune_worker"],
-            env=env,
-            cwd=ROOT,
-            log_path=workdir / "worker.log",
+        self.api = ApiProgram(
+            free_port(), env, workdir / "api.log", self.api_workers, self.api_threads, CF_PYTHON
         )
-        worker.start()
-        self.programs.append(worker)
-        self.worker = worker
-        self.http = _Http("127.0.0.1", port)
-
-    def _ready(self) -> bool:
-        try:
-            return http_json("GET", f"{self.url}/readyz", timeout=5)[0] == 200
-        except OSError:
-            return False
+        self.programs.append(self.api.start())
+        self.worker = WorkerProgram(env, workdir / "worker.log", python=CF_PYTHON)
+        self.programs.append(self.worker.start())
+        self.http = _Http("127.0.0.1", self.api.port)
 
     def submit(self, request_id: str, body: dict[str, Any]) -> Any:
         status, _, answer = self.http.call("POST", "/v1/fortunes", body)
@@ -402,42 +290,7 @@ class CyberFortune(System):
         """GET /v1/fortunes/{id} on finished requests from 8 client threads for `seconds`:
         requests/s, p50 and p99 (ms). Without `keep_alive`, a new connection per request (as
         benchmarks/pipeline.py measures)."""
-        latencies: list[float] = []
-        lock = threading.Lock()
-        stop_at = time.perf_counter() + seconds
-        port = int(self.url.rsplit(":", 1)[1])
-
-        def poll(index: int) -> None:
-            local: list[float] = []
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            i = index
-            while time.perf_counter() < stop_at:
-                started = time.perf_counter()
-                connection.request("GET", f"/v1/fortunes/{ids[i % len(ids)]}")
-                response = connection.getresponse()
-                response.read()
-                local.append(time.perf_counter() - started)
-                if response.status != 200:
-                    raise RuntimeError(f"GET answered {response.status}")
-                if not keep_alive:
-                    connection.close()
-                i += 7
-            connection.close()
-            with lock:
-                latencies.extend(local)
-
-        threads = [threading.Thread(target=poll, args=(n,)) for n in range(8)]
-        began = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.perf_counter() - began
-        return {
-            "rps": round(len(latencies) / elapsed),
-            "p50_ms": round(statistics.median(latencies) * 1000, 2),
-            "p99_ms": round(percentile(latencies, 99) * 1000, 2),
-        }
+        return get_load(self.api.port, [f"/v1/fortunes/{i}" for i in ids], seconds, keep_alive)
 
     def settle_delay(self) -> dict[str, float]:
         """From the worker's metrics: how long finished deliveries waited for their ack to be
@@ -575,9 +428,9 @@ class Dramatiq(Celery):
 
     def worker_pid(self) -> int:
         # `dramatiq` is a supervisor process; the jobs run in its worker child.
-        children = tree(self.worker.pid or 0)[1:]
-        workers = [p for p in children if "dramatiq" in " ".join(p.cmdline())]
-        return workers[0].pid if workers else self.worker.pid or 0
+        children = descendants(self.worker.pid or 0)
+        workers = [pid for pid in children if "dramatiq" in " ".join(cmdline(pid))]
+        return workers[0] if workers else self.worker.pid or 0
 
     def worker_root_pid(self) -> int:
         return self.worker.pid or 0
@@ -687,7 +540,7 @@ def run_makespan(
 
 
 def _cpu_by_part(parts: dict[str, int]) -> dict[str, float]:
-    return {part: cpu_seconds([pid]) for part, pid in parts.items()}
+    return {part: cpu_seconds(pid) for part, pid in parts.items()}
 
 
 def _self_cpu() -> float:
@@ -697,7 +550,7 @@ def _self_cpu() -> float:
 
 def measure(
     system: System,
-    backbone: Backbone,
+    backbone: Stack,
     args: argparse.Namespace,
     bodies: list[dict[str, Any]],
     profile_dir: Path | None,
@@ -708,15 +561,15 @@ def measure(
     try:
         # warm-up: a burst through every thread of the system
         run_bursts(system, bodies[: args.concurrency], 1, args.concurrency, args.latency)
-        backbone.reset_llm()
+        backbone.llm.reset()
         burst_bodies = bodies[: args.bursts * args.concurrency]
         result.overhead_ms = run_bursts(
             system, burst_bodies, args.bursts, args.concurrency, args.latency
         )
-        calls = backbone.llm_stats()["total"]
+        calls = backbone.llm.stats()["total"]
         result.llm_calls_per_request.append(round(calls / len(burst_bodies), 3))
         for run in range(args.runs):
-            backbone.reset_llm()
+            backbone.llm.reset()
             result.load.append(load_average())
             with _profiles(system, profile_dir if run == 0 else None):
                 makespan, submitted, spent, handles = run_makespan(
@@ -725,7 +578,7 @@ def measure(
             cpu = sum(spent.values())
             for part, seconds in spent.items():
                 result.cpu_ms_by_part.setdefault(part, []).append(seconds / args.requests * 1000)
-            stats = backbone.llm_stats()
+            stats = backbone.llm.stats()
             result.llm_calls_per_request.append(round(stats["total"] / args.requests, 3))
             result.llm_max_in_flight = max(result.llm_max_in_flight, stats["maxConcurrent"])
             ideal = args.requests * args.latency / args.concurrency
@@ -749,7 +602,7 @@ def measure(
                 print(f"  GET ({mode}): {result.queries[mode]}", flush=True)
         if system.name != "direct":  # the direct pool lives in this client process
             result.rss_mb = peak_rss_mb(system.worker_pid())
-            result.rss_tree_mb = tree_rss_mb(system.worker_root_pid())
+            result.rss_tree_mb = rss_mb(system.worker_root_pid(), tree=True)
         result.description = system.describe()
     finally:
         system.stop()
@@ -797,7 +650,7 @@ def _profiles(system: System, directory: Path | None) -> Iterator[None]:
             print(f"  profile: {directory / f'{name}.svg'}", flush=True)
 
 
-def make_system(name: str, backbone: Backbone, args: argparse.Namespace) -> System:
+def make_system(name: str, backbone: Stack, args: argparse.Namespace) -> System:
     if name == "direct":
         return Direct(backbone, args.concurrency)
     if name == "cyberfortune":
@@ -814,24 +667,6 @@ def make_system(name: str, backbone: Backbone, args: argparse.Namespace) -> Syst
     if name == "dramatiq":
         return Dramatiq(backbone, args.concurrency)
     raise ValueError(name)
-
-
-@contextmanager
-def backbone_running(latency: float) -> Iterator[Backbone]:
-    workdir = Path(tempfile.mkdtemp(prefix="cf-compare-"))
-    rabbitmq = RabbitMQServer(workdir / "rabbitmq", free_port())
-    redis_server = RedisServer(workdir / "redis", free_port())
-    mongodb = SecantusDBServerProcess(workdir / "mongodb", free_port(), ttl_sweep_seconds=60)
-    llm = FakeLLMProgram(free_port(), workdir / "fake_llm.log", latency)
-    started: list[Program] = []
-    try:
-        for program in (rabbitmq, redis_server, mongodb, llm):
-            program.start()
-            started.append(program)
-        yield Backbone(workdir, rabbitmq, redis_server, mongodb, llm)
-    finally:
-        for program in reversed(started):
-            program.stop()
 
 
 # --- reporting ------------------------------------------------------------------------------------
@@ -861,7 +696,6 @@ def _rss(summary: dict[str, Any]) -> str:
 
 
 def section(results: dict[str, Measured], args: argparse.Namespace, command: str) -> str:
-    today = dt.date.today().isoformat()
     loads = "; ".join(f"{name}: {' → '.join(m.load)}" for name, m in results.items())
     described = [f"- `{name}`: {m.description}" for name, m in results.items()]
     gets = [
@@ -896,13 +730,10 @@ def section(results: dict[str, Measured], args: argparse.Namespace, command: str
     ]
     return "\n".join(
         [
-            MARK_BEGIN,
-            f"Measured {today} on this machine ({os.cpu_count()} cores, shared; "
-            f"{platform.python_implementation()} {platform.python_version()}), command "
-            f"`{command}`. Workload: {args.requests} requests submitted at once by 8 client "
-            f"threads ({args.runs} runs) and {args.bursts} bursts of {args.concurrency}; the fake "
-            f"LLM answers after {args.latency:g} s; 8 LLM calls in flight at most; birth dates, "
-            "times, topics, periods and languages vary (seeded). Ideal makespan "
+            f"{measured_on(command)} Workload: {args.requests} requests submitted at once by 8 "
+            f"client threads ({args.runs} runs) and {args.bursts} bursts of {args.concurrency}; "
+            f"the fake LLM answers after {args.latency:g} s; 8 LLM calls in flight at most; "
+            "birth dates, times, topics, periods and languages vary (seeded). Ideal makespan "
             f"{args.requests * args.latency / args.concurrency:g} s.",
             "",
             *table(results),
@@ -918,7 +749,6 @@ def section(results: dict[str, Measured], args: argparse.Namespace, command: str
             *checks,
             "",
             "![efficiency, overhead, RSS and CPU per request](benchmarks-compare.png)",
-            MARK_END,
         ]
     )
 
@@ -959,17 +789,6 @@ def plot(results: dict[str, Measured], path: Path) -> None:
     plt.close(fig)
 
 
-def write_docs(text: str) -> None:
-    path = ROOT / "docs" / "benchmarks.md"
-    doc = path.read_text()
-    if MARK_BEGIN in doc:
-        head, rest = doc.split(MARK_BEGIN, 1)
-        doc = head + text + rest.split(MARK_END, 1)[1]
-    else:
-        doc = doc.rstrip() + "\n\n## Side by side (`make bench-compare`)\n\n" + text + "\n"
-    path.write_text(doc)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--requests", type=int, default=400)
@@ -1008,7 +827,7 @@ def main() -> None:
     )
     results: dict[str, Measured] = {}
     failures: dict[str, str] = {}
-    with backbone_running(args.latency) as backbone:
+    with Stack("bench", llm_latency=args.latency) as backbone:
         for name in names:
             print(f"{name}: load average {load_average()}", flush=True)
             system = make_system(name, backbone, args)
@@ -1041,7 +860,7 @@ def main() -> None:
         sys.exit(f"failed: {', '.join(failures)} (docs not updated)")
     if args.write:
         plot(results, PLOT)
-        write_docs(text)
+        SECTION.write(text)
         print(f"docs/benchmarks.md and {PLOT.relative_to(ROOT)} updated")
 
 

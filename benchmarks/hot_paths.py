@@ -15,12 +15,13 @@ import concurrent.futures
 import datetime as dt
 import random
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+
+from common.report import percentile
 
 from fortune_core.profile import day_almanac, derive_profile
 from fortune_core.prompt import build_messages
@@ -91,9 +92,9 @@ def calendar() -> None:
 
 
 def publisher() -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dev"))
     from fortune_core.queue import Publisher, QueueMessage
-    from localservices import RabbitMQServer, free_port
+    from localservices.backends import RabbitMQServer
+    from localservices.supervisor import free_port
 
     with RabbitMQServer(Path(tempfile.mkdtemp()) / "rabbitmq", free_port()) as server:
         publisher = Publisher(server.amqp_url)
@@ -111,9 +112,9 @@ def publisher() -> None:
             list(threads.map(publish, range(400)))
         rate = 400 / (time.perf_counter() - began)
         publisher.close()
-        p99 = sorted(took)[int(0.99 * len(took))]
+        p50, p99 = statistics.median(took), percentile(took, 99)
         print(f"400 confirmed publishes from 8 threads: {rate:.0f}/s, "
-              f"p50 {statistics.median(took):.2f} ms, p99 {p99:.2f} ms")  # fmt: skip
+              f"p50 {p50:.2f} ms, p99 {p99:.2f} ms")  # fmt: skip
 
 
 def main() -> None:

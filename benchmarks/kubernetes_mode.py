@@ -22,10 +22,7 @@ Prints a Markdown section and, with --write, replaces it in docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
-import platform
 import sys
 import tempfile
 import threading
@@ -34,33 +31,30 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-for extra in (ROOT / "dev", ROOT / "tests"):
-    sys.path.insert(0, str(extra))
+import yaml
+from common import ROOT
+from common.report import DocsSection, load_average, measured_on, percentile
+from common.sampling import container_pid, rss_mb
+from e2e_cluster import Cluster, Release, install
+from fakes.fake_llm import FakeLLM
+from kubernetes import client, watch
 
-import yaml  # noqa: E402
-from e2e_cluster import Cluster, Release, install  # noqa: E402
-from fakes.fake_llm import FakeLLM  # noqa: E402
-from kubernetes import client, watch  # noqa: E402
+from controlplane import images
+from controlplane.cluster import LocalCluster
+from controlplane.network import NODE_IP, Ports
+from fortune_core.resource import GROUP, PLURAL, VERSION
+from localservices.supervisor import wait_for
 
-from controlplane import images  # noqa: E402
-from controlplane.cluster import LocalCluster  # noqa: E402
-from controlplane.network import NODE_IP, Ports  # noqa: E402
-from fortune_core.resource import GROUP, PLURAL, VERSION  # noqa: E402
-from localservices import wait_for  # noqa: E402
-
-MARK_BEGIN = "<!-- kubernetes-benchmark:begin -->"
-MARK_END = "<!-- kubernetes-benchmark:end -->"
+SECTION = DocsSection(
+    ROOT / "docs" / "benchmarks.md",
+    "kubernetes-benchmark",
+    "Kubernetes (`benchmarks/kubernetes_mode.py`)",
+)
 SPEC = {
     "profile": {"birthDate": "1990-05-17", "birthTime": "08:30", "gender": "female"},
     "topic": "career",
     "language": "en",
 }
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
 def fr(name: str, ttl: int = 3600) -> dict[str, Any]:
@@ -252,25 +246,14 @@ def measure_cr_path(release: Release, llm: FakeLLM, count: int) -> dict[str, flo
         "count": count,
         "queued_per_s": count / (last_queued - start),
         "e2e_per_s": count / (last_done - start),
-        "reconcile_p50": pct(latencies, 50),
-        "reconcile_p99": pct(latencies, 99),
+        "reconcile_p50": percentile(latencies, 50),
+        "reconcile_p99": percentile(latencies, 99),
     }
 
 
 def operator_rss_mb(release: Release) -> float:
-    local = release.cluster.local
-    assert local is not None
-    ids = [
-        c["id"]
-        for c in release.cluster.containers(release.namespace)
-        if c["metadata"]["name"] == "operator"
-    ]
-    info = json.loads(local.node.crictl("inspect", ids[0]).stdout)
-    pid = info["info"]["pid"]
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
+    """RSS of the operator's process (its container's main process)."""
+    return rss_mb(container_pid(release, "operator"))
 
 
 def count_fortune_requests(release: Release, prefix: str = "") -> int:
@@ -333,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     if os.geteuid() != 0:
         print("run as root (the local cluster's node)", file=sys.stderr)
         return 1
-    load_before = os.getloadavg()
+    load_before = load_average()
     images.build_all()
     with tempfile.TemporaryDirectory(prefix="cf-bench-") as tmp:
         work = Path(tmp)
@@ -349,8 +332,8 @@ def main(argv: list[str] | None = None) -> int:
                 steady = measure_steady(release)
         finally:
             local.down()
-    load_after = os.getloadavg()
-    section = render(
+    load_after = load_average()
+    body = render(
         cluster_figures,
         install_seconds,
         scaling,
@@ -361,16 +344,9 @@ def main(argv: list[str] | None = None) -> int:
         load_before,
         load_after,
     )
-    print(section)
+    print(SECTION.text(body))
     if args.write:
-        doc = ROOT / "docs" / "benchmarks.md"
-        text = doc.read_text()
-        if MARK_BEGIN in text:
-            head, rest = text.split(MARK_BEGIN, 1)
-            text = head + section + rest.split(MARK_END, 1)[1]
-        else:
-            text += "\n## Kubernetes (`benchmarks/kubernetes_mode.py`)\n\n" + section + "\n"
-        doc.write_text(text)
+        SECTION.write(body)
     return 0
 
 
@@ -382,10 +358,9 @@ def render(
     memory: dict[str, float],
     steady: list[int],
     args: argparse.Namespace,
-    before: tuple[float, ...],
-    after: tuple[float, ...],
+    load_before: str,
+    load_after: str,
 ) -> str:
-    load = f"load average {before[0]:.2f} before, {after[0]:.2f} after"
     rows = [
         ("`cluster up`, empty state dir → node Ready, CoreDNS serving", f"{cl['up_cold']:.1f} s"),
         ("`cluster up`, kept state dir", f"{cl['up_warm']:.1f} s"),
@@ -420,13 +395,12 @@ def render(
         ),
     ]
     table = "\n".join(f"| {a} | {b} |" for a, b in rows)
+    command = f".venv/bin/python benchmarks/kubernetes_mode.py --finished {args.finished} --write"
     return (
-        f"{MARK_BEGIN}\nMeasured {dt.date.today()} on this machine (2 cores, "
-        f"{platform.python_implementation()} {platform.python_version()}; {load}), command "
-        f"`.venv/bin/python benchmarks/kubernetes_mode.py --finished {args.finished} --write` "
-        "(as root). One-node local cluster (docs/testing.md); chart with values-local.yaml; "
-        "pool 0-4 replicas × 8, poll 1 s, scale-down delay 10 s; the fake LLM on the node "
-        "address.\n\n| measure | value |\n|---|---|\n" + table + f"\n{MARK_END}"
+        f"{measured_on(command, (load_before, load_after))} (As root.) One-node local cluster "
+        "(docs/testing.md); chart with values-local.yaml; pool 0-4 replicas × 8, poll 1 s, "
+        "scale-down delay 10 s; the fake LLM on the node address.\n\n"
+        "| measure | value |\n|---|---|\n" + table
     )
 
 

@@ -20,45 +20,21 @@ import argparse
 import datetime as dt
 import http.client
 import json
-import os
-import platform
 import random
 import statistics
-import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "dev"))
+from common import ROOT
+from common.report import DocsSection, load_average, measured_on, percentile
+from common.sampling import cpu_seconds
+from common.stack import Stack
 
-from localservices import (  # noqa: E402
-    ApiProgram,
-    RabbitMQServer,
-    RedisServer,
-    SecantusDBServerProcess,
-    free_port,
-)
+from localservices.programs import ApiProgram
+from localservices.supervisor import free_port
 
-MARK_BEGIN = "<!-- profile-flood:begin -->"
-MARK_END = "<!-- profile-flood:end -->"
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of these processes (each pid: itself and its reaped children)."""
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
-    return total / TICKS
-
-
-def _gunicorn_pids(master: int) -> list[int]:
-    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    return [master, *(int(pid) for pid in children)]
+SECTION = DocsSection(ROOT / "docs" / "benchmarks.md", "profile-flood", "Profile flood")
 
 
 def _body(rng: random.Random | None) -> bytes:
@@ -116,78 +92,42 @@ def _flood(port: int, seconds: float, distinct: bool) -> tuple[dict[int, int], l
 
 
 def run(seconds: float) -> str:
-    workdir = Path(tempfile.mkdtemp(prefix="cf-flood-"))
-    services = [
-        RabbitMQServer(workdir / "rabbitmq", free_port()),
-        RedisServer(workdir / "redis", free_port()),
-        SecantusDBServerProcess(workdir / "mongodb", free_port()),
-    ]
+    """The three cases; the Markdown section's body."""
     rows = []
-    load_before = " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    try:
-        for service in services:
-            service.start()
-        rabbitmq, redis_server, mongodb = services
-        base_env = {
-            **os.environ,
-            "RABBITMQ_URL": rabbitmq.amqp_url,  # type: ignore[attr-defined]
-            "REDIS_URL": redis_server.redis_url,  # type: ignore[attr-defined]
-            "MONGODB_URI": f"{mongodb.mongodb_uri}/flood",  # type: ignore[attr-defined]
-            "FORTUNE_LOG_LEVEL": "WARNING",
-        }
+    load_before = load_average()
+    with Stack("flood") as stack:
         cases = [
             ("no limit, distinct inputs", "0", True),
             ("limit 60/min, distinct inputs", "60", True),
             ("no limit, one repeated input", "0", False),
         ]
         for name, limit, distinct in cases:
-            env = {**base_env, "FORTUNE_PROFILE_RATE_LIMIT_PER_MINUTE": limit}
+            env = stack.env(FORTUNE_PROFILE_RATE_LIMIT_PER_MINUTE=limit)
             port = free_port()
-            with ApiProgram(port, env, workdir / "api.log", workers=1, threads=8) as api:
+            with ApiProgram(port, env, stack.workdir / "api.log", workers=1, threads=8) as api:
                 assert api.pid is not None
-                pids = _gunicorn_pids(api.pid)
-                cpu_before, wall_before = _cpu_seconds(pids), time.monotonic()
+                cpu_before, wall_before = cpu_seconds(api.pid), time.monotonic()
                 counts, polite = _flood(port, seconds, distinct)
-                cpu = _cpu_seconds(pids) - cpu_before
+                cpu = cpu_seconds(api.pid) - cpu_before
                 wall = time.monotonic() - wall_before
-            ordered = sorted(polite)
             rows.append(
                 f"| {name} | {counts.get(200, 0) / wall:.0f} | {counts.get(429, 0) / wall:.0f} "
-                f"| **{cpu / wall:.0%}** | {statistics.median(ordered) * 1000:.0f} ms / "
-                f"{ordered[int(0.99 * (len(ordered) - 1))] * 1000:.0f} ms ({len(ordered)}) |"
+                f"| **{cpu / wall:.0%}** | {statistics.median(polite) * 1000:.0f} ms / "
+                f"{percentile(polite, 99) * 1000:.0f} ms ({len(polite)}) |"
             )
-    finally:
-        for service in reversed(services):
-            service.stop()
-    load_after = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    command = f".venv/bin/python benchmarks/profile_flood.py --seconds {seconds:g} --write"
     return "\n".join(
         [
-            MARK_BEGIN,
-            f"Measured {dt.date.today().isoformat()} on this machine ({os.cpu_count()} cores, "
-            f"shared: load average {load_before} before, {load_after} after; "
-            f"{platform.python_implementation()} {platform.python_version()}), command "
-            f"`.venv/bin/python benchmarks/profile_flood.py --seconds {seconds:g} --write`. "
-            f"API: gunicorn, 1 process × 8 threads; 8 flooding client threads on the same cores "
-            f"for {seconds:g} s each case; the other client on 127.0.0.2, every 0.5 s.",
+            f"{measured_on(command, (load_before, load_average()))} API: gunicorn, 1 process × "
+            f"8 threads; 8 flooding client threads on the same cores for {seconds:g} s each "
+            "case; the other client on 127.0.0.2, every 0.5 s.",
             "",
             "| case | 200/s (flooder) | 429/s (flooder) | API CPU, share of one core | other "
             "client p50 / p99 (n) |",
             "|---|---|---|---|---|",
             *rows,
-            MARK_END,
         ]
     )
-
-
-def _write(section: str) -> None:
-    path = ROOT / "docs" / "benchmarks.md"
-    text = path.read_text()
-    if MARK_BEGIN in text:
-        head, rest = text.split(MARK_BEGIN, 1)
-        text = head + section + rest.split(MARK_END, 1)[1]
-    else:
-        text = text.rstrip() + "\n\n## Profile flood\n\n" + section + "\n"
-    path.write_text(text)
 
 
 def main() -> None:
@@ -195,10 +135,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args: Any = parser.parse_args()
-    section = run(args.seconds)
-    print(section)
+    body = run(args.seconds)
+    print(SECTION.text(body))
     if args.write:
-        _write(section)
+        SECTION.write(body)
 
 
 if __name__ == "__main__":

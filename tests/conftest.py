@@ -33,7 +33,8 @@ from e2e_cluster import WIDGET_CRD, Cluster, ServiceAccountClient  # noqa: E402
 from kubernetes import client, watch  # noqa: E402
 
 from controlplane import images  # noqa: E402
-from controlplane.cluster import LocalCluster, running_node, start_on_free_ports  # noqa: E402
+from controlplane.cluster import LocalCluster, start_on_free_ports  # noqa: E402
+from controlplane.node import running_node  # noqa: E402
 
 
 @pytest.fixture(scope="session")

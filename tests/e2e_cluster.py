@@ -21,7 +21,7 @@ if str(REPO_ROOT / "dev") not in sys.path:  # tests/conftest.py does the same
     sys.path.insert(0, str(REPO_ROOT / "dev"))
 from controlplane.binaries import binary_path  # noqa: E402
 from controlplane.cluster import LocalCluster  # noqa: E402
-from localservices import wait_for  # noqa: E402
+from localservices.supervisor import wait_for  # noqa: E402
 
 # The images `make images` builds and the cluster fixture loads into the node.
 API_IMAGE = "cyberfortune/api:dev"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -37,7 +36,9 @@ from fortune_core.status_cache import StatusCache
 from fortune_core.views import RequestView
 from fortune_worker.consumer import ExitStatus, Worker
 from fortune_worker.settings import ProviderName, SweepMode, WorkerSettings
-from localservices import Program, RabbitMQServer, RedisServer, wait_for
+from localservices.backends import RabbitMQServer, RedisServer
+from localservices.programs import WorkerProgram
+from localservices.supervisor import wait_for
 
 T = TypeVar("T")
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -225,15 +226,12 @@ def running_worker(settings: WorkerSettings) -> Iterator[Worker]:
 # --- worker processes --------------------------------------------------------------------------
 
 
-class WorkerProcess(Program):
-    """`python -m fortune_worker` with its JSON log in a file; signalled and stopped by PID."""
-
-    name = "worker"
+class WorkerProcess(WorkerProgram):
+    """A worker process (`WorkerProgram`) whose JSON log the test reads; signalled and stopped by
+    PID. `env` is its whole environment."""
 
     def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        super().__init__(
-            [sys.executable, "-m", "fortune_worker"], env=env, cwd=REPO_ROOT, log_path=log_path
-        )
+        super().__init__(env, log_path)
         self.log_path = log_path
 
     def logs(self) -> list[dict[str, Any]]:

@@ -19,7 +19,6 @@ import json
 import os
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: import `controlplane` as the package it is
@@ -28,9 +27,10 @@ if __package__ in (None, ""):  # run as a script: import `controlplane` as the p
 from controlplane import addons, images
 from controlplane.binaries import REPO_ROOT, binary_path, ensure_binaries
 from controlplane.controlplane import ControlPlane
+from controlplane.daemons import ClusterError
 from controlplane.network import BRIDGE, NODE_INTERFACE, NODE_NAME, HostNetwork, Ports, link_exists
 from controlplane.node import Node, kube_chains
-from controlplane.processes import ClusterError, wait_until
+from localservices.supervisor import ProcessError, wait_for
 
 MACHINE_LOCK = Path("/run/cyberfortune/node.json")
 BINARIES = [
@@ -55,13 +55,10 @@ class LocalCluster:
 
     def __init__(self, state_dir: Path, ports: Ports | None = None, kubeconfig: Path | None = None):
         self.state_dir = state_dir.resolve()
-        saved = self.state_dir / "ports.json"
-        if ports is None:
-            ports = Ports(**json.loads(saved.read_text())) if saved.exists() else Ports()
-        self.ports = ports
+        self.ports = ports or Ports.saved(self.state_dir) or Ports()
         self.kubeconfig = (kubeconfig or self.state_dir / "admin.kubeconfig").resolve()
         self.network = HostNetwork(self.state_dir)
-        self.plane = ControlPlane(self.state_dir, ports, self.kubeconfig)
+        self.plane = ControlPlane(self.state_dir, self.ports, self.kubeconfig)
         self.node = Node(self.plane)
 
     @property
@@ -97,7 +94,7 @@ class LocalCluster:
         ensure_binaries(BINARIES)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._claim_machine()
-        (self.state_dir / "ports.json").write_text(json.dumps(asdict(self.ports)))
+        self.ports.save(self.state_dir)
         missing_boot = [n for n in BOOT_IMAGES if n not in images.built_archives()]
         if missing_boot:
             images.build_all(missing_boot)
@@ -109,7 +106,7 @@ class LocalCluster:
         # Every add-on pod Ready again in this run: after a restart, a Deployment's status and its
         # pods' Ready conditions still say what they said before the node stopped.
         since = self.node.kubelet_started or dt.datetime.min.replace(tzinfo=dt.UTC)
-        wait_until(lambda: self._addons_ready(since), timeout, "the add-ons Ready", interval=0.25)
+        wait_for(lambda: self._addons_ready(since), timeout, "the add-ons Ready", interval=0.25)
         return time.monotonic() - start
 
     def _addons_ready(self, since: dt.datetime) -> bool:
@@ -155,14 +152,6 @@ class LocalCluster:
         return found
 
 
-def running_node(state_dir: Path) -> Node | None:
-    """The node of the cluster in `state_dir` if its containerd runs (for loading images)."""
-    if not (state_dir / "ports.json").exists():
-        return None
-    cluster = LocalCluster(state_dir)
-    return cluster.node if cluster.node.status()["containerd"] else None
-
-
 def start_on_free_ports(state_dir: Path, attempts: int = 3) -> LocalCluster:
     """Start a cluster on free ports, retrying if a port was taken between pick and bind."""
     for attempt in range(attempts):
@@ -170,7 +159,7 @@ def start_on_free_ports(state_dir: Path, attempts: int = 3) -> LocalCluster:
         try:
             cluster.up()
             return cluster
-        except ClusterError:
+        except ProcessError:  # a ClusterError too
             cluster.down()
             if attempt == attempts - 1:
                 raise
@@ -203,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     try:
         seconds = cluster.up()
-    except ClusterError as exc:
+    except ProcessError as exc:  # a ClusterError too
         print(f"cluster-up failed: {exc}", file=sys.stderr)
         return 1
     shown = os.path.relpath(cluster.kubeconfig)

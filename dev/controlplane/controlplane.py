@@ -1,7 +1,7 @@
 """The local cluster's control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler.
 
 The binaries are the Go builds cached by build.sh (pins in versions.env). Each runs with its own
-client certificate (pki.py) and is tracked by a PID file (processes.py). The API server listens on
+client certificate (pki.py) and is tracked by a PID file (daemons.py). The API server listens on
 the node address (network.py), so the host, the kubelet and every pod reach it at the same place.
 """
 
@@ -16,6 +16,7 @@ from pathlib import Path
 
 from controlplane import pki
 from controlplane.binaries import binary_path
+from controlplane.daemons import ClusterError, Daemon, RecordedDaemons
 from controlplane.network import (
     CLUSTER_CIDR,
     KUBERNETES_SERVICE_IP,
@@ -24,7 +25,6 @@ from controlplane.network import (
     SERVICE_CIDR,
     Ports,
 )
-from controlplane.processes import ClusterError, Daemon, DaemonSet, wait_until
 
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
@@ -47,7 +47,7 @@ class ControlPlane:
         self.pki = state_dir / "pki"
         self.kubeconfig = kubeconfig
         self.ports = ports
-        self.daemons = DaemonSet(state_dir)
+        self.daemons = RecordedDaemons(state_dir)
 
     @property
     def server(self) -> str:
@@ -247,10 +247,6 @@ class ControlPlane:
     def status(self) -> dict[str, int | None]:
         """PID of each component, or None if it is not running."""
         return {n: self.daemons.running(n) for n in COMPONENTS}
-
-    def wait_ready(self, timeout: float) -> None:
-        """Wait until the API server answers /readyz."""
-        wait_until(self.apiserver_ready, timeout, "kube-apiserver")
 
 
 __all__ = ["ClusterError", "ControlPlane", "get_ok"]

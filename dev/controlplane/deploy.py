@@ -21,8 +21,8 @@ if __package__ in (None, ""):  # run as a script: import `controlplane` as the p
 
 from controlplane import images
 from controlplane.binaries import REPO_ROOT, binary_path
-from controlplane.cluster import running_node
-from controlplane.processes import ClusterError
+from controlplane.daemons import ClusterError
+from controlplane.node import running_node
 
 CHART = REPO_ROOT / "charts" / "cyberfortune"
 RELEASE = NAMESPACE = "cyberfortune"

@@ -37,7 +37,8 @@ if __package__ in (None, ""):  # run as a script: import `controlplane` as the p
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from controlplane.binaries import REPO_ROOT, binary_path, cache_dir, ensure_binaries
-from controlplane.processes import ClusterError
+from controlplane.daemons import ClusterError
+from controlplane.node import Node, running_node
 
 BUILDAH = "/usr/bin/buildah"
 MMDEBSTRAP = "/usr/bin/mmdebstrap"
@@ -258,11 +259,8 @@ def qualified(ref: str) -> str:
     return f"docker.io/{ref}"
 
 
-def load_into(node: object, archives: dict[str, Path]) -> list[str]:
+def load_into(node: Node, archives: dict[str, Path]) -> list[str]:
     """Import the archives the node does not have yet into its containerd; the names imported."""
-    from controlplane.node import Node
-
-    assert isinstance(node, Node)
     record_file = node.containerd_dir / "imported.json"
     try:
         imported: dict[str, str] = json.loads(record_file.read_text())
@@ -306,8 +304,6 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         archives = build_all(args.names or None)
-        from controlplane.cluster import running_node
-
         node = running_node(args.state_dir)
         if args.tag:
             spec = IMAGES[args.names[0]]

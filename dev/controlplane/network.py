@@ -18,7 +18,7 @@ import contextlib
 import json
 import socket
 import subprocess
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 NODE_NAME = "cyberfortune-local"
@@ -32,6 +32,7 @@ SERVICE_CIDR = "10.0.0.0/24"
 KUBERNETES_SERVICE_IP = "10.0.0.1"
 DNS_SERVICE_IP = "10.0.0.10"
 CLUSTER_DOMAIN = "cluster.local"
+PORTS_FILE = "ports.json"  # in the state directory: the ports its cluster was started with
 
 # Kernel settings a node needs; the previous values are saved and restored by teardown.
 SYSCTLS = {
@@ -68,6 +69,16 @@ class Ports:
         finally:
             for s in socks:
                 s.close()
+
+    @classmethod
+    def saved(cls, state_dir: Path) -> Ports | None:
+        """The ports a cluster in `state_dir` was started with, if one was."""
+        saved = state_dir / PORTS_FILE
+        return cls(**json.loads(saved.read_text())) if saved.exists() else None
+
+    def save(self, state_dir: Path) -> None:
+        """Record these ports in `state_dir` (for `saved`)."""
+        (state_dir / PORTS_FILE).write_text(json.dumps(asdict(self)))
 
     def busy(self) -> list[int]:
         """The ports something else listens on already."""

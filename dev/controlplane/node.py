@@ -32,6 +32,7 @@ from pathlib import Path
 
 from controlplane.binaries import binary_path
 from controlplane.controlplane import ControlPlane, get_ok
+from controlplane.daemons import ClusterError, Daemon, RecordedDaemons
 from controlplane.network import (
     CLUSTER_CIDR,
     CLUSTER_DOMAIN,
@@ -39,9 +40,10 @@ from controlplane.network import (
     NODE_IP,
     NODE_NAME,
     POD_CIDR,
+    Ports,
     cni_config,
 )
-from controlplane.processes import ClusterError, Daemon, DaemonSet, alive, stop_pid, wait_until
+from localservices.supervisor import stop_pid, wait_for
 
 CONTAINERD = "/usr/bin/containerd"
 CTR = "/usr/bin/ctr"
@@ -122,7 +124,7 @@ class Node:
     def __init__(self, plane: ControlPlane) -> None:
         self.plane = plane
         self.state_dir = plane.state_dir
-        self.daemons = DaemonSet(self.state_dir)
+        self.daemons = RecordedDaemons(self.state_dir)
         self.containerd_dir = self.state_dir / "containerd"
         self.socket = self.containerd_dir / "containerd.sock"
         self.kubelet_dir = self.state_dir / "kubelet"
@@ -333,7 +335,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         if self.daemons.start(kubelet, timeout):
             self.kubelet_started = before
         self.daemons.start(kube_proxy, timeout)
-        wait_until(self.node_ready, timeout, f"node {NODE_NAME} Ready", interval=0.25)
+        wait_for(self.node_ready, timeout, f"node {NODE_NAME} Ready", interval=0.25)
 
     def status(self) -> dict[str, int | None]:
         """PID of each node daemon, or None if it is not running."""
@@ -377,7 +379,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     def _kill_leftover_shims(self, timeout: float) -> None:
         """containerd shims outlive containerd by design: stop ours (started with our socket)."""
         for pid, exe in self.shims():
-            stop_pid(pid, exe, timeout)
+            stop_pid(pid, timeout, exe=exe)
 
     def mounts(self) -> list[str]:
         """Mount points under the state directory."""
@@ -419,12 +421,12 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
                 if link.is_symlink() and os.readlink(link).startswith(logs):
                     link.unlink()
 
-    def wipe(self) -> None:
-        """Delete the node's state (containers, images, pods); only after down()."""
-        if any(self.status().values()):
-            raise ClusterError("node is running: stop it first")
-        for path in (self.containerd_dir, self.kubelet_dir, self.state_dir / "pod-logs"):
-            shutil.rmtree(path, ignore_errors=True)
 
-
-__all__ = ["PAUSE_IMAGE", "Node", "alive"]
+def running_node(state_dir: Path) -> Node | None:
+    """The node of the cluster in `state_dir` if its containerd runs (for loading images)."""
+    state_dir = state_dir.resolve()
+    ports = Ports.saved(state_dir)
+    if ports is None:
+        return None
+    node = Node(ControlPlane(state_dir, ports, state_dir / "admin.kubeconfig"))
+    return node if node.status()["containerd"] else None

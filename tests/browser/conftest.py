@@ -13,9 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,14 +22,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
-from localservices import (
-    RabbitMQServer,
-    RedisServer,
-    SecantusDBServerProcess,
-    free_port,
-    http_json,
-    wait_for,
-)
+from localservices.backends import RabbitMQServer, RedisServer, SecantusDBServerProcess
+from localservices.jsonhttp import http_json
+from localservices.programs import ApiProgram, WorkerProgram
+from localservices.supervisor import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 MINIAPP = ROOT / "miniapp"
@@ -68,42 +62,15 @@ def h5_dir() -> Path:
 
 
 @dataclass
-class ChildProcess:
-    """A process of ours with its log in a file, stopped by PID."""
-
-    args: list[str]
-    env: dict[str, str]
-    log: Path
-    process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        handle = self.log.open("ab")
-        self.process = subprocess.Popen(
-            self.args, env=self.env, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=handle,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        handle.close()
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.kill(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(40)
-        except subprocess.TimeoutExpired:
-            os.kill(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
-
-
-@dataclass
 class Stack:
     """The running stack: the API's base URL, the worker's controls, and the one other origin
     the API allows by CORS (for a copy of the app served elsewhere)."""
 
     base_url: str
-    worker: ChildProcess
+    env: dict[str, str]
     logs: Path
     cors_origin: str
+    worker: WorkerProgram | None = None
     starts: int = field(default=0)
 
     @property
@@ -111,16 +78,19 @@ class Stack:
         return f"{self.base_url}/app/"
 
     def start_worker(self) -> None:
-        if self.worker.process is not None and self.worker.process.poll() is None:
+        if self.worker is not None and self.worker.running():
             return
-        self.worker.log = self.logs / f"worker-{self.starts}.log"
+        log = self.logs / f"worker-{self.starts}.log"
         self.starts += 1
-        self.worker.start()
-        log = self.worker.log
-        wait_for(lambda: b'"consuming ' in log.read_bytes(), 60, f"the worker (log {log})")
+
+        def consuming() -> bool:
+            return b'"consuming ' in log.read_bytes()
+
+        self.worker = WorkerProgram(self.env, log, ready=consuming, stop_timeout=40).start()
 
     def stop_worker(self) -> None:
-        self.worker.stop()
+        if self.worker is not None:
+            self.worker.stop()
 
     def status_of(self, request_id: str) -> str:
         code, body = http_json("GET", f"{self.base_url}/v1/fortunes/{request_id}")
@@ -151,25 +121,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, h5_dir: Path) -> Iterator[St
             "FORTUNE_CORS_ORIGINS": cors_origin,
             "PROMETHEUS_MULTIPROC_DIR": str(logs / "prometheus"),
         }
-        port = free_port()
-        api = ChildProcess(
-            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-             "--threads", "4", "fortune_api.app:create_app()"],
-            env, logs / "api.log",
-        )  # fmt: skip
-        api.start()
-        services.callback(api.stop)
-        base = f"http://127.0.0.1:{port}"
-
-        def ready() -> bool:
-            try:
-                return http_json("GET", f"{base}/readyz")[0] == 200
-            except OSError:
-                return False
-
-        wait_for(ready, 60, f"the API to be ready (log {logs / 'api.log'})")
-        worker = ChildProcess([sys.executable, "-m", "fortune_worker"], env, logs / "worker.log")
-        running = Stack(base, worker, logs, cors_origin)
+        api = services.enter_context(ApiProgram(free_port(), env, logs / "api.log"))
+        running = Stack(api.url, env, logs, cors_origin)
         services.callback(running.stop_worker)
         running.start_worker()
         yield running

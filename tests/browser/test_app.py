@@ -25,7 +25,7 @@ from PIL import Image
 from playwright.sync_api import Browser, Page, Request, Response, Route, expect
 
 from fortune_core.ids import new_request_id
-from localservices import http_json
+from localservices.jsonhttp import http_json
 
 pytestmark = pytest.mark.browser
 BIRTH = {"name": "小满", "birthDate": "1990-05-17", "birthTime": "08:30"}

@@ -24,7 +24,8 @@ from test_render import COMPONENTS, VALUE_SETS, skaffold, value_args
 
 from controlplane.binaries import binary_path, ensure_binaries, fetched_file
 from controlplane.network import NODE_IP
-from localservices import http_json, wait_for
+from localservices.jsonhttp import http_json
+from localservices.supervisor import wait_for
 
 pytestmark = pytest.mark.chart
 

@@ -20,7 +20,7 @@ from e2e_cluster import (
 )
 from kubernetes import client, watch
 
-from localservices import wait_for
+from localservices.supervisor import wait_for
 
 pytestmark = pytest.mark.e2e
 

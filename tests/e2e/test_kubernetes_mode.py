@@ -23,7 +23,7 @@ from kubernetes import client, watch
 
 from controlplane.network import NODE_IP
 from fortune_core.resource import GROUP, PLURAL, VERSION, resource_name
-from localservices import wait_for
+from localservices.supervisor import wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -32,7 +32,7 @@ from kubernetes import client, watch
 
 from fortune_core.profile import derive_profile
 from fortune_core.request import BirthProfile
-from localservices import wait_for
+from localservices.supervisor import wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -25,7 +25,8 @@ from worker_testing import Stack, WorkerProcess
 from fortune_core.queue import Publisher
 from fortune_core.records import connect_records, disconnect_records
 from fortune_core.status_cache import StatusCache
-from localservices import RabbitMQServer, RedisServer, SecantusDBServerProcess, free_port
+from localservices.backends import RabbitMQServer, RedisServer, SecantusDBServerProcess
+from localservices.supervisor import free_port
 
 
 @pytest.fixture(scope="session")

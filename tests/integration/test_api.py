@@ -24,7 +24,7 @@ from fortune_core.lifecycle import Claim, Lifecycle, message_of
 from fortune_core.queue import Publisher, requests_queue
 from fortune_core.records import disconnect_records, get_record
 from fortune_core.status_cache import StatusCache, cache_key
-from localservices import wait_for
+from localservices.supervisor import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -480,7 +480,7 @@ def test_status_and_result_expire_together_then_410(settings: ApiSettings) -> No
     """With a 3 s retention: MongoDB's TTL sweep and Redis's expiry both drop the request, and
     its id then answers 410 (the id's own timestamp tells its age)."""
     from fortune_core.records import FortuneRecord
-    from localservices import wait_for
+    from localservices.supervisor import wait_for
 
     short = replace(settings, core=replace(settings.core, retention_seconds=3))
     with api_client(short) as client:
@@ -607,7 +607,7 @@ def test_error_bodies_carry_no_backend_details(
 def test_moving_window_rate_limit(redis_server: Any) -> None:
     """A client over its limit is refused until its oldest call leaves the window."""
     from fortune_api.rate_limits import RateLimiter
-    from localservices import wait_for
+    from localservices.supervisor import wait_for
 
     client = redis.Redis.from_url(redis_server.redis_url)
     hour = RateLimiter(client, window_seconds=3600)  # long enough that no call leaves it here

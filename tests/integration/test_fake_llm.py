@@ -14,7 +14,8 @@ import requests
 from fakes.fake_llm import FakeLLM
 
 from fortune_core.result import FortuneContent, content_json_schema
-from localservices import FakeLLMProgram, free_port, wait_for
+from localservices.programs import FakeLLMProgram
+from localservices.supervisor import free_port, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -50,14 +50,9 @@ from fortune_core.status import Status
 from fortune_core.status_cache import StatusCache
 from fortune_core.sweep import STANDALONE_SCOPE, Sweep
 from fortune_worker.settings import SweepMode, WorkerSettings
-from localservices import (
-    ApiProgram,
-    RabbitMQServer,
-    RedisServer,
-    SecantusDBServerProcess,
-    free_port,
-    wait_for,
-)
+from localservices.backends import RabbitMQServer, RedisServer, SecantusDBServerProcess
+from localservices.programs import ApiProgram
+from localservices.supervisor import free_port, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from localservices import ApiProgram, free_port
+from localservices.programs import ApiProgram
+from localservices.supervisor import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 

@@ -4,7 +4,6 @@ RabbitMQ, Redis and SecantusDB, including broker and cache restarts."""
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,11 +13,12 @@ import redis
 
 from fortune_core.result import FortuneResult
 from fortune_core.status_cache import cache_key
-from localservices import Program, RabbitMQServer, RedisServer, api_program, free_port, wait_for
-from localservices import http_json as http
+from localservices.backends import RabbitMQServer, RedisServer
+from localservices.jsonhttp import http_json as http
+from localservices.programs import ApiProgram, WorkerProgram
+from localservices.supervisor import Program, free_port, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
-ROOT = Path(__file__).resolve().parents[2]
 BODY: dict[str, Any] = {
     "profile": {"birthDate": "1990-05-17", "birthTime": "08:30", "name": "小满"},
     "topic": "wealth",
@@ -50,14 +50,12 @@ def start(env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., Any]]:
         child_env = {**env, **overrides}
         log = tmp_path / f"{kind}-{len(started)}.log"
         if kind == "api":
-            program = api_program(free_port(), child_env, log)
+            program = ApiProgram(free_port(), child_env, log)
             started.append(program.start())
             return program.url
-        worker = Program(
-            [sys.executable, "-m", "fortune_worker"],
-            ready=lambda: b'"consuming ' in log.read_bytes(),
-            env=child_env, cwd=ROOT, log_path=log, stop_timeout=40,
-        )  # fmt: skip
+        worker = WorkerProgram(
+            child_env, log, ready=lambda: b'"consuming ' in log.read_bytes(), stop_timeout=40
+        )
         started.append(worker.start())
         return worker
 

@@ -9,7 +9,7 @@ import pika
 import pytest
 
 from fortune_core.queue import Publisher, QueueMessage, requests_queue
-from localservices import RabbitMQServer
+from localservices.backends import RabbitMQServer
 
 pytestmark = pytest.mark.integration
 

@@ -17,19 +17,12 @@ import pytest
 import redis
 from pymongo.database import Database
 
-from localservices import (
-    Program,
-    RabbitMQServer,
-    RedisServer,
-    SecantusDBServerProcess,
-    ServiceError,
-    free_port,
-    wait_for,
-)
+from localservices.backends import RabbitMQServer, RedisServer, SecantusDBServerProcess
+from localservices.supervisor import ProcessError, Program, free_port, wait_for
 
 pytestmark = pytest.mark.integration
 
-LOCALSERVICES = Path(__file__).resolve().parents[2] / "dev" / "localservices.py"
+LOCALSERVICES = Path(__file__).resolve().parents[2] / "dev" / "localservices"
 
 
 def _publish_persistent(
@@ -193,7 +186,7 @@ def test_secantusdb_keeps_data_across_restart_and_crash(
 
 def test_start_names_a_port_that_is_taken(redis_server: RedisServer, tmp_path: Path) -> None:
     second = RedisServer(tmp_path, redis_server.port)
-    with pytest.raises(ServiceError, match=f"port {redis_server.port} .* already in use"):
+    with pytest.raises(ProcessError, match=f"port {redis_server.port} .* already in use"):
         second.start()
     assert second.pid is None
 

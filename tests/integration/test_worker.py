@@ -40,7 +40,8 @@ from fortune_core.request import validate_request
 from fortune_core.status import ACTIVE, Status
 from fortune_worker.consumer import ExitStatus
 from fortune_worker.llm_leases import LlmLeases
-from localservices import Program, RabbitMQServer, RedisServer, free_port, wait_for
+from localservices.backends import RabbitMQServer, RedisServer
+from localservices.supervisor import Program, free_port, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

@@ -77,19 +77,21 @@ from fortune_core.almanac_terms import (
     ZHI_XING_EN,
     relevance,
 )
-from fortune_core.profile import (
+from fortune_core.ganzhi import (
     BRANCHES,
     ELEMENT_ZH,
     STEMS,
+    branch_element,
+    stem_element,
+    ten_god,
+)
+from fortune_core.profile import (
     TEN_GOD_EN,
     ZODIAC_EN,
     DayAlmanac,
     DerivedProfile,
-    branch_element,
     day_almanac,
     derive_profile,
-    stem_element,
-    ten_god,
 )
 from fortune_core.request import FortuneRequest, Gender, Language, Period, Topic
 from fortune_core.result import ASPECTS, FortuneResult

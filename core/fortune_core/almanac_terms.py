@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fortune_core.profile import BRANCHES, STEMS
+from fortune_core.ganzhi import BRANCHES, STEMS
 
 
 @dataclass(frozen=True)

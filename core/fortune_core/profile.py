@@ -16,24 +16,28 @@ from zoneinfo import ZoneInfo
 
 from lunar_python import Solar
 from lunar_python.util.LunarUtil import LunarUtil
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
 from fortune_core import lunar_years
+from fortune_core.facts import Fact
+from fortune_core.ganzhi import (
+    BRANCHES,
+    CONTROLS,
+    ELEMENTS,
+    GENERATES,
+    branch_element,
+    hidden_stems,
+    is_yang,
+    kong_wang,
+    na_yin,
+    stem_element,
+    ten_god,
+)
 from fortune_core.request import BirthProfile, Gender
 
 lunar_years.install()
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))  # the calendar tables (solar terms) are in UTC+8
-
-STEMS = "甲乙丙丁戊己庚辛壬癸"
-BRANCHES = "子丑寅卯辰巳午未申酉戌亥"
-ELEMENTS = ("wood", "fire", "earth", "metal", "water")
-ELEMENT_ZH = {"wood": "木", "fire": "火", "earth": "土", "metal": "金", "water": "水"}
-ELEMENT_FROM_ZH = {zh: en for en, zh in ELEMENT_ZH.items()}
-#: element → the element it generates (生) and the one it controls (克)
-GENERATES = {"wood": "fire", "fire": "earth", "earth": "metal", "metal": "water", "water": "wood"}
-CONTROLS = {"wood": "earth", "earth": "water", "water": "fire", "fire": "metal", "metal": "wood"}
 
 ZODIAC_EN = {
     "鼠": "Rat",
@@ -106,16 +110,12 @@ class ZiHourConvention(StrEnum):
     SAME_DAY = "same-day"
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
-
-
-class Names(_Out):
+class Names(Fact):
     zh: str
     en: str
 
 
-class TimeBasis(_Out):
+class TimeBasis(Fact):
     """How the clock time became the time the pillars are computed from."""
 
     hour_known: bool
@@ -136,7 +136,7 @@ class TimeBasis(_Out):
     ambiguous: bool = False
 
 
-class Pillar(_Out):
+class Pillar(Fact):
     """One pillar: stem + branch with what derives from them."""
 
     ganzhi: str
@@ -153,7 +153,7 @@ class Pillar(_Out):
     kong_wang: str
 
 
-class Strength(_Out):
+class Strength(Fact):
     level: str = Field(description="strong, balanced or weak")
     support: float
     total: float
@@ -161,14 +161,14 @@ class Strength(_Out):
     season: str = Field(description="State of the day master's element in the month: 旺相休囚死")
 
 
-class Bazi(_Out):
+class Bazi(Fact):
     year: str
     month: str
     day: str
     hour: str | None
 
 
-class LunarDate(_Out):
+class LunarDate(Fact):
     year: int
     month: int
     day: int
@@ -176,7 +176,7 @@ class LunarDate(_Out):
     text: str
 
 
-class DerivedProfile(_Out):
+class DerivedProfile(Fact):
     """The derived profile served by `POST /v1/profiles` and given to the LLM as data."""
 
     name: str | None
@@ -205,7 +205,7 @@ class DerivedProfile(_Out):
         return self.model_dump(mode="json", by_alias=True)
 
 
-class DayAlmanac(_Out):
+class DayAlmanac(Fact):
     """The almanac (黄历) of one day."""
 
     date: str
@@ -324,27 +324,9 @@ def _lunar_at(moment: dt.datetime) -> Any:
     ).getLunar()
 
 
-def stem_element(stem: str) -> str:
-    return ELEMENT_FROM_ZH[LunarUtil.WU_XING_GAN[stem]]
-
-
-def branch_element(branch: str) -> str:
-    return ELEMENT_FROM_ZH[LunarUtil.WU_XING_ZHI[branch]]
-
-
-def ten_god(day_master: str, stem: str) -> str:
-    """十神 of `stem` relative to the day master."""
-    return str(LunarUtil.SHI_SHEN[day_master + stem])
-
-
-def kong_wang(ganzhi: str) -> str:
-    """空亡 branches of the decade (旬) the pillar belongs to."""
-    return str(LunarUtil.getXunKong(ganzhi))
-
-
 def _pillar(ganzhi: str, day_master: str, is_day: bool) -> Pillar:
     stem, branch = ganzhi[0], ganzhi[1]
-    hidden = list(LunarUtil.ZHI_HIDE_GAN[branch])
+    hidden = hidden_stems(branch)
     return Pillar(
         ganzhi=ganzhi,
         stem=stem,
@@ -354,7 +336,7 @@ def _pillar(ganzhi: str, day_master: str, is_day: bool) -> Pillar:
         hidden_stems=hidden,
         ten_god=None if is_day else ten_god(day_master, stem),
         hidden_ten_gods=[ten_god(day_master, h) for h in hidden],
-        na_yin=str(LunarUtil.NAYIN[ganzhi]),
+        na_yin=na_yin(ganzhi),
         kong_wang=kong_wang(ganzhi),
     )
 
@@ -518,7 +500,7 @@ def derive_profile(
         five_elements_weighted=weighted,
         day_master=day_master,
         day_master_element=stem_element(day_master),
-        day_master_yin_yang="yang" if STEMS.index(day_master) % 2 == 0 else "yin",
+        day_master_yin_yang="yang" if is_yang(day_master) else "yin",
         strength=strength,
         favourable_elements=good,
         unfavourable_elements=[e for e in ELEMENTS if e not in good],

@@ -93,6 +93,7 @@ from fortune_core.profile import (
     day_almanac,
     derive_profile,
 )
+from fortune_core.relations import STEM_COMBINES, TRINES, branch_relations
 from fortune_core.request import FortuneRequest, Gender, Language, Period, Topic
 from fortune_core.result import ASPECTS, FortuneResult
 
@@ -102,21 +103,6 @@ MODEL = "almanac-1"
 BASE_SCORE = 60.0
 MIN_SCORE = 20
 MAX_SCORE = 98
-
-# --- relations between branches (地支): conventions in docs/almanac.md ---------------------------
-
-_CLASH = {frozenset(p) for p in ("子午", "丑未", "寅申", "卯酉", "辰戌", "巳亥")}
-_COMBINE = {frozenset(p) for p in ("子丑", "寅亥", "卯戌", "辰酉", "巳申", "午未")}
-_HARM = {frozenset(p) for p in ("子未", "丑午", "寅巳", "卯辰", "申亥", "酉戌")}
-_BREAK = {frozenset(p) for p in ("子酉", "卯午", "巳申", "寅亥", "丑辰", "未戌")}
-_PUNISH = {frozenset(p) for p in ("寅巳", "巳申", "申寅", "丑戌", "戌未", "未丑", "子卯")}
-_SELF_PUNISH = set("辰午酉亥")
-#: 三合 trines and the element of the frame they form
-TRINES: dict[str, str] = {"申子辰": "water", "亥卯未": "wood", "寅午戌": "fire", "巳酉丑": "metal"}
-_STEM_COMBINE = {frozenset(p) for p in ("甲己", "乙庚", "丙辛", "丁壬", "戊癸")}
-
-#: order in which relation kinds are reported
-RELATION_KINDS = ("same", "clash", "punish", "harm", "break", "combine", "trine")
 
 # --- score tables -------------------------------------------------------------------------------
 
@@ -266,33 +252,6 @@ class Analysis:
     avoid_almanac: DayAlmanac | None = None  # week: the worst day, whose 忌 are listed
 
 
-def branch_relations(first: str, second: str) -> tuple[str, ...]:
-    """Relation kinds between two earthly branches, in `RELATION_KINDS` order.
-
-    ``same`` (the same branch, 伏吟/值), ``clash`` 六冲, ``punish`` 相刑 (including 自刑 of
-    辰午酉亥 with themselves), ``harm`` 六害, ``break`` 六破, ``combine`` 六合, ``trine`` two
-    branches of one 三合 trine.
-    """
-    found: set[str] = set()
-    pair = frozenset((first, second))
-    if first == second:
-        found.add("same")
-        if first in _SELF_PUNISH:
-            found.add("punish")
-    else:
-        checks = (
-            ("clash", _CLASH),
-            ("punish", _PUNISH),
-            ("harm", _HARM),
-            ("break", _BREAK),
-            ("combine", _COMBINE),
-        )
-        found.update(kind for kind, table in checks if pair in table)
-        if any(first in trine and second in trine for trine in TRINES):
-            found.add("trine")
-    return tuple(kind for kind in RELATION_KINDS if kind in found)
-
-
 def tai_sui_relations(birth_year_branch: str, year_branch: str) -> tuple[str, ...]:
     """How a birth year branch stands to the year's 太岁 (the year branch): 值 (same), 冲, 刑,
     害, 破, 合, 三合; empty when there is no special tie."""
@@ -348,7 +307,7 @@ def read_pillar(profile: DerivedProfile, ganzhi: str, skip_year_palace: bool) ->
         if branch in trine and others <= natal_branches:
             full.append(element)
             _add_all(deltas, FULL_TRINE_BONUS)
-    combines = frozenset((stem, profile.day_master)) in _STEM_COMBINE
+    combines = frozenset((stem, profile.day_master)) in STEM_COMBINES
     if combines:
         deltas["love"] += STEM_COMBINE_LOVE
     return PillarReading(

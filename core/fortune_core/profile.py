@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
@@ -18,7 +19,9 @@ from lunar_python import Solar
 from lunar_python.util.LunarUtil import LunarUtil
 from pydantic import Field
 
-from fortune_core import lunar_years
+from fortune_core import boundaries, lunar_years
+from fortune_core.boundaries import BoundaryWarning
+from fortune_core.eight_char import Palaces, eight_char, growth_phase, growth_phases, palaces
 from fortune_core.facts import Fact
 from fortune_core.ganzhi import (
     BRANCHES,
@@ -33,7 +36,10 @@ from fortune_core.ganzhi import (
     stem_element,
     ten_god,
 )
+from fortune_core.luck import DaYun, LuckAt, QiYunConvention, da_yun, luck_at
+from fortune_core.relations import Relation, relations
 from fortune_core.request import BirthProfile, Gender
+from fortune_core.shensha import ShenSha, ShenShaSchool, shen_sha
 
 lunar_years.install()
 
@@ -110,6 +116,24 @@ class ZiHourConvention(StrEnum):
     SAME_DAY = "same-day"
 
 
+#: a birth this many minutes or less from a 节 or 23:00/00:00 gets a boundary warning
+BOUNDARY_MINUTES = 30
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """The selectable conventions of a derivation (docs/domain.md; set by environment variables
+    read in `fortune_core.settings`)."""
+
+    zi_hour: ZiHourConvention = ZiHourConvention.NEXT_DAY
+    qi_yun: QiYunConvention = QiYunConvention.MINUTES
+    shen_sha: ShenShaSchool = ShenShaSchool.TANYUAN
+    boundary_minutes: int = BOUNDARY_MINUTES
+
+
+DEFAULT_CONVENTIONS = Conventions()
+
+
 class Names(Fact):
     zh: str
     en: str
@@ -151,6 +175,12 @@ class Pillar(Fact):
     hidden_ten_gods: list[str]
     na_yin: str
     kong_wang: str
+    xing_yun: str | None = Field(
+        default=None, description="星运: the day master's growth phase (十二长生) at this branch"
+    )
+    zi_zuo: str | None = Field(
+        default=None, description="自坐: this pillar's own stem's growth phase at its branch"
+    )
 
 
 class Strength(Fact):
@@ -200,6 +230,19 @@ class DerivedProfile(Fact):
     kong_wang: str = Field(description="空亡 of the day pillar's decade (旬)")
     time: TimeBasis
     notes: list[str]
+    palaces: Palaces | None = Field(default=None, description="胎元, 胎息, 命宫, 身宫")
+    da_yun: DaYun | None = Field(
+        default=None, description="大运 with its 起运 (None without a gender; notes say why)"
+    )
+    relations: list[Relation] = Field(
+        default_factory=list, description="Relations between the chart's pillars"
+    )
+    shen_sha: ShenSha | None = Field(default=None, description="神煞 and the school of its tables")
+    boundaries: list[BoundaryWarning] = Field(
+        default_factory=list,
+        description="Pillars (or 起运) that would change if the birth were a few minutes across a "
+        "节 or 23:00/00:00",
+    )
 
     def to_json_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
@@ -413,64 +456,160 @@ def _local_mean_time(birth: BirthProfile) -> bool:
     return civil.tzname() == "LMT"
 
 
+def _day_and_hour(local: dt.datetime, convention: ZiHourConvention) -> tuple[str, str]:
+    """Day and hour pillars at a local (standard or true solar) time."""
+    lunar = _lunar_at(local)
+    if convention == ZiHourConvention.NEXT_DAY:
+        return lunar.getDayInGanZhiExact(), lunar.getTimeInGanZhi()
+    return lunar.getDayInGanZhiExact2(), lunar.getTimeInGanZhi()
+
+
+def _terms_around(lunar: Any) -> list[tuple[str, dt.datetime]]:
+    """The 节 before and after a `Lunar`'s moment, as naive Beijing times."""
+    found = []
+    for term in (lunar.getPrevJie(), lunar.getNextJie()):
+        solar = term.getSolar()
+        found.append((term.getName(), dt.datetime.fromisoformat(solar.toYmdHms())))
+    return found
+
+
+def _qi_yun_text(decades: DaYun | None) -> str:
+    if decades is None:
+        return "-"
+    start = decades.start
+    direction = "forward" if decades.forward else "backward"
+    return f"{start.years}y{start.months}m{start.days}d {direction}"
+
+
+def _boundary_warnings(
+    birth: BirthProfile,
+    conventions: Conventions,
+    local: dt.datetime,
+    beijing: dt.datetime,
+    actual: dict[str, str],
+    instant: Any,
+) -> list[BoundaryWarning]:
+    """Warnings for a 节 or 23:00/00:00 within `conventions.boundary_minutes` of the birth."""
+
+    def facts_at(shift: dt.timedelta) -> dict[str, str]:
+        moved = _lunar_at(beijing + shift)
+        day, hour = _day_and_hour(local + shift, conventions.zi_hour)
+        facts = {
+            "year": moved.getYearInGanZhiExact(),
+            "month": moved.getMonthInGanZhiExact(),
+            "day": day,
+            "hour": hour,
+        }
+        if "qiYun" in actual:
+            chart = eight_char(moved, day, hour)
+            decades = da_yun(chart, birth.gender, conventions.qi_yun, True, count=1)
+            facts["qiYun"] = _qi_yun_text(decades)
+        return facts
+
+    return boundaries.warnings(
+        local, beijing, _terms_around(instant), conventions.boundary_minutes, facts_at, actual
+    )
+
+
+def _time_notes(birth: BirthProfile, basis: TimeBasis) -> list[str]:
+    """What the profile says about how the clock time was read."""
+    notes = []
+    if basis.daylight_saving_minutes:
+        notes.append(
+            f"daylight saving time in force: clock time moved back "
+            f"{basis.daylight_saving_minutes} min to standard time"
+        )
+    if basis.ambiguous:
+        notes.append(
+            "the clock time occurred twice (end of daylight saving); the first "
+            "(daylight) one was used"
+        )
+    if basis.true_solar:
+        notes.append("true solar time used for the day and hour pillars")
+    if _local_mean_time(birth):
+        notes.append(
+            f"before standard time in {birth.timezone}: the clock time was read as that "
+            f"zone's local mean time (UTC{basis.utc_offset}); give longitude for the birth "
+            "place's own solar time"
+        )
+    return notes
+
+
+def _unknown_hour_notes(solar_day: dt.date) -> list[str]:
+    notes = ["birth hour unknown: no hour pillar; year and month pillars taken at noon"]
+    day_prev = _lunar_at(dt.datetime.combine(solar_day, dt.time(0, 0)))
+    day_next = _lunar_at(dt.datetime.combine(solar_day, dt.time(23, 59)))
+    if (day_prev.getMonthInGanZhiExact(), day_prev.getYearInGanZhiExact()) != (
+        day_next.getMonthInGanZhiExact(),
+        day_next.getYearInGanZhiExact(),
+    ):
+        notes.append(
+            "a solar term (节) begins on the birth date: without the hour the month "
+            "pillar (and maybe the year pillar) is uncertain"
+        )
+    return notes
+
+
+def _pillars(ganzhis: dict[str, str], chart: Any, instant: Any) -> dict[str, Pillar | None]:
+    """The four pillars (hour None when unknown) with their 星运 and 自坐."""
+    day_master = ganzhis["day"][0]
+    phases = growth_phases(chart)
+    pillars: dict[str, Pillar | None] = dict.fromkeys(("year", "month", "day", "hour"))
+    for key, ganzhi in ganzhis.items():
+        pillars[key] = _pillar(ganzhi, day_master, key == "day").model_copy(
+            update={
+                "xing_yun": phases[key],
+                "zi_zuo": growth_phase(ganzhi[0], ganzhi[1], instant),
+            }
+        )
+    return pillars
+
+
+def _decades(
+    birth: BirthProfile, chart: Any, convention: QiYunConvention, hour_known: bool, notes: list[str]
+) -> DaYun | None:
+    """The 大运 (None without a gender), noting why there is none or why it is approximate."""
+    if birth.gender == Gender.UNSPECIFIED:
+        notes.append(
+            "no gender given: 大运 runs forward for 阳男阴女 and backward for 阴男阳女, so there "
+            "is no daYun without one"
+        )
+        return None
+    if not hour_known:
+        notes.append(
+            "birth hour unknown: 起运 measured from noon, so it may be off by up to two "
+            "months either way (12 hours of the interval)"
+        )
+    return da_yun(chart, birth.gender, convention, exact=hour_known)
+
+
 def derive_profile(
-    birth: BirthProfile, convention: ZiHourConvention = ZiHourConvention.NEXT_DAY
+    birth: BirthProfile, conventions: Conventions | ZiHourConvention = DEFAULT_CONVENTIONS
 ) -> DerivedProfile:
-    """Derive the full profile from validated birth input."""
+    """Derive the full profile from validated birth input (`conventions`: a `ZiHourConvention`
+    alone keeps the defaults of the other conventions)."""
+    if isinstance(conventions, ZiHourConvention):
+        conventions = Conventions(zi_hour=conventions)
+    convention = conventions.zi_hour
     notes: list[str] = []
     basis, local, beijing = resolve_time(birth, convention)
     solar_day = birth.solar_birth_date()
     if local is None or beijing is None:
-        noon = dt.datetime.combine(solar_day, dt.time(12, 0))
-        year_month_lunar = day_lunar = _lunar_at(noon)
-        notes.append("birth hour unknown: no hour pillar; year and month pillars taken at noon")
-        day_prev = _lunar_at(dt.datetime.combine(solar_day, dt.time(0, 0)))
-        day_next = _lunar_at(dt.datetime.combine(solar_day, dt.time(23, 59)))
-        if (day_prev.getMonthInGanZhiExact(), day_prev.getYearInGanZhiExact()) != (
-            day_next.getMonthInGanZhiExact(),
-            day_next.getYearInGanZhiExact(),
-        ):
-            notes.append(
-                "a solar term (节) begins on the birth date: without the hour the month "
-                "pillar (and maybe the year pillar) is uncertain"
-            )
-        day_ganzhi = day_lunar.getDayInGanZhiExact2()
-        hour_ganzhi = None
+        year_month_lunar = _lunar_at(dt.datetime.combine(solar_day, dt.time(12, 0)))
+        day_ganzhi, hour_ganzhi = year_month_lunar.getDayInGanZhiExact2(), None
+        notes += _unknown_hour_notes(solar_day)
     else:
         year_month_lunar = _lunar_at(beijing)
-        day_lunar = _lunar_at(local)
-        if convention == ZiHourConvention.NEXT_DAY:
-            day_ganzhi = day_lunar.getDayInGanZhiExact()
-        else:
-            day_ganzhi = day_lunar.getDayInGanZhiExact2()
-        hour_ganzhi = day_lunar.getTimeInGanZhi()
-        if basis.daylight_saving_minutes:
-            notes.append(
-                f"daylight saving time in force: clock time moved back "
-                f"{basis.daylight_saving_minutes} min to standard time"
-            )
-        if basis.ambiguous:
-            notes.append(
-                "the clock time occurred twice (end of daylight saving); the first "
-                "(daylight) one was used"
-            )
-        if basis.true_solar:
-            notes.append("true solar time used for the day and hour pillars")
-        if _local_mean_time(birth):
-            notes.append(
-                f"before standard time in {birth.timezone}: the clock time was read as that "
-                f"zone's local mean time (UTC{basis.utc_offset}); give longitude for the birth "
-                "place's own solar time"
-            )
+        day_ganzhi, hour_ganzhi = _day_and_hour(local, convention)
+        notes += _time_notes(birth, basis)
     year_ganzhi = year_month_lunar.getYearInGanZhiExact()
     month_ganzhi = year_month_lunar.getMonthInGanZhiExact()
     day_master = day_ganzhi[0]
-    pillars: dict[str, Pillar | None] = {
-        "year": _pillar(year_ganzhi, day_master, False),
-        "month": _pillar(month_ganzhi, day_master, False),
-        "day": _pillar(day_ganzhi, day_master, True),
-        "hour": _pillar(hour_ganzhi, day_master, False) if hour_ganzhi else None,
-    }
+    chart = eight_char(year_month_lunar, day_ganzhi, hour_ganzhi)
+    ganzhis = {"year": year_ganzhi, "month": month_ganzhi, "day": day_ganzhi}
+    if hour_ganzhi:
+        ganzhis["hour"] = hour_ganzhi
+    pillars = _pillars(ganzhis, chart, year_month_lunar)
     counts = dict.fromkeys(ELEMENTS, 0)
     for pillar in pillars.values():
         if pillar is not None:
@@ -487,6 +626,13 @@ def derive_profile(
             f"born between 立春 and the lunar new year (or the reverse): the zodiac by 立春 is "
             f"{zodiac_zh}, by the lunar year {birth_lunar.getYearShengXiao()}"
         )
+    decades = _decades(birth, chart, conventions.qi_yun, local is not None, notes)
+    warnings: list[BoundaryWarning] = []
+    if local is not None and beijing is not None:
+        actual = dict(ganzhis)
+        if decades is not None:
+            actual["qiYun"] = _qi_yun_text(decades)
+        warnings = _boundary_warnings(birth, conventions, local, beijing, actual, year_month_lunar)
     return DerivedProfile(
         name=birth.name,
         gender=birth.gender,
@@ -507,6 +653,38 @@ def derive_profile(
         kong_wang=kong_wang(day_ganzhi),
         time=basis,
         notes=notes,
+        palaces=palaces(chart),
+        da_yun=decades,
+        relations=relations(ganzhis),
+        shen_sha=shen_sha(ganzhis, conventions.shen_sha),
+        boundaries=warnings,
+    )
+
+
+def _birth_instant(profile: DerivedProfile) -> dt.datetime:
+    """The naive Beijing time the year, month and 起运 were computed at (noon when the hour is
+    unknown)."""
+    if profile.time.instant_beijing:
+        return dt.datetime.fromisoformat(profile.time.instant_beijing).replace(tzinfo=None)
+    return dt.datetime.combine(dt.date.fromisoformat(profile.solar_date), dt.time(12, 0))
+
+
+def luck_for(profile: DerivedProfile, day: dt.date, years: int = 10) -> LuckAt:
+    """The luck of `day` for a derived profile (also one read back from its stored JSON): the
+    大运 and 流年 containing it, the next `years` − 1 流年, its 流年's 流月, 小运, relations."""
+    instant = _birth_instant(profile)
+    chart = {key: value for key, value in profile.bazi.model_dump().items() if value}
+    almanac = day_almanac(day)
+    return luck_at(
+        _lunar_at(instant),
+        chart,
+        profile.gender,
+        profile.da_yun,
+        instant.year,
+        day,
+        almanac.year_ganzhi,
+        almanac.month_ganzhi,
+        max(1, years),
     )
 
 

@@ -19,6 +19,7 @@ from pydantic.json_schema import models_json_schema
 
 from fortune_api.schema_patterns import lunar_dates, name_pattern, solar_dates
 from fortune_core.clock import system_clock
+from fortune_core.luck import LuckAt
 from fortune_core.profile import DayAlmanac, DerivedProfile
 from fortune_core.request import (
     MAX_TARGET_DATE,
@@ -144,6 +145,7 @@ def _schemas(bound: dt.date) -> dict[str, Any]:
             (FortuneResult, "serialization"),
             (DerivedProfile, "serialization"),
             (DayAlmanac, "serialization"),
+            (LuckAt, "serialization"),
         ],
         by_alias=True,
         ref_template=REF,
@@ -221,7 +223,15 @@ def _schemas(bound: dt.date) -> dict[str, Any]:
     }
     schemas["ProfileResponse"] = {
         "type": "object",
-        "properties": {"profile": _ref("DerivedProfile"), "almanac": _ref("DayAlmanac")},
+        "properties": {
+            "profile": _ref("DerivedProfile"),
+            "luck": {
+                **_ref("LuckAt"),
+                "description": "The luck of `date`: the 大运 and 流年 containing it, the next nine "
+                "流年, the twelve 流月 of its 流年, 小运, and their relations with the chart",
+            },
+            "almanac": _ref("DayAlmanac"),
+        },
     }
     _tighten(schemas, bound)
     return schemas

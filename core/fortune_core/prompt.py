@@ -15,6 +15,8 @@ from functools import cache
 from typing import Any
 
 from fortune_core.profile import (
+    DEFAULT_CONVENTIONS,
+    Conventions,
     DayAlmanac,
     DerivedProfile,
     ZiHourConvention,
@@ -142,7 +144,7 @@ def user_prompt(
 
 def build_messages(
     request: FortuneRequest,
-    convention: ZiHourConvention = ZiHourConvention.NEXT_DAY,
+    convention: Conventions | ZiHourConvention = DEFAULT_CONVENTIONS,
     profile: dict[str, Any] | None = None,
 ) -> list[dict[str, str]]:
     """Chat messages (system, user) for a request. `profile`: the derived profile as stored with

@@ -7,8 +7,10 @@ import os
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from fortune_core.profile import ZiHourConvention
+from fortune_core.luck import QiYunConvention
+from fortune_core.profile import BOUNDARY_MINUTES, Conventions, ZiHourConvention
 from fortune_core.queue import DeadLetterLimits
+from fortune_core.shensha import ShenShaSchool
 
 N = TypeVar("N", int, float)
 
@@ -62,6 +64,9 @@ class CoreSettings:
     retention_seconds: int = 604800
     pool: str = "default"
     zi_hour_convention: ZiHourConvention = ZiHourConvention.NEXT_DAY
+    qi_yun_convention: QiYunConvention = QiYunConvention.MINUTES
+    shen_sha_school: ShenShaSchool = ShenShaSchool.TANYUAN
+    boundary_warning_minutes: int = BOUNDARY_MINUTES
     dead_letter_max_length: int = 10_000
     dead_letter_ttl_seconds: int = 604800
     #: "standalone" (the API queues requests itself) or "kubernetes" (the API creates
@@ -89,12 +94,30 @@ class CoreSettings:
             zi_hour_convention=ZiHourConvention(
                 env_str("FORTUNE_ZI_HOUR_CONVENTION", ZiHourConvention.NEXT_DAY.value)
             ),
+            qi_yun_convention=QiYunConvention(
+                env_str("FORTUNE_QI_YUN_CONVENTION", cls.qi_yun_convention.value)
+            ),
+            shen_sha_school=ShenShaSchool(
+                env_str("FORTUNE_SHENSHA_SCHOOL", cls.shen_sha_school.value)
+            ),
+            boundary_warning_minutes=env_int(
+                "FORTUNE_BOUNDARY_WARNING_MINUTES", cls.boundary_warning_minutes, 0
+            ),
             dead_letter_max_length=env_int(
                 "FORTUNE_DEAD_LETTER_MAX_LENGTH", cls.dead_letter_max_length, 1
             ),
             dead_letter_ttl_seconds=env_int(
                 "FORTUNE_DEAD_LETTER_TTL_SECONDS", cls.dead_letter_ttl_seconds, 60
             ),
+        )
+
+    def conventions(self) -> Conventions:
+        """The derivation's conventions (子 hour, 起运, 神煞 school, boundary warnings)."""
+        return Conventions(
+            zi_hour=self.zi_hour_convention,
+            qi_yun=self.qi_yun_convention,
+            shen_sha=self.shen_sha_school,
+            boundary_minutes=self.boundary_warning_minutes,
         )
 
     def dead_letter_limits(self) -> DeadLetterLimits:

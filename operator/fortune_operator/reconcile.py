@@ -156,7 +156,7 @@ class Reconciler:
             self.post_event(body, "Warning", "InvalidSpec", text)
             return record, "invalid"
         fortune = validated.request.with_resolved_date()
-        profile = derive_profile(fortune.profile, self.core.zi_hour_convention).to_json_dict()
+        profile = derive_profile(fortune.profile, self.core.conventions()).to_json_dict()
         record = submit(
             self.channels,
             request_id=request_id,

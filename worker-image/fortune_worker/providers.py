@@ -13,7 +13,12 @@ import openai
 from openai.types.chat import ChatCompletion
 from pydantic import ValidationError
 
-from fortune_core.profile import ZiHourConvention, derive_profile
+from fortune_core.profile import (
+    DEFAULT_CONVENTIONS,
+    Conventions,
+    ZiHourConvention,
+    derive_profile,
+)
 from fortune_core.prompt import build_messages
 from fortune_core.request import FortuneRequest, Language
 from fortune_core.result import FortuneContent, FortuneResult, Usage, content_json_schema
@@ -50,7 +55,7 @@ class AlmanacProvider:
     name = "almanac"
     uses_llm = False
 
-    def __init__(self, convention: ZiHourConvention = ZiHourConvention.NEXT_DAY) -> None:
+    def __init__(self, convention: Conventions | ZiHourConvention = DEFAULT_CONVENTIONS) -> None:
         self._convention = convention
 
     def describe(self) -> str:
@@ -145,7 +150,7 @@ class OpenAIProvider:
         base_url: str | None,
         model: str,
         timeout_seconds: float,
-        convention: ZiHourConvention = ZiHourConvention.NEXT_DAY,
+        convention: Conventions | ZiHourConvention = DEFAULT_CONVENTIONS,
     ) -> None:
         self._client = openai.OpenAI(
             api_key=api_key, base_url=base_url, timeout=timeout_seconds, max_retries=0
@@ -244,7 +249,7 @@ def _add_usage(first: Usage, second: Usage) -> Usage:
 
 def make_provider(settings: WorkerSettings) -> Provider:
     """The provider chosen by the settings (`FORTUNE_LLM_PROVIDER`, resolved)."""
-    convention = settings.core.zi_hour_convention
+    convention = settings.core.conventions()
     if settings.provider == ProviderName.OPENAI:
         if not settings.openai_api_key:
             raise ValueError("the openai provider needs OPENAI_API_KEY")

@@ -1,11 +1,12 @@
 """Relations between pillars: 天干五合 between stems; 六合, 六冲, 刑 (三刑, 相刑, 自刑), 六害, 六破,
-三合 (full and 半合) and 三会 between branches.
+三合 (full, 半合 and 拱合) and 三会 between branches.
 
-The tables are the classical ones every school shares (《渊海子平》 论地支六合/六冲/三刑/六害,
-《三命通会》 论支元六合/论刑/论冲击/论三合); docs/domain.md lists them. Two conventions are ours
-to name: a 半合 is two branches of a 三合 that include its cardinal middle (子午卯酉: 申子, 子辰);
-two without it (申辰, 拱合) are not reported; a 三会 counts only when all three branches are there;
-a 半合 or 相刑 pair that is part of a complete 三合 or 三刑 is reported with the group only.
+The tables are the classical ones the schools share: 《渊海子平》 天干相合, 论十二支六合, 相冲, 相刑
+and 三合; 《三命通会·论六害》; 三会 are the seasonal 方 (《三命通会·论孤辰寡宿》: 寅卯辰属东方木位);
+六破 is the table docs/almanac.md gives. Conventions ours to name (docs/domain.md): a 半合 is two
+branches of a 三合 with its cardinal middle (子午卯酉: 申子, 子辰), a 拱合 the two ends without it
+(申辰; 徐乐吾 calls 未亥 a 会局 in 潘复's chart); a 三会 counts only with all three branches;
+a 半合, 拱合 or 相刑 pair that is part of a complete 三合 or 三刑 is reported with the group only.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ KIND_NAMES: dict[str, str] = {
     "break": "六破",
     "trine": "三合",
     "half-trine": "半合",
+    "arch": "拱合",
     "meeting": "三会",
 }
 
@@ -123,8 +125,8 @@ def _pair_relations(first: str, second: str) -> list[tuple[str, str | None]]:
         if pair in table:
             found.append((kind, None))
     for trine, element in TRINES.items():
-        if a in trine and b in trine and trine[1] in pair:
-            found.append(("half-trine", element))
+        if a in trine and b in trine:
+            found.append(("half-trine" if trine[1] in pair else "arch", element))
     return found
 
 
@@ -133,7 +135,7 @@ def _chars(kind: str, first: str, second: str) -> str:
 
 
 #: a pair relation that is part of a complete group of three is reported with the group only
-_PART_OF = {"half-trine": "trine", "punish": "three-punishment"}
+_PART_OF = {"half-trine": "trine", "arch": "trine", "punish": "three-punishment"}
 
 
 def _subsumed(relation: Relation, found: list[Relation]) -> bool:

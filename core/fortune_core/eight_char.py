@@ -113,10 +113,10 @@ def growth_phases(chart: Any) -> dict[str, str | None]:
     }
 
 
-def growth_phase(stem: str, branch: str, instant: Any) -> str:
+def growth_phase(stem: str, branch: str) -> str:
     """The phase (十二长生) of `stem` at `branch`: the 星运 the pillar stem+branch would have as
-    the day pillar. With the pillar's own stem this is its 自坐."""
-    return str(eight_char(instant, stem + branch, None).getDayDiShi())
+    the day pillar (which reads nothing but the day). With a pillar's own stem: its 自坐."""
+    return str(eight_char(None, stem + branch, None).getDayDiShi())
 
 
 class Palace(Fact):

@@ -9,8 +9,8 @@ and 小运 and which 大运 contains it. Conventions and their sources are in do
 - Ages are 虚岁 counted by Gregorian years (lunar-python's convention): the birth year is age 1,
   a pillar starting in year Y starts at age Y − birth year + 1. The span before the first pillar
   is 童限 (`childhood`), not a pillar.
-- The 大运 that contains a date is decided by its exact handover date (`startDate`); the 流年 of a
-  date by 立春 (as the day's almanac), the 流月 by the 节.
+- The 大运 that contains a date is decided by its exact handover date (`startDate`); the 流年 and
+  流月 of a date are the year and month pillars at its noon (by the 立春 and 节 instants).
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ def da_yun(
                 ten_god=ten_god(day_master, ganzhi[0]),
                 branch_ten_god=ten_god(day_master, hidden_stems(ganzhi[1])[0]),
                 na_yin=na_yin(ganzhi),
-                xing_yun=growth_phase(day_master, ganzhi[1], lunar),
+                xing_yun=growth_phase(day_master, ganzhi[1]),
             )
         )
     childhood = decades[0]
@@ -284,7 +284,7 @@ def luck_at(
 
     `instant`: the `Lunar` of the birth instant (Beijing); `chart_pillars`: label → ganzhi (year,
     month, day, hour when known); `decades`: the chart's 大运 (None without a gender);
-    `year_ganzhi`, `month_ganzhi`: the date's 流年 and month pillars (from the day's almanac);
+    `year_ganzhi`, `month_ganzhi`: the date's year and month pillars;
     `years`: how many 流年 to list from the current one.
     """
     day_master = chart_pillars["day"][0]

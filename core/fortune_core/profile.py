@@ -550,7 +550,7 @@ def _unknown_hour_notes(solar_day: dt.date) -> list[str]:
     return notes
 
 
-def _pillars(ganzhis: dict[str, str], chart: Any, instant: Any) -> dict[str, Pillar | None]:
+def _pillars(ganzhis: dict[str, str], chart: Any) -> dict[str, Pillar | None]:
     """The four pillars (hour None when unknown) with their 星运 and 自坐."""
     day_master = ganzhis["day"][0]
     phases = growth_phases(chart)
@@ -559,7 +559,7 @@ def _pillars(ganzhis: dict[str, str], chart: Any, instant: Any) -> dict[str, Pil
         pillars[key] = _pillar(ganzhi, day_master, key == "day").model_copy(
             update={
                 "xing_yun": phases[key],
-                "zi_zuo": growth_phase(ganzhi[0], ganzhi[1], instant),
+                "zi_zuo": growth_phase(ganzhi[0], ganzhi[1]),
             }
         )
     return pillars
@@ -609,7 +609,7 @@ def derive_profile(
     ganzhis = {"year": year_ganzhi, "month": month_ganzhi, "day": day_ganzhi}
     if hour_ganzhi:
         ganzhis["hour"] = hour_ganzhi
-    pillars = _pillars(ganzhis, chart, year_month_lunar)
+    pillars = _pillars(ganzhis, chart)
     counts = dict.fromkeys(ELEMENTS, 0)
     for pillar in pillars.values():
         if pillar is not None:
@@ -674,7 +674,7 @@ def luck_for(profile: DerivedProfile, day: dt.date, years: int = 10) -> LuckAt:
     大运 and 流年 containing it, the next `years` − 1 流年, its 流年's 流月, 小运, relations."""
     instant = _birth_instant(profile)
     chart = {key: value for key, value in profile.bazi.model_dump().items() if value}
-    almanac = day_almanac(day)
+    noon = _lunar_at(dt.datetime.combine(day, dt.time(12, 0)))  # the day's pillars, at noon
     return luck_at(
         _lunar_at(instant),
         chart,
@@ -682,8 +682,8 @@ def luck_for(profile: DerivedProfile, day: dt.date, years: int = 10) -> LuckAt:
         profile.da_yun,
         instant.year,
         day,
-        almanac.year_ganzhi,
-        almanac.month_ganzhi,
+        noon.getYearInGanZhiExact(),
+        noon.getMonthInGanZhiExact(),
         max(1, years),
     )
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from lunar_python import Solar
@@ -234,20 +235,26 @@ class LuckAt(Fact):
     )
 
 
-def year_pillar(year: int) -> tuple[str, Any]:
-    """The pillar of Gregorian `year` from its 立春, and the `Lunar` (mid-year) it was read from."""
-    lunar = Solar.fromYmd(year, 6, 1).getLunar()
-    return str(lunar.getYearInGanZhiExact()), lunar
+#: calendar years kept by the caches below (a few hundred bytes each)
+CACHED_YEARS = 512
+
+
+@lru_cache(maxsize=CACHED_YEARS)
+def year_pillar(year: int) -> str:
+    """The pillar of Gregorian `year` from its 立春."""
+    return str(Solar.fromYmd(year, 6, 1).getLunar().getYearInGanZhiExact())
 
 
 def liu_nian_year(day: dt.date, year_ganzhi: str) -> int:
     """The Gregorian year whose 流年 `year_ganzhi` (the date's 立春-based year) is."""
-    return day.year if year_pillar(day.year)[0] == year_ganzhi else day.year - 1
+    return day.year if year_pillar(day.year) == year_ganzhi else day.year - 1
 
 
-def month_pillars(year: int) -> list[tuple[str, str, dt.date]]:
-    """(ganzhi, 节, date) of the twelve months of the 流年 of `year`, 寅 month first."""
-    table = year_pillar(year)[1].getJieQiTable()
+@lru_cache(maxsize=CACHED_YEARS)
+def month_pillars(year: int) -> tuple[tuple[str, str, dt.date], ...]:
+    """(ganzhi, 节, date) of the twelve months of the 流年 of `year`, 寅 month first (cached: a
+    calendar fact)."""
+    table = Solar.fromYmd(year, 6, 1).getLunar().getJieQiTable()
     terms = [(name, table[name]) for name in _MONTH_TERMS] + [("小寒", table["XIAO_HAN"])]
     months = []
     for name, solar in terms:
@@ -257,12 +264,13 @@ def month_pillars(year: int) -> list[tuple[str, str, dt.date]]:
             after.year, after.month, after.day, after.hour, after.minute, after.second
         ).getLunar()
         months.append((str(lunar.getMonthInGanZhiExact()), name, instant.date()))
-    return months
+    return tuple(months)
 
 
-def _xiao_yun(luck: Any, year: int) -> str | None:
-    """小运 of Gregorian `year` from lunar-python's `XiaoYun` (None after the listed pillars)."""
-    for decade in luck.getDaYun(PILLARS + 1):
+def _xiao_yun(decades: list[Any], year: int) -> str | None:
+    """小运 of Gregorian `year` from lunar-python's `XiaoYun` (`decades`: its `DaYun`s, 童限
+    first; None after them)."""
+    for decade in decades:
         if decade.getStartYear() <= year <= decade.getEndYear():
             index = year - decade.getStartYear()
             return str(decade.getXiaoYun(index + 1)[index].getGanZhi())
@@ -289,9 +297,10 @@ def luck_at(
     """
     day_master = chart_pillars["day"][0]
     hour = chart_pillars.get("hour")
-    luck = None
+    steps: list[Any] = []  # lunar-python's DaYun objects, for 小运
     if decades is not None and hour is not None:
         luck = yun(eight_char(instant, chart_pillars["day"], hour), gender, decades.convention)
+        steps = luck.getDaYun(PILLARS + 1)
     current_year = liu_nian_year(day, year_ganzhi)
     current_decade = None
     if decades is not None:
@@ -299,7 +308,7 @@ def luck_at(
         current_decade = started[-1] if started else None
     liu_nian = []
     for year in range(current_year, current_year + years):
-        ganzhi = year_pillar(year)[0]
+        ganzhi = year_pillar(year)
         decade = None
         if decades is not None:
             decade = next(
@@ -315,7 +324,7 @@ def luck_at(
                 branch_ten_god=ten_god(day_master, hidden_stems(ganzhi[1])[0]),
                 na_yin=na_yin(ganzhi),
                 da_yun=decade,
-                xiao_yun=_xiao_yun(luck, year) if luck is not None else None,
+                xiao_yun=_xiao_yun(steps, year) if steps else None,
                 current=year == current_year,
             )
         )

@@ -230,7 +230,7 @@ def _enqueue(request_id: str, fortune: FortuneRequest) -> str:
     """Standalone: the lifecycle's submission (record, cache, publish); the status it reached.
     The profile is derived only now: a replayed Idempotency-Key skips this."""
     backends = _backends()
-    convention = backends.settings.core.zi_hour_convention
+    convention = backends.settings.core.conventions()
     profile_json = derive_profile(fortune.profile, convention).to_json_dict()
     try:
         backends.ensure_mongo_index()

@@ -27,6 +27,7 @@ from fortune_core import (
     DerivedProfile,
     FortuneRequest,
     FortuneResult,
+    LuckAt,
     Status,
     system_clock,
     time_zones,
@@ -145,6 +146,7 @@ def _schemas(bound: dt.date) -> dict[str, Any]:
             (FortuneResult, "serialization"),
             (DerivedProfile, "serialization"),
             (DayAlmanac, "serialization"),
+            (LuckAt, "serialization"),
         ],
         by_alias=True,
         ref_template=REF,
@@ -222,7 +224,15 @@ def _schemas(bound: dt.date) -> dict[str, Any]:
     }
     schemas["ProfileResponse"] = {
         "type": "object",
-        "properties": {"profile": _ref("DerivedProfile"), "almanac": _ref("DayAlmanac")},
+        "properties": {
+            "profile": _ref("DerivedProfile"),
+            "luck": {
+                **_ref("LuckAt"),
+                "description": "The luck of `date`: the 大运 and 流年 containing it, the next nine "
+                "流年, the twelve 流月 of its 流年, 小运, and their relations with the chart",
+            },
+            "almanac": _ref("DayAlmanac"),
+        },
     }
     _tighten(schemas, bound)
     return schemas

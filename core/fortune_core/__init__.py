@@ -14,7 +14,13 @@ the bottom settings, conventions and plumbing.
 
 from fortune_core.backoff import delays, jittered, spread
 from fortune_core.clock import Clock, system_clock
-from fortune_core.conventions import ZiHourConvention
+from fortune_core.conventions import (
+    DEFAULT_CONVENTIONS,
+    Conventions,
+    QiYunConvention,
+    ShenShaSchool,
+    ZiHourConvention,
+)
 from fortune_core.failpoints import failpoint
 from fortune_core.ids import is_request_id, new_request_id, request_id_from
 from fortune_core.kube import (
@@ -40,9 +46,10 @@ from fortune_core.lifecycle import (
     message_of,
 )
 from fortune_core.logs import configure_logging
+from fortune_core.luck import LuckAt
 from fortune_core.lunar_years import warm_in_background as warm_lunar_years
 from fortune_core.probes import serve as serve_probes
-from fortune_core.profile import DayAlmanac, DerivedProfile, day_almanac, derive_profile
+from fortune_core.profile import DayAlmanac, DerivedProfile, day_almanac, derive_profile, luck_for
 from fortune_core.prompt import build_messages
 from fortune_core.queue import (
     DEFAULT_DELIVERY_LIMIT,
@@ -100,6 +107,8 @@ __version__ = "0.1.0"
 __all__ = [  # noqa: RUF022  (grouped by purpose, not sorted)
     # the request and what is derived from it
     "BirthProfile",
+    "Conventions",
+    "DEFAULT_CONVENTIONS",
     "DEFAULT_TTL_SECONDS_AFTER_FINISHED",
     "DayAlmanac",
     "DerivedProfile",
@@ -108,17 +117,21 @@ __all__ = [  # noqa: RUF022  (grouped by purpose, not sorted)
     "FortuneRequest",
     "FortuneResult",
     "Language",
+    "LuckAt",
     "MAX_TARGET_DATE",
     "MIN_BIRTH_DATE",
     "MIN_TARGET_DATE",
     "NAME_FORBIDDEN_CATEGORIES",
     "NAME_MAX_LENGTH",
+    "QiYunConvention",
+    "ShenShaSchool",
     "Usage",
     "ZiHourConvention",
     "build_messages",
     "content_json_schema",
     "day_almanac",
     "derive_profile",
+    "luck_for",
     "time_zones",
     "validate_request",
     "warm_lunar_years",

@@ -24,6 +24,8 @@ at 60 and adds:
    a quarter for a day or a week.
 5. Day readings only: the day's 黄道 +2 / 黑道 −2 and its 建除 star (除危定执成开 +1, 建满平收 −1,
    破闭 −2).
+6. Year and month readings: the 大运 containing the target date, read against the chart like a
+   period pillar, at weight ½ (year) or ¼ (month); the text names it and the 流年.
 
 Scores are rounded and kept within 20–98 (a reading never writes anyone off); overall is the mean
 of the five aspects. A week is the mean of its seven day scores; its best and worst days are named.
@@ -51,9 +53,11 @@ from fortune_core.almanac_terms import (
     BRANCH_PINYIN,
     CLOSINGS,
     COLOURS,
+    LUCK_RELATION_NAME,
     MONTH_EN,
     PALACE_AVOID,
     PALACE_NAME,
+    PILLAR_NAME,
     RELATION_EFFECT,
     RELATION_NAME,
     SHA_EN,
@@ -77,20 +81,25 @@ from fortune_core.almanac_terms import (
     ZHI_XING_EN,
     relevance,
 )
-from fortune_core.profile import (
+from fortune_core.ganzhi import (
     BRANCHES,
     ELEMENT_ZH,
     STEMS,
+    branch_element,
+    stem_element,
+    ten_god,
+)
+from fortune_core.luck import LuckAt
+from fortune_core.profile import (
     TEN_GOD_EN,
     ZODIAC_EN,
     DayAlmanac,
     DerivedProfile,
-    branch_element,
     day_almanac,
     derive_profile,
-    stem_element,
-    ten_god,
+    luck_for,
 )
+from fortune_core.relations import STEM_COMBINES, TRINES, branch_relations
 from fortune_core.request import FortuneRequest, Gender, Language, Period, Topic
 from fortune_core.result import ASPECTS, FortuneResult
 
@@ -100,21 +109,6 @@ MODEL = "almanac-1"
 BASE_SCORE = 60.0
 MIN_SCORE = 20
 MAX_SCORE = 98
-
-# --- relations between branches (地支): conventions in docs/almanac.md ---------------------------
-
-_CLASH = {frozenset(p) for p in ("子午", "丑未", "寅申", "卯酉", "辰戌", "巳亥")}
-_COMBINE = {frozenset(p) for p in ("子丑", "寅亥", "卯戌", "辰酉", "巳申", "午未")}
-_HARM = {frozenset(p) for p in ("子未", "丑午", "寅巳", "卯辰", "申亥", "酉戌")}
-_BREAK = {frozenset(p) for p in ("子酉", "卯午", "巳申", "寅亥", "丑辰", "未戌")}
-_PUNISH = {frozenset(p) for p in ("寅巳", "巳申", "申寅", "丑戌", "戌未", "未丑", "子卯")}
-_SELF_PUNISH = set("辰午酉亥")
-#: 三合 trines and the element of the frame they form
-TRINES: dict[str, str] = {"申子辰": "water", "亥卯未": "wood", "寅午戌": "fire", "巳酉丑": "metal"}
-_STEM_COMBINE = {frozenset(p) for p in ("甲己", "乙庚", "丙辛", "丁壬", "戊癸")}
-
-#: order in which relation kinds are reported
-RELATION_KINDS = ("same", "clash", "punish", "harm", "break", "combine", "trine")
 
 # --- score tables -------------------------------------------------------------------------------
 
@@ -171,6 +165,8 @@ TAI_SUI_WEIGHT: dict[Period, float] = {
     Period.MONTH: 0.5,
     Period.YEAR: 1.0,
 }
+#: weight of the 大运's own reading (ten gods, elements, relations) in a year or month reading
+DA_YUN_WEIGHT: dict[Period, float] = {Period.YEAR: 0.5, Period.MONTH: 0.25}
 TIAN_SHEN_LUCK_DELTA = {"吉": 2.0, "凶": -2.0}
 ZHI_XING_DELTA: dict[str, float] = {
     "除": 1.0,
@@ -244,6 +240,15 @@ class DayScore:
 
 
 @dataclass(frozen=True)
+class LuckReading:
+    """The luck of a year or month reading: the 大运 and 流年 of its first day, and the 大运 read
+    against the chart like a period pillar (None in 童限 or without a gender)."""
+
+    luck: LuckAt
+    decade: PillarReading | None
+
+
+@dataclass(frozen=True)
 class Analysis:
     """Everything a reading says, before it is put into words."""
 
@@ -262,33 +267,7 @@ class Analysis:
     term_end: tuple[str, dt.date] | None = None  # the next one
     next_ganzhi: str | None = None  # the pillar after term_end
     avoid_almanac: DayAlmanac | None = None  # week: the worst day, whose 忌 are listed
-
-
-def branch_relations(first: str, second: str) -> tuple[str, ...]:
-    """Relation kinds between two earthly branches, in `RELATION_KINDS` order.
-
-    ``same`` (the same branch, 伏吟/值), ``clash`` 六冲, ``punish`` 相刑 (including 自刑 of
-    辰午酉亥 with themselves), ``harm`` 六害, ``break`` 六破, ``combine`` 六合, ``trine`` two
-    branches of one 三合 trine.
-    """
-    found: set[str] = set()
-    pair = frozenset((first, second))
-    if first == second:
-        found.add("same")
-        if first in _SELF_PUNISH:
-            found.add("punish")
-    else:
-        checks = (
-            ("clash", _CLASH),
-            ("punish", _PUNISH),
-            ("harm", _HARM),
-            ("break", _BREAK),
-            ("combine", _COMBINE),
-        )
-        found.update(kind for kind, table in checks if pair in table)
-        if any(first in trine and second in trine for trine in TRINES):
-            found.add("trine")
-    return tuple(kind for kind in RELATION_KINDS if kind in found)
+    luck: LuckReading | None = None  # year and month readings
 
 
 def tai_sui_relations(birth_year_branch: str, year_branch: str) -> tuple[str, ...]:
@@ -346,7 +325,7 @@ def read_pillar(profile: DerivedProfile, ganzhi: str, skip_year_palace: bool) ->
         if branch in trine and others <= natal_branches:
             full.append(element)
             _add_all(deltas, FULL_TRINE_BONUS)
-    combines = frozenset((stem, profile.day_master)) in _STEM_COMBINE
+    combines = frozenset((stem, profile.day_master)) in STEM_COMBINES
     if combines:
         deltas["love"] += STEM_COMBINE_LOVE
     return PillarReading(
@@ -450,6 +429,13 @@ def analyse(profile: DerivedProfile, target: dt.date, topic: Topic, period: Peri
     is_year = period == Period.YEAR
     ganzhi = year_ganzhi if is_year else almanac.month_ganzhi
     reading = read_pillar(profile, ganzhi, skip_year_palace=is_year)
+    luck = luck_for(profile, target, years=1)
+    decade = None
+    deltas = dict(reading.deltas)
+    if luck.da_yun is not None:
+        decade = read_pillar(profile, luck.da_yun.ganzhi, skip_year_palace=False)
+        for aspect, value in decade.deltas.items():
+            deltas[aspect] += DA_YUN_WEIGHT[period] * value
     start, end = _jie_bounds(target, is_year)
     after = day_almanac(end[1] + dt.timedelta(days=1))
     next_ganzhi = after.year_ganzhi if is_year else after.month_ganzhi
@@ -461,10 +447,11 @@ def analyse(profile: DerivedProfile, target: dt.date, topic: Topic, period: Peri
         year_ganzhi,
         tai_sui,
         almanac,
-        _scores(reading.deltas, tai_sui_delta),
+        _scores(deltas, tai_sui_delta),
         term_start=start,
         term_end=end,
         next_ganzhi=next_ganzhi if next_ganzhi != ganzhi else None,
+        luck=LuckReading(luck, decade),
     )
 
 
@@ -872,6 +859,77 @@ def _tai_sui_paragraph(voice: _Voice, profile: DerivedProfile, analysis: Analysi
         ),
     )
     return head + voice.say("{names}。{advice}", "{names}. {advice}", names=names, advice=advice)
+
+
+def _luck_relations(voice: _Voice, luck: LuckAt, label: str, limit: int) -> list[str]:
+    """Up to `limit` relations of one luck pillar (daYun or liuNian), as phrases."""
+    phrases = []
+    for relation in luck.relations:
+        if label not in relation.pillars:
+            continue
+        others = [voice.of(PILLAR_NAME[p]) for p in relation.pillars if p != label]
+        phrases.append(
+            voice.say(
+                "与{others}{name}",
+                "{name} with your {others}",
+                others=voice.items(others),
+                name=voice.of(LUCK_RELATION_NAME[relation.kind]),
+            )
+        )
+    return phrases[:limit]
+
+
+def _luck_paragraph(voice: _Voice, analysis: Analysis) -> str:
+    """The 大运 and 流年 the reading falls in (year and month readings), or ''."""
+    if analysis.luck is None:
+        return ""
+    luck = analysis.luck.luck
+    year = next(y for y in luck.liu_nian if y.current)
+    sentences = []
+    if luck.da_yun is not None and analysis.luck.decade is not None:
+        decade = luck.da_yun
+        sentences.append(
+            voice.say(
+                "大运方面，你正行{gz}大运（{start}年起，{a}至{b}岁），天干为日主的{god}，主{kw}。",
+                "Your luck pillar (da yun) is {gz}, from {start} (ages {a} to {b}); its stem is "
+                "the {god} to your day master, a decade of {kw}.",
+                gz=voice.pillar(decade.ganzhi),
+                start=decade.start_year,
+                a=decade.start_age,
+                b=decade.end_age,
+                god=voice.god(decade.ten_god),
+                kw=voice.of(TEN_GOD_KEYWORD[decade.ten_god]),
+            )
+        )
+        ties = _luck_relations(voice, luck, "daYun", 2)
+        if ties:
+            sentences.append(voice.say("大运{t}。", "It forms {t}.", t=voice.items(ties)))
+    elif luck.in_childhood:
+        sentences.append(
+            voice.say(
+                "你尚在童限，还未交入第一步大运。",
+                "You are still before your first luck pillar (the childhood span, tong xian).",
+            )
+        )
+    sentences.append(
+        voice.say(
+            "流年{gz}（{age}岁），天干为{god}。",
+            "The year's pillar (liu nian) is {gz}, at age {age}; its stem is the {god}.",
+            gz=voice.pillar(year.ganzhi),
+            age=year.age,
+            god=voice.god(year.ten_god),
+        )
+    )
+    if luck.da_yun is not None and luck.da_yun.ganzhi == year.ganzhi:
+        sentences.append(
+            voice.say(
+                "流年与大运同为{gz}，是为岁运并临，这一年的起落会更明显。",
+                "The year and the luck pillar are the same {gz} (sui yun bing lin): the year's "
+                "ups and downs are felt more strongly.",
+                gz=voice.pillar_short(year.ganzhi),
+            )
+        )
+    return voice.join(sentences)
 
 
 def _chong_text(voice: _Voice, almanac: DayAlmanac) -> str:
@@ -1347,6 +1405,8 @@ def almanac_reading(
     paragraphs.append(_relations_paragraph(voice, profile, pillar))
     paragraphs.append(_element_paragraph(voice, profile, pillar))
     paragraphs.append(_tai_sui_paragraph(voice, profile, analysis))
+    if analysis.luck is not None:
+        paragraphs.append(_luck_paragraph(voice, analysis))
     if period == Period.DAY:
         label = voice.say("当天", "the day")
     elif period == Period.WEEK:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fortune_core.profile import BRANCHES, STEMS
+from fortune_core.ganzhi import BRANCHES, STEMS
 
 
 @dataclass(frozen=True)
@@ -761,4 +761,29 @@ COLOURS: dict[str, tuple[str, str]] = {
     "earth": ("黄色", "yellow"),
     "metal": ("白色、金色", "white or gold"),
     "water": ("黑色、深蓝色", "black or navy blue"),
+}
+
+#: relation kinds (fortune_core.relations) → (zh, en) names, for the luck paragraph
+LUCK_RELATION_NAME: dict[str, tuple[str, str]] = {
+    "stem-combine": ("天干相合", "a stem combination (wu he)"),
+    "combine": ("六合", "a combination (liu he)"),
+    "clash": ("六冲", "a clash (chong)"),
+    "three-punishment": ("三刑", "the three punishments (san xing)"),
+    "punish": ("相刑", "a punishment (xing)"),
+    "self-punish": ("自刑", "a self-punishment (zi xing)"),
+    "harm": ("六害", "a harm (hai)"),
+    "break": ("六破", "a break (po)"),
+    "trine": ("三合", "a three-harmony frame (san he)"),
+    "half-trine": ("半合", "a half-trine (ban he)"),
+    "arch": ("拱合", "an arching combination (gong he)"),
+    "meeting": ("三会", "a seasonal meeting (san hui)"),
+}
+#: pillar labels of a relation → (zh, en) names
+PILLAR_NAME: dict[str, tuple[str, str]] = {
+    "year": ("年柱", "year pillar"),
+    "month": ("月柱", "month pillar"),
+    "day": ("日柱", "day pillar"),
+    "hour": ("时柱", "hour pillar"),
+    "daYun": ("大运", "luck pillar"),
+    "liuNian": ("流年", "year's pillar"),
 }

@@ -15,25 +15,39 @@ from zoneinfo import ZoneInfo
 
 from lunar_python import Solar
 from lunar_python.util.LunarUtil import LunarUtil
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
-from fortune_core import lunar_years
-from fortune_core.conventions import ZiHourConvention
+from fortune_core import boundaries, lunar_years
+from fortune_core.boundaries import BoundaryWarning
+from fortune_core.conventions import (
+    DEFAULT_CONVENTIONS,
+    Conventions,
+    QiYunConvention,
+    ZiHourConvention,
+)
+from fortune_core.eight_char import Palaces, eight_char, growth_phase, growth_phases, palaces
+from fortune_core.facts import Fact
+from fortune_core.ganzhi import (
+    BRANCHES,
+    CONTROLS,
+    ELEMENTS,
+    GENERATES,
+    branch_element,
+    hidden_stems,
+    is_yang,
+    kong_wang,
+    na_yin,
+    stem_element,
+    ten_god,
+)
+from fortune_core.luck import DaYun, LuckAt, da_yun, luck_at
+from fortune_core.relations import Relation, relations
 from fortune_core.request import BirthProfile, Gender
+from fortune_core.shensha import ShenSha, shen_sha
 
 lunar_years.install()
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))  # the calendar tables (solar terms) are in UTC+8
-
-STEMS = "甲乙丙丁戊己庚辛壬癸"
-BRANCHES = "子丑寅卯辰巳午未申酉戌亥"
-ELEMENTS = ("wood", "fire", "earth", "metal", "water")
-ELEMENT_ZH = {"wood": "木", "fire": "火", "earth": "土", "metal": "金", "water": "水"}
-ELEMENT_FROM_ZH = {zh: en for en, zh in ELEMENT_ZH.items()}
-#: element → the element it generates (生) and the one it controls (克)
-GENERATES = {"wood": "fire", "fire": "earth", "earth": "metal", "metal": "water", "water": "wood"}
-CONTROLS = {"wood": "earth", "earth": "water", "water": "fire", "fire": "metal", "metal": "wood"}
 
 ZODIAC_EN = {
     "鼠": "Rat",
@@ -95,16 +109,12 @@ HIDDEN_WEIGHTS = {1: (1.0,), 2: (0.7, 0.3), 3: (0.6, 0.3, 0.1)}
 MONTH_BRANCH_FACTOR = 2.0  # the month branch (月令) counts double in the strength estimate
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
-
-
-class Names(_Out):
+class Names(Fact):
     zh: str
     en: str
 
 
-class TimeBasis(_Out):
+class TimeBasis(Fact):
     """How the clock time became the time the pillars are computed from."""
 
     hour_known: bool
@@ -125,7 +135,7 @@ class TimeBasis(_Out):
     ambiguous: bool = False
 
 
-class Pillar(_Out):
+class Pillar(Fact):
     """One pillar: stem + branch with what derives from them."""
 
     ganzhi: str
@@ -140,9 +150,15 @@ class Pillar(_Out):
     hidden_ten_gods: list[str]
     na_yin: str
     kong_wang: str
+    xing_yun: str | None = Field(
+        default=None, description="星运: the day master's growth phase (十二长生) at this branch"
+    )
+    zi_zuo: str | None = Field(
+        default=None, description="自坐: this pillar's own stem's growth phase at its branch"
+    )
 
 
-class Strength(_Out):
+class Strength(Fact):
     level: str = Field(description="strong, balanced or weak")
     support: float
     total: float
@@ -150,14 +166,14 @@ class Strength(_Out):
     season: str = Field(description="State of the day master's element in the month: 旺相休囚死")
 
 
-class Bazi(_Out):
+class Bazi(Fact):
     year: str
     month: str
     day: str
     hour: str | None
 
 
-class LunarDate(_Out):
+class LunarDate(Fact):
     year: int
     month: int
     day: int
@@ -165,7 +181,7 @@ class LunarDate(_Out):
     text: str
 
 
-class DerivedProfile(_Out):
+class DerivedProfile(Fact):
     """The derived profile served by `POST /v1/profiles` and given to the LLM as data."""
 
     name: str | None
@@ -189,12 +205,25 @@ class DerivedProfile(_Out):
     kong_wang: str = Field(description="空亡 of the day pillar's decade (旬)")
     time: TimeBasis
     notes: list[str]
+    palaces: Palaces | None = Field(default=None, description="胎元, 胎息, 命宫, 身宫")
+    da_yun: DaYun | None = Field(
+        default=None, description="大运 with its 起运 (None without a gender; notes say why)"
+    )
+    relations: list[Relation] = Field(
+        default_factory=list, description="Relations between the chart's pillars"
+    )
+    shen_sha: ShenSha | None = Field(default=None, description="神煞 and the school of its tables")
+    boundaries: list[BoundaryWarning] = Field(
+        default_factory=list,
+        description="Pillars (or 起运) that would change if the birth were a few minutes across a "
+        "节 or 23:00/00:00",
+    )
 
     def to_json_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
 
 
-class DayAlmanac(_Out):
+class DayAlmanac(Fact):
     """The almanac (黄历) of one day."""
 
     date: str
@@ -313,27 +342,9 @@ def _lunar_at(moment: dt.datetime) -> Any:
     ).getLunar()
 
 
-def stem_element(stem: str) -> str:
-    return ELEMENT_FROM_ZH[LunarUtil.WU_XING_GAN[stem]]
-
-
-def branch_element(branch: str) -> str:
-    return ELEMENT_FROM_ZH[LunarUtil.WU_XING_ZHI[branch]]
-
-
-def ten_god(day_master: str, stem: str) -> str:
-    """十神 of `stem` relative to the day master."""
-    return str(LunarUtil.SHI_SHEN[day_master + stem])
-
-
-def kong_wang(ganzhi: str) -> str:
-    """空亡 branches of the decade (旬) the pillar belongs to."""
-    return str(LunarUtil.getXunKong(ganzhi))
-
-
 def _pillar(ganzhi: str, day_master: str, is_day: bool) -> Pillar:
     stem, branch = ganzhi[0], ganzhi[1]
-    hidden = list(LunarUtil.ZHI_HIDE_GAN[branch])
+    hidden = hidden_stems(branch)
     return Pillar(
         ganzhi=ganzhi,
         stem=stem,
@@ -343,7 +354,7 @@ def _pillar(ganzhi: str, day_master: str, is_day: bool) -> Pillar:
         hidden_stems=hidden,
         ten_god=None if is_day else ten_god(day_master, stem),
         hidden_ten_gods=[ten_god(day_master, h) for h in hidden],
-        na_yin=str(LunarUtil.NAYIN[ganzhi]),
+        na_yin=na_yin(ganzhi),
         kong_wang=kong_wang(ganzhi),
     )
 
@@ -420,64 +431,160 @@ def _local_mean_time(birth: BirthProfile) -> bool:
     return civil.tzname() == "LMT"
 
 
+def _day_and_hour(local: dt.datetime, convention: ZiHourConvention) -> tuple[str, str]:
+    """Day and hour pillars at a local (standard or true solar) time."""
+    lunar = _lunar_at(local)
+    if convention == ZiHourConvention.NEXT_DAY:
+        return lunar.getDayInGanZhiExact(), lunar.getTimeInGanZhi()
+    return lunar.getDayInGanZhiExact2(), lunar.getTimeInGanZhi()
+
+
+def _terms_around(lunar: Any) -> list[tuple[str, dt.datetime]]:
+    """The 节 before and after a `Lunar`'s moment, as naive Beijing times."""
+    found = []
+    for term in (lunar.getPrevJie(), lunar.getNextJie()):
+        solar = term.getSolar()
+        found.append((term.getName(), dt.datetime.fromisoformat(solar.toYmdHms())))
+    return found
+
+
+def _qi_yun_text(decades: DaYun | None) -> str:
+    if decades is None:
+        return "-"
+    start = decades.start
+    direction = "forward" if decades.forward else "backward"
+    return f"{start.years}y{start.months}m{start.days}d {direction}"
+
+
+def _boundary_warnings(
+    birth: BirthProfile,
+    conventions: Conventions,
+    local: dt.datetime,
+    beijing: dt.datetime,
+    actual: dict[str, str],
+    instant: Any,
+) -> list[BoundaryWarning]:
+    """Warnings for a 节 or 23:00/00:00 within `conventions.boundary_minutes` of the birth."""
+
+    def facts_at(shift: dt.timedelta) -> dict[str, str]:
+        moved = _lunar_at(beijing + shift)
+        day, hour = _day_and_hour(local + shift, conventions.zi_hour)
+        facts = {
+            "year": moved.getYearInGanZhiExact(),
+            "month": moved.getMonthInGanZhiExact(),
+            "day": day,
+            "hour": hour,
+        }
+        if "qiYun" in actual:
+            chart = eight_char(moved, day, hour)
+            decades = da_yun(chart, birth.gender, conventions.qi_yun, True, count=1)
+            facts["qiYun"] = _qi_yun_text(decades)
+        return facts
+
+    return boundaries.warnings(
+        local, beijing, _terms_around(instant), conventions.boundary_minutes, facts_at, actual
+    )
+
+
+def _time_notes(birth: BirthProfile, basis: TimeBasis) -> list[str]:
+    """What the profile says about how the clock time was read."""
+    notes = []
+    if basis.daylight_saving_minutes:
+        notes.append(
+            f"daylight saving time in force: clock time moved back "
+            f"{basis.daylight_saving_minutes} min to standard time"
+        )
+    if basis.ambiguous:
+        notes.append(
+            "the clock time occurred twice (end of daylight saving); the first "
+            "(daylight) one was used"
+        )
+    if basis.true_solar:
+        notes.append("true solar time used for the day and hour pillars")
+    if _local_mean_time(birth):
+        notes.append(
+            f"before standard time in {birth.timezone}: the clock time was read as that "
+            f"zone's local mean time (UTC{basis.utc_offset}); give longitude for the birth "
+            "place's own solar time"
+        )
+    return notes
+
+
+def _unknown_hour_notes(solar_day: dt.date) -> list[str]:
+    notes = ["birth hour unknown: no hour pillar; year and month pillars taken at noon"]
+    day_prev = _lunar_at(dt.datetime.combine(solar_day, dt.time(0, 0)))
+    day_next = _lunar_at(dt.datetime.combine(solar_day, dt.time(23, 59)))
+    if (day_prev.getMonthInGanZhiExact(), day_prev.getYearInGanZhiExact()) != (
+        day_next.getMonthInGanZhiExact(),
+        day_next.getYearInGanZhiExact(),
+    ):
+        notes.append(
+            "a solar term (节) begins on the birth date: without the hour the month "
+            "pillar (and maybe the year pillar) is uncertain"
+        )
+    return notes
+
+
+def _pillars(ganzhis: dict[str, str], chart: Any) -> dict[str, Pillar | None]:
+    """The four pillars (hour None when unknown) with their 星运 and 自坐."""
+    day_master = ganzhis["day"][0]
+    phases = growth_phases(chart)
+    pillars: dict[str, Pillar | None] = dict.fromkeys(("year", "month", "day", "hour"))
+    for key, ganzhi in ganzhis.items():
+        pillars[key] = _pillar(ganzhi, day_master, key == "day").model_copy(
+            update={
+                "xing_yun": phases[key],
+                "zi_zuo": growth_phase(ganzhi[0], ganzhi[1]),
+            }
+        )
+    return pillars
+
+
+def _decades(
+    birth: BirthProfile, chart: Any, convention: QiYunConvention, hour_known: bool, notes: list[str]
+) -> DaYun | None:
+    """The 大运 (None without a gender), noting why there is none or why it is approximate."""
+    if birth.gender == Gender.UNSPECIFIED:
+        notes.append(
+            "no gender given: 大运 runs forward for 阳男阴女 and backward for 阴男阳女, so there "
+            "is no daYun without one"
+        )
+        return None
+    if not hour_known:
+        notes.append(
+            "birth hour unknown: 起运 measured from noon, so it may be off by up to two "
+            "months either way (12 hours of the interval)"
+        )
+    return da_yun(chart, birth.gender, convention, exact=hour_known)
+
+
 def derive_profile(
-    birth: BirthProfile, convention: ZiHourConvention = ZiHourConvention.NEXT_DAY
+    birth: BirthProfile, conventions: Conventions | ZiHourConvention = DEFAULT_CONVENTIONS
 ) -> DerivedProfile:
-    """Derive the full profile from validated birth input."""
+    """Derive the full profile from validated birth input (`conventions`: a `ZiHourConvention`
+    alone keeps the defaults of the other conventions)."""
+    if isinstance(conventions, ZiHourConvention):
+        conventions = Conventions(zi_hour=conventions)
+    convention = conventions.zi_hour
     notes: list[str] = []
     basis, local, beijing = resolve_time(birth, convention)
     solar_day = birth.solar_birth_date()
     if local is None or beijing is None:
-        noon = dt.datetime.combine(solar_day, dt.time(12, 0))
-        year_month_lunar = day_lunar = _lunar_at(noon)
-        notes.append("birth hour unknown: no hour pillar; year and month pillars taken at noon")
-        day_prev = _lunar_at(dt.datetime.combine(solar_day, dt.time(0, 0)))
-        day_next = _lunar_at(dt.datetime.combine(solar_day, dt.time(23, 59)))
-        if (day_prev.getMonthInGanZhiExact(), day_prev.getYearInGanZhiExact()) != (
-            day_next.getMonthInGanZhiExact(),
-            day_next.getYearInGanZhiExact(),
-        ):
-            notes.append(
-                "a solar term (节) begins on the birth date: without the hour the month "
-                "pillar (and maybe the year pillar) is uncertain"
-            )
-        day_ganzhi = day_lunar.getDayInGanZhiExact2()
-        hour_ganzhi = None
+        year_month_lunar = _lunar_at(dt.datetime.combine(solar_day, dt.time(12, 0)))
+        day_ganzhi, hour_ganzhi = year_month_lunar.getDayInGanZhiExact2(), None
+        notes += _unknown_hour_notes(solar_day)
     else:
         year_month_lunar = _lunar_at(beijing)
-        day_lunar = _lunar_at(local)
-        if convention == ZiHourConvention.NEXT_DAY:
-            day_ganzhi = day_lunar.getDayInGanZhiExact()
-        else:
-            day_ganzhi = day_lunar.getDayInGanZhiExact2()
-        hour_ganzhi = day_lunar.getTimeInGanZhi()
-        if basis.daylight_saving_minutes:
-            notes.append(
-                f"daylight saving time in force: clock time moved back "
-                f"{basis.daylight_saving_minutes} min to standard time"
-            )
-        if basis.ambiguous:
-            notes.append(
-                "the clock time occurred twice (end of daylight saving); the first "
-                "(daylight) one was used"
-            )
-        if basis.true_solar:
-            notes.append("true solar time used for the day and hour pillars")
-        if _local_mean_time(birth):
-            notes.append(
-                f"before standard time in {birth.timezone}: the clock time was read as that "
-                f"zone's local mean time (UTC{basis.utc_offset}); give longitude for the birth "
-                "place's own solar time"
-            )
+        day_ganzhi, hour_ganzhi = _day_and_hour(local, convention)
+        notes += _time_notes(birth, basis)
     year_ganzhi = year_month_lunar.getYearInGanZhiExact()
     month_ganzhi = year_month_lunar.getMonthInGanZhiExact()
     day_master = day_ganzhi[0]
-    pillars: dict[str, Pillar | None] = {
-        "year": _pillar(year_ganzhi, day_master, False),
-        "month": _pillar(month_ganzhi, day_master, False),
-        "day": _pillar(day_ganzhi, day_master, True),
-        "hour": _pillar(hour_ganzhi, day_master, False) if hour_ganzhi else None,
-    }
+    chart = eight_char(year_month_lunar, day_ganzhi, hour_ganzhi)
+    ganzhis = {"year": year_ganzhi, "month": month_ganzhi, "day": day_ganzhi}
+    if hour_ganzhi:
+        ganzhis["hour"] = hour_ganzhi
+    pillars = _pillars(ganzhis, chart)
     counts = dict.fromkeys(ELEMENTS, 0)
     for pillar in pillars.values():
         if pillar is not None:
@@ -494,6 +601,13 @@ def derive_profile(
             f"born between 立春 and the lunar new year (or the reverse): the zodiac by 立春 is "
             f"{zodiac_zh}, by the lunar year {birth_lunar.getYearShengXiao()}"
         )
+    decades = _decades(birth, chart, conventions.qi_yun, local is not None, notes)
+    warnings: list[BoundaryWarning] = []
+    if local is not None and beijing is not None:
+        actual = dict(ganzhis)
+        if decades is not None:
+            actual["qiYun"] = _qi_yun_text(decades)
+        warnings = _boundary_warnings(birth, conventions, local, beijing, actual, year_month_lunar)
     return DerivedProfile(
         name=birth.name,
         gender=birth.gender,
@@ -507,13 +621,45 @@ def derive_profile(
         five_elements_weighted=weighted,
         day_master=day_master,
         day_master_element=stem_element(day_master),
-        day_master_yin_yang="yang" if STEMS.index(day_master) % 2 == 0 else "yin",
+        day_master_yin_yang="yang" if is_yang(day_master) else "yin",
         strength=strength,
         favourable_elements=good,
         unfavourable_elements=[e for e in ELEMENTS if e not in good],
         kong_wang=kong_wang(day_ganzhi),
         time=basis,
         notes=notes,
+        palaces=palaces(chart),
+        da_yun=decades,
+        relations=relations(ganzhis),
+        shen_sha=shen_sha(ganzhis, conventions.shen_sha),
+        boundaries=warnings,
+    )
+
+
+def _birth_instant(profile: DerivedProfile) -> dt.datetime:
+    """The naive Beijing time the year, month and 起运 were computed at (noon when the hour is
+    unknown)."""
+    if profile.time.instant_beijing:
+        return dt.datetime.fromisoformat(profile.time.instant_beijing).replace(tzinfo=None)
+    return dt.datetime.combine(dt.date.fromisoformat(profile.solar_date), dt.time(12, 0))
+
+
+def luck_for(profile: DerivedProfile, day: dt.date, years: int = 10) -> LuckAt:
+    """The luck of `day` for a derived profile (also one read back from its stored JSON): the
+    大运 and 流年 containing it, the next `years` − 1 流年, its 流年's 流月, 小运, relations."""
+    instant = _birth_instant(profile)
+    chart = {key: value for key, value in profile.bazi.model_dump().items() if value}
+    noon = _lunar_at(dt.datetime.combine(day, dt.time(12, 0)))  # the day's pillars, at noon
+    return luck_at(
+        _lunar_at(instant),
+        chart,
+        profile.gender,
+        profile.da_yun,
+        instant.year,
+        day,
+        noon.getYearInGanZhiExact(),
+        noon.getMonthInGanZhiExact(),
+        max(1, years),
     )
 
 

@@ -28,7 +28,13 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Self, TypeVar
 
-from fortune_core.conventions import ZiHourConvention
+from fortune_core.conventions import (
+    BOUNDARY_MINUTES,
+    Conventions,
+    QiYunConvention,
+    ShenShaSchool,
+    ZiHourConvention,
+)
 
 T = TypeVar("T")
 _MISSING: Any = dataclasses.MISSING
@@ -223,6 +229,22 @@ class CoreSettings(Settings):
         ZiHourConvention.NEXT_DAY,
         doc="when the day pillar changes: next-day (23:00) or same-day (midnight)",
     )
+    qi_yun_convention: QiYunConvention = setting(
+        "FORTUNE_QI_YUN_CONVENTION",
+        QiYunConvention.MINUTES,
+        doc="how the birth–节 interval becomes the 起运 age: minutes (exact) or days (by hand)",
+    )
+    shen_sha_school: ShenShaSchool = setting(
+        "FORTUNE_SHENSHA_SCHOOL",
+        ShenShaSchool.TANYUAN,
+        doc="whose 神煞 tables: tanyuan (命理探原) or yuanhai (渊海子平)",
+    )
+    boundary_warning_minutes: int = setting(
+        "FORTUNE_BOUNDARY_WARNING_MINUTES",
+        BOUNDARY_MINUTES,
+        minimum=0,
+        doc="a birth this close to a 节 or to 23:00/00:00 gets a boundary warning",
+    )
     dead_letter_max_length: int = setting(
         "FORTUNE_DEAD_LETTER_MAX_LENGTH",
         10_000,
@@ -245,6 +267,15 @@ class CoreSettings(Settings):
     def kubernetes(self) -> bool:
         """Whether this deployment runs in Kubernetes mode."""
         return self.mode == "kubernetes"
+
+    def conventions(self) -> Conventions:
+        """The derivation's conventions (子 hour, 起运, 神煞 school, boundary warnings)."""
+        return Conventions(
+            zi_hour=self.zi_hour_convention,
+            qi_yun=self.qi_yun_convention,
+            shen_sha=self.shen_sha_school,
+            boundary_minutes=self.boundary_warning_minutes,
+        )
 
 
 @dataclass(frozen=True)

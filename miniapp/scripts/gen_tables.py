@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from fortune_core import almanac_terms as terms
-from fortune_core import profile
+from fortune_core import ganzhi, profile
 
 OUTPUT = Path(__file__).resolve().parents[1] / "src/lib/generated/tables.ts"
 FIRST_YEAR, LAST_YEAR = 1900, 2100
@@ -32,7 +32,7 @@ def render() -> str:
         "STEM_PINYIN": terms.STEM_PINYIN,
         "BRANCH_PINYIN": terms.BRANCH_PINYIN,
         "TEN_GOD_EN": profile.TEN_GOD_EN,
-        "ELEMENT_ZH": profile.ELEMENT_ZH,
+        "ELEMENT_ZH": ganzhi.ELEMENT_ZH,
         "DIRECTION_EN": profile.DIRECTION_EN,
         "TIAN_SHEN_EN": terms.TIAN_SHEN_EN,
         "ZHI_XING_EN": terms.ZHI_XING_EN,

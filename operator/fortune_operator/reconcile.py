@@ -152,7 +152,7 @@ class Reconciler:
             self.post_event(body, "Warning", "InvalidSpec", text)
             return view, "invalid"
         fortune = validated.request.with_resolved_date()
-        profile = derive_profile(fortune.profile, self.core.zi_hour_convention).to_json_dict()
+        profile = derive_profile(fortune.profile, self.core.conventions()).to_json_dict()
         view = self.lifecycle.accept(
             Submission(
                 request_id=request_id,

@@ -7,6 +7,7 @@ here depends on timing. Screenshots of each page go to .local/test-artifacts/bro
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import http.server
 import io
@@ -18,6 +19,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import PHONE, TABLET, Stack, open_page
@@ -25,6 +27,9 @@ from PIL import Image
 from playwright.sync_api import Browser, Page, Request, Response, Route, expect
 
 from fortune_core.ids import new_request_id
+from fortune_core.luck import LuckAt
+from fortune_core.profile import derive_profile, luck_for
+from fortune_core.request import BirthProfile
 from localservices.jsonhttp import http_json
 
 pytestmark = pytest.mark.browser
@@ -48,6 +53,14 @@ def fill_form(page: Page, name: str, birth_date: str, birth_time: str = "") -> N
 
 def shot(page: Page, artifacts: Path, name: str) -> None:
     page.screenshot(path=artifacts / f"{name}.png", full_page=True)
+
+
+def luck_today(**birth: str) -> LuckAt:
+    """The luck the chart page shows: the profile route's default date is today in the birth's
+    time zone."""
+    profile = BirthProfile.model_validate(birth)
+    today = dt.datetime.now(ZoneInfo(profile.timezone)).date()
+    return luck_for(derive_profile(profile), today)
 
 
 def request_id_of(page: Page) -> str:
@@ -78,6 +91,18 @@ def test_a_reading_from_the_form_to_the_poster(
         expect(chart.locator("#zodiac")).to_have_text("马")
         expect(chart.locator("#constellation")).to_have_text("金牛座")
         expect(chart.locator("#almanac")).to_contain_text("宜")
+        # 大运 (female, 庚午 year: backward), the one containing today marked, and the 流年
+        luck = luck_today(birthDate=BIRTH["birthDate"], birthTime=BIRTH["birthTime"],
+                          gender="female")  # fmt: skip
+        assert luck.da_yun is not None
+        expect(chart.locator("#qi-yun")).to_contain_text("起运")
+        expect(chart.locator("#qi-yun")).to_contain_text("逆排")
+        expect(chart.locator("#childhood")).to_contain_text("童限")
+        expect(chart.locator("#da-yun-current")).to_contain_text(luck.da_yun.ganzhi)
+        expect(chart.locator("#da-yun-current")).to_contain_text("当前")
+        expect(chart.locator("#liu-nian-current")).to_contain_text(luck.liu_nian[0].ganzhi)
+        expect(chart.locator("#liu-nian .luck__step")).to_have_count(10)
+        expect(chart.locator("#shen-sha")).to_contain_text("神煞")
         shot(page, artifacts, "02-chart-zh")
         chart.locator("#btn-ask").click()
 
@@ -209,11 +234,24 @@ def test_the_app_follows_the_system_language_and_switches(
         expect(form.locator("#language-en")).to_have_class(re.compile("chip--on"))
         shot(page, artifacts, "10-form-en-tablet")
         fill_form(page, "Ann", "1988-06-01", "09:30")
+        form.locator("#gender-male").click()
         form.locator("#city-london").click()
         form.locator("#btn-chart").click()
         chart = on(page, "chart")
         expect(chart).to_contain_text("Your chart")
         expect(chart.locator("#zodiac")).to_have_text("Dragon")
+        # 戊辰 (yang) year, male: forward; the luck pillars and annual pillars in English
+        luck = luck_today(birthDate="1988-06-01", birthTime="09:30", timezone="Europe/London",
+                          gender="male")  # fmt: skip
+        assert luck.da_yun is not None
+        expect(chart.locator("#qi-yun")).to_contain_text("Luck starts at")
+        expect(chart.locator("#qi-yun")).to_contain_text("(forward)")
+        expect(chart.locator("#childhood")).to_contain_text("Childhood span")
+        current = chart.locator("#da-yun-current")
+        expect(current).to_contain_text(luck.da_yun.ganzhi)
+        expect(current).to_contain_text("now")
+        expect(chart.locator("#liu-nian-current")).to_contain_text(luck.liu_nian[0].ganzhi)
+        expect(chart.locator("#luck")).to_contain_text("Annual pillars (Liu Nian)")
         shot(page, artifacts, "11-chart-en-tablet")
         chart.locator("#btn-ask").click()
         result = on(page, "result")

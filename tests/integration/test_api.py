@@ -14,11 +14,13 @@ import pytest
 import redis
 from api_testing import api_client, api_settings
 from flask.testing import FlaskClient
+from published_cases import QI_YUN_CASES
 from pymongo import monitoring
 
 from fortune_api.app import create_app
 from fortune_api.backends import Backends
 from fortune_api.settings import ApiSettings
+from fortune_core.conventions import QiYunConvention
 from fortune_core.ids import new_request_id
 from fortune_core.lifecycle import Claim, Lifecycle, message_of
 from fortune_core.queue import Publisher, requests_queue
@@ -398,6 +400,33 @@ def test_profiles_derives_synchronously(client: FlaskClient) -> None:
     assert body["almanac"]["yi"]
     bad = client.post("/v1/profiles", json={"profile": {"birthDate": "1990-02-30"}})
     assert bad.status_code == 422 and "profile.birthDate" in bad.get_json()["error"]["fields"]
+
+
+@pytest.mark.parametrize("convention", list(QiYunConvention))
+def test_profiles_return_the_published_qi_yun_cases(
+    settings: ApiSettings, convention: QiYunConvention
+) -> None:
+    """lunar-python's own 起运 cases (tests/published_cases.py), through the route, with the
+    convention set as FORTUNE_QI_YUN_CONVENTION would set it; the luck of the date comes along."""
+    configured = replace(settings, core=replace(settings.core, qi_yun_convention=convention))
+    cases = [case for case in QI_YUN_CASES if case[2] == convention.value]
+    assert cases
+    with api_client(configured) as client:
+        for where, fields, _, interval, start in cases:
+            response = client.post("/v1/profiles", json={"profile": fields, "date": "2035-06-01"})
+            assert response.status_code == 200, where
+            body = response.get_json()
+            da_yun = body["profile"]["daYun"]
+            assert da_yun["convention"] == convention.value
+            if interval is not None:
+                got = da_yun["start"]
+                assert (got["years"], got["months"], got["days"]) == interval, where
+            assert da_yun["start"]["startDate"][:10] == start, where
+            assert da_yun["pillars"][0]["startDate"] == da_yun["start"]["startDate"]
+            luck = body["luck"]
+            assert luck["date"] == "2035-06-01" and len(luck["liuNian"]) == 10
+            assert luck["liuNian"][0]["year"] == 2035 and len(luck["liuYue"]) == 12
+            assert luck["daYun"] is not None and luck["daYun"]["startDate"][:10] <= "2035-06-01"
 
 
 def test_readyz_checks_every_backend(client: FlaskClient) -> None:

@@ -18,6 +18,7 @@ from lunar_python.util.LunarUtil import LunarUtil
 
 from fortune_core.almanac import (
     COLOURS,
+    DA_YUN_WEIGHT,
     HETU,
     MAX_SCORE,
     MIN_SCORE,
@@ -26,6 +27,7 @@ from fortune_core.almanac import (
     TAI_SUI_DELTAS,
     TRINES,
     _scores,
+    _tai_sui_delta,
     almanac_reading,
     analyse,
     branch_relations,
@@ -417,8 +419,53 @@ def test_tai_sui_lowers_the_year_score() -> None:
     profile = _profile(**PROFILES["rat-1984-no-hour"])
     day = dt.date(2026, 6, 1)
     year = analyse(profile, day, Topic.OVERALL, Period.YEAR)
-    without = _scores(year.pillar.deltas, 0.0)
+    assert year.luck is not None and year.luck.decade is not None
+    deltas = {
+        aspect: value + DA_YUN_WEIGHT[Period.YEAR] * year.luck.decade.deltas[aspect]
+        for aspect, value in year.pillar.deltas.items()
+    }
+    without = _scores(deltas, 0.0)
     assert year.scores["overall"] == without["overall"] + round(TAI_SUI_DELTAS["clash"])
+
+
+@pytest.mark.parametrize("period", [Period.YEAR, Period.MONTH])
+def test_the_luck_pillar_weighs_in_year_and_month_scores(period: Period) -> None:
+    """A year or month reading adds the 大运's own reading at DA_YUN_WEIGHT; the same chart
+    without its 大运 (as one stored before it was derived) scores on the period pillar and 太岁
+    alone."""
+    profile = _profile(**PROFILES["horse-1990"])
+    unknown = profile.model_copy(update={"da_yun": None})
+    with_luck = analyse(profile, TARGET, Topic.OVERALL, period)
+    without_luck = analyse(unknown, TARGET, Topic.OVERALL, period)
+    assert with_luck.luck is not None and with_luck.luck.decade is not None
+    assert without_luck.luck is not None and without_luck.luck.decade is None
+    assert with_luck.pillar == without_luck.pillar
+    tai_sui = _tai_sui_delta(with_luck.tai_sui, period)
+    assert without_luck.scores == _scores(without_luck.pillar.deltas, tai_sui)
+    deltas = {
+        aspect: value + DA_YUN_WEIGHT[period] * with_luck.luck.decade.deltas[aspect]
+        for aspect, value in with_luck.pillar.deltas.items()
+    }
+    assert with_luck.scores == _scores(deltas, tai_sui)
+    assert with_luck.scores != without_luck.scores
+
+
+def test_year_and_month_readings_name_the_luck_pillar_and_the_year() -> None:
+    """horse-1990 (female, 庚午 year: backward) is in the 丁丑 大运 from 2024 (ages 35-44) and
+    the 2026 流年 丙午 at age 37; day and week readings do not bring the luck in."""
+    profile = _profile(**PROFILES["horse-1990"])
+    assert profile.da_yun is not None
+    decade = next(p for p in profile.da_yun.pillars if p.start_year == 2024)
+    assert (decade.ganzhi, decade.start_age, decade.end_age) == ("丁丑", 35, 44)
+    for period in (Period.YEAR, Period.MONTH):
+        zh = almanac_reading(profile, TARGET, Topic.OVERALL, period, Language.ZH_CN).text
+        en = almanac_reading(profile, TARGET, Topic.OVERALL, period, Language.EN).text
+        assert "正行丁丑大运（2024年起，35至44岁）" in zh and "流年丙午（37岁）" in zh
+        assert "luck pillar (da yun) is Ding-Chou (Yin Fire Ox), from 2024 (ages 35 to 44)" in en
+        assert "liu nian) is Bing-Wu (Yang Fire Horse), at age 37" in en
+    for period in (Period.DAY, Period.WEEK):
+        text = almanac_reading(profile, TARGET, Topic.OVERALL, period, Language.ZH_CN).text
+        assert "大运" not in text
 
 
 # --- the request entry point ----------------------------------------------------------------------

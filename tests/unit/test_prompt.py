@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
+from fortune_core.profile import derive_profile
 from fortune_core.prompt import DATA_CLOSE, DATA_OPEN, build_messages, period_span, system_prompt
 from fortune_core.request import FortuneRequest, Language, Period
 
@@ -103,3 +105,62 @@ def test_period_span(start: str, period: Period, end: str) -> None:
 
     first, last = period_span(dt.date.fromisoformat(start), period)
     assert first.isoformat() == start and last.isoformat() == end
+
+
+def _luck(period: str, date: str) -> dict[str, Any]:
+    request = FortuneRequest.model_validate(
+        {
+            "profile": {"birthDate": "1990-05-17", "birthTime": "08:30", "gender": "female"},
+            "date": date,
+            "period": period,
+        }
+    )
+    data = _data(build_messages(request)[1]["content"])
+    luck = data.get("luck")
+    assert isinstance(luck, dict)
+    return luck
+
+
+def test_year_and_month_readings_carry_the_luck_they_span() -> None:
+    # 1990-05-17 08:30 female (庚午 year: backward): the 丁丑 大运 from 2024-02-10 (ages 35-44).
+    year = _luck("year", "2026-01-20")  # to 2027-01-19: the 2025 and 2026 流年
+    assert year["daYun"]["ganzhi"] == "丁丑" and year["daYun"]["startYear"] == 2024
+    assert [(y["year"], y["ganzhi"], y["current"]) for y in year["liuNian"]] == [
+        (2025, "乙巳", True),
+        (2026, "丙午", False),
+    ]
+    assert "liuYue" not in year and year["relations"]
+    month = _luck("month", "2026-01-20")  # to 2026-02-19: 己丑 (from 小寒), then 庚寅 (立春)
+    assert [(m["ganzhi"], m["current"]) for m in month["liuYue"]] == [
+        ("己丑", True),
+        ("庚寅", False),
+    ]
+    assert [y["year"] for y in month["liuNian"]] == [2025, 2026]
+
+
+def test_a_reading_spanning_a_handover_names_the_next_da_yun() -> None:
+    # The 丁丑 大运 starts 2024-02-10: a year from 2023-06-01 sees 戊寅 now and 丁丑 next.
+    luck = _luck("year", "2023-06-01")
+    assert luck["daYun"]["ganzhi"] == "戊寅"
+    assert luck["nextDaYun"]["ganzhi"] == "丁丑"
+
+
+@pytest.mark.parametrize("period", ["day", "week"])
+def test_day_and_week_readings_carry_no_luck(period: str) -> None:
+    _, user = build_messages(_request(period=period))
+    assert "luck" not in _data(user["content"])
+
+
+def test_a_stored_profile_without_da_yun_still_gets_the_liu_nian() -> None:
+    """A profile stored before 大运 were derived (no daYun key) still gets its 流年."""
+    request = FortuneRequest.model_validate(
+        {"profile": {"birthDate": "1990-05-17", "birthTime": "08:30"}, "period": "year",
+         "date": "2026-06-01"}
+    )  # fmt: skip
+    stored = derive_profile(request.profile).to_json_dict()
+    for key in ("daYun", "palaces", "relations", "shenSha", "boundaries"):
+        stored.pop(key)
+    data = _data(build_messages(request, profile=stored)[1]["content"])
+    luck = data["luck"]
+    assert isinstance(luck, dict) and luck["daYun"] is None
+    assert luck["liuNian"][0]["ganzhi"] == "丙午"

@@ -14,6 +14,8 @@ from openai.types.chat import ChatCompletion
 from pydantic import ValidationError
 
 from fortune_core import (
+    DEFAULT_CONVENTIONS,
+    Conventions,
     FortuneContent,
     FortuneRequest,
     FortuneResult,
@@ -57,7 +59,7 @@ class AlmanacProvider:
     name = "almanac"
     uses_llm = False
 
-    def __init__(self, convention: ZiHourConvention = ZiHourConvention.NEXT_DAY) -> None:
+    def __init__(self, convention: Conventions | ZiHourConvention = DEFAULT_CONVENTIONS) -> None:
         self._convention = convention
 
     def describe(self) -> str:
@@ -152,7 +154,7 @@ class OpenAIProvider:
         base_url: str | None,
         model: str,
         timeout_seconds: float,
-        convention: ZiHourConvention = ZiHourConvention.NEXT_DAY,
+        convention: Conventions | ZiHourConvention = DEFAULT_CONVENTIONS,
     ) -> None:
         self._client = openai.OpenAI(
             api_key=api_key, base_url=base_url, timeout=timeout_seconds, max_retries=0
@@ -251,7 +253,7 @@ def _add_usage(first: Usage, second: Usage) -> Usage:
 
 def make_provider(settings: WorkerSettings) -> Provider:
     """The provider chosen by the settings (`FORTUNE_LLM_PROVIDER`, resolved)."""
-    convention = settings.core.zi_hour_convention
+    convention = settings.core.conventions()
     if settings.provider == ProviderName.OPENAI:
         if not settings.openai_api_key:
             raise ValueError("the openai provider needs OPENAI_API_KEY")

@@ -4,18 +4,29 @@ import {
   almanacTerm,
   directionName,
   elementName,
+  elementOfBranch,
   elementOfStem,
   formatDate,
   luckName,
   naYinName,
+  phaseName,
   romanise,
+  romaniseGanzhi,
   solarTermName,
   tenGodName,
   tianShenName,
   zhiXingName,
 } from '../lib/format'
 import { t, type MessageKey } from '../lib/i18n'
-import { ELEMENTS, type Almanac, type DerivedProfile, type Language, type Pillar } from '../lib/types'
+import { annualPillars, luckTimeline, qiYunText } from '../lib/luck'
+import {
+  ELEMENTS,
+  type Almanac,
+  type DerivedProfile,
+  type Language,
+  type LuckAt,
+  type Pillar,
+} from '../lib/types'
 import './Chart.scss'
 
 const PILLARS: { key: 'year' | 'month' | 'day' | 'hour'; label: MessageKey }[] = [
@@ -65,6 +76,138 @@ function PillarColumn({ pillar, label, lang, isDay }: { pillar: Pillar | null; l
         ))}
       </View>
       <Text className='pillar__nayin'>{naYinName(pillar.naYin, lang)}</Text>
+      {pillar.xingYun ? (
+        <Text className='pillar__phase'>{phaseName(pillar.xingYun, lang)}</Text>
+      ) : null}
+    </View>
+  )
+}
+
+/** A stem and branch in their elements' colours (romanised below them in English). */
+function Ganzhi({ ganzhi, lang }: { ganzhi: string; lang: Language }) {
+  const [stem, branch] = Array.from(ganzhi)
+  const stemElement = elementOfStem(stem)
+  const branchElement = elementOfBranch(branch)
+  return (
+    <View className='ganzhi'>
+      <Text className='ganzhi__chars'>
+        <Text style={stemElement ? { color: ELEMENT_COLOR[stemElement] } : undefined}>{stem}</Text>
+        <Text style={branchElement ? { color: ELEMENT_COLOR[branchElement] } : undefined}>{branch}</Text>
+      </Text>
+      {lang === 'en' ? <Text className='ganzhi__roman'>{romaniseGanzhi(ganzhi)}</Text> : null}
+    </View>
+  )
+}
+
+/** 大运: the 起运, 童限 and the luck pillars, the one containing today marked; then the 流年. */
+export function LuckCard({ profile, luck, lang }: { profile: DerivedProfile; luck?: LuckAt; lang: Language }) {
+  const daYun = profile.daYun
+  const timeline = daYun ? luckTimeline(daYun, luck) : undefined
+  const years = annualPillars(luck)
+  return (
+    <View className='card luck' id='luck'>
+      <Text className='card__title'>{t(lang, 'luckTitle')}</Text>
+      {daYun ? (
+        <View>
+          <Text className='luck__start' id='qi-yun'>{qiYunText(daYun, lang)}</Text>
+          {daYun.exact ? null : <Text className='card__hint'>{t(lang, 'luckApproximate')}</Text>}
+          {timeline?.childhood ? (
+            <Text
+              className={`luck__childhood ${timeline.childhood.current ? 'luck__childhood--current' : ''}`}
+              id='childhood'
+            >
+              {t(lang, 'luckChildhood', {
+                from: timeline.childhood.startAge,
+                to: timeline.childhood.endAge,
+                year: timeline.childhood.startYear,
+              })}
+              {timeline.childhood.current ? ` · ${t(lang, 'luckCurrent')}` : ''}
+            </Text>
+          ) : null}
+          <View className='luck__row' id='da-yun'>
+            {timeline?.pillars.map((step) => (
+              <View
+                key={step.pillar?.index}
+                className={`luck__step ${step.current ? 'luck__step--current' : ''}`}
+                id={step.current ? 'da-yun-current' : undefined}
+              >
+                <Text className='luck__ages'>{t(lang, 'luckAges', { from: step.startAge, to: step.endAge })}</Text>
+                <Ganzhi ganzhi={step.pillar?.ganzhi ?? ''} lang={lang} />
+                <Text className='luck__god'>{tenGodName(step.pillar?.tenGod ?? '', lang)}</Text>
+                <Text className='luck__year'>{t(lang, 'luckFrom', { year: step.startYear })}</Text>
+                {step.current ? <Text className='luck__badge'>{t(lang, 'luckCurrent')}</Text> : null}
+              </View>
+            ))}
+          </View>
+        </View>
+      ) : (
+        <Text className='card__hint' id='luck-needs-gender'>{t(lang, 'luckNeedsGender')}</Text>
+      )}
+      {years.length ? (
+        <View>
+          <Text className='luck__subtitle'>{t(lang, 'liuNianTitle')}</Text>
+          <View className='luck__row' id='liu-nian'>
+            {years.map((year) => (
+              <View
+                key={year.year}
+                className={`luck__step ${year.current ? 'luck__step--current' : ''}`}
+                id={year.current ? 'liu-nian-current' : undefined}
+              >
+                <Text className='luck__ages'>{year.year}</Text>
+                <Ganzhi ganzhi={year.ganzhi} lang={lang} />
+                <Text className='luck__god'>{tenGodName(year.tenGod, lang)}</Text>
+                <Text className='luck__year'>{t(lang, 'liuNianAge', { age: year.age })}</Text>
+              </View>
+            ))}
+          </View>
+        </View>
+      ) : null}
+    </View>
+  )
+}
+
+const PILLAR_LABEL: Record<string, MessageKey> = {
+  year: 'pillarYear', month: 'pillarMonth', day: 'pillarDay', hour: 'pillarHour',
+}
+
+/** 胎元/命宫/身宫, the 神煞 and any boundary warnings. */
+export function ChartExtras({ profile, lang }: { profile: DerivedProfile; lang: Language }) {
+  const palaces = profile.palaces
+  const stars = profile.shenSha?.stars ?? []
+  const warnings = profile.boundaries ?? []
+  if (!palaces && !stars.length && !warnings.length) return null
+  return (
+    <View className='card extras' id='extras'>
+      {palaces ? (
+        <Text className='facts__line' id='palaces'>
+          {t(lang, 'palaces', {
+            taiYuan: palaces.taiYuan.ganzhi,
+            mingGong: palaces.mingGong?.ganzhi ?? '—',
+            shenGong: palaces.shenGong?.ganzhi ?? '—',
+          })}
+        </Text>
+      ) : null}
+      {stars.length ? (
+        <View className='extras__stars' id='shen-sha'>
+          <Text className='luck__subtitle'>{t(lang, 'shenShaTitle')}</Text>
+          <View className='almanac__tags'>
+            {stars.map((star) => (
+              <Text className='tag' key={`${star.name}-${star.basis}-${star.branch}`}>
+                {lang === 'zh-CN' ? star.name : star.nameEn} ·{' '}
+                {star.pillars.map((p) => t(lang, PILLAR_LABEL[p] ?? 'pillarDay')).join(lang === 'zh-CN' ? '、' : ', ')}
+              </Text>
+            ))}
+          </View>
+        </View>
+      ) : null}
+      {warnings.length ? (
+        <View className='notice' id='boundaries' role='note'>
+          <Text className='luck__subtitle'>{t(lang, 'boundaryTitle')}</Text>
+          {warnings.map((warning) => (
+            <Text className='facts__line' key={warning.boundary}>{warning.note}</Text>
+          ))}
+        </View>
+      ) : null}
     </View>
   )
 }

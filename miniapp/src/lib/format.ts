@@ -34,6 +34,25 @@ export function elementOfStem(stem: string): Element | undefined {
   return STEM_ELEMENT[stem]
 }
 
+const BRANCH_ELEMENT: Record<string, Element> = {
+  子: 'water', 丑: 'earth', 寅: 'wood', 卯: 'wood', 辰: 'earth', 巳: 'fire', 午: 'fire', 未: 'earth',
+  申: 'metal', 酉: 'metal', 戌: 'earth', 亥: 'water',
+}
+
+export function elementOfBranch(branch: string): Element | undefined {
+  return BRANCH_ELEMENT[branch]
+}
+
+const PHASE_EN: Record<string, string> = {
+  长生: 'Growth', 沐浴: 'Bath', 冠带: 'Crown', 临官: 'Office', 帝旺: 'Peak', 衰: 'Decline',
+  病: 'Sickness', 死: 'Death', 墓: 'Tomb', 绝: 'Void', 胎: 'Conception', 养: 'Nurture',
+}
+
+/** A growth phase (十二长生, 星运/自坐) in the reader's language. */
+export function phaseName(phase: string, lang: Language): string {
+  return lang === 'zh-CN' ? phase : PHASE_EN[phase] ?? phase
+}
+
 export function elementName(element: Element, lang: Language): string {
   return lang === 'zh-CN' ? ELEMENT_ZH[element] : ELEMENT_EN[element]
 }

@@ -51,6 +51,98 @@ export interface Pillar {
   hiddenTenGods: string[]
   naYin: string
   kongWang: string
+  /** 星运: the day master's phase (十二长生) at this branch */
+  xingYun?: string | null
+  /** 自坐: this pillar's own stem's phase at its branch */
+  ziZuo?: string | null
+}
+
+/** One 大运 pillar (docs/domain.md). */
+export interface LuckPillar {
+  index: number
+  ganzhi: string
+  startYear: number
+  endYear: number
+  startAge: number
+  endAge: number
+  startDate: string
+  tenGod: string
+  branchTenGod: string
+  naYin: string
+  xingYun: string
+}
+
+export interface DaYun {
+  convention: 'minutes' | 'days'
+  forward: boolean
+  start: {
+    years: number
+    months: number
+    days: number
+    hours: number
+    startDate: string
+    term: { name: string; instant: string }
+    intervalMinutes: number
+  }
+  childhood: { startYear: number; endYear: number; startAge: number; endAge: number }
+  pillars: LuckPillar[]
+  exact: boolean
+}
+
+export interface Palace {
+  ganzhi: string
+  naYin: string
+}
+
+export interface Star {
+  name: string
+  nameEn: string
+  basis: string
+  branch: string
+  pillars: string[]
+}
+
+export interface Relation {
+  kind: string
+  name: string
+  pillars: string[]
+  chars: string
+  element: Element | null
+}
+
+export interface BoundaryWarning {
+  kind: 'solar-term' | 'zi-hour' | 'midnight'
+  boundary: string
+  term: string | null
+  minutes: number
+  changes: { what: string; actual: string; other: string }[]
+  note: string
+}
+
+/** One 流年. */
+export interface YearLuck {
+  year: number
+  ganzhi: string
+  startDate: string
+  age: number
+  tenGod: string
+  branchTenGod: string
+  naYin: string
+  daYun: string | null
+  xiaoYun: string | null
+  current: boolean
+}
+
+/** The luck of the profile route's date (docs/api.md). */
+export interface LuckAt {
+  date: string
+  age: number
+  daYun: LuckPillar | null
+  inChildhood: boolean
+  liuNian: YearLuck[]
+  liuYue: { ganzhi: string; term: string; startDate: string; tenGod: string; current: boolean }[]
+  xiaoYun: string | null
+  relations: Relation[]
 }
 
 export interface DerivedProfile {
@@ -71,6 +163,12 @@ export interface DerivedProfile {
   favourableElements: Element[]
   unfavourableElements: Element[]
   notes: string[]
+  // the professional chart (absent in a chart kept from before they were derived)
+  palaces?: { taiYuan: Palace; taiXi: Palace; mingGong: Palace | null; shenGong: Palace | null } | null
+  daYun?: DaYun | null
+  relations?: Relation[]
+  shenSha?: { school: string; stars: Star[] } | null
+  boundaries?: BoundaryWarning[]
 }
 
 export interface Almanac {
@@ -97,6 +195,8 @@ export interface Almanac {
 
 export interface ProfileResponse {
   profile: DerivedProfile
+  /** absent in a chart kept from before the API returned it */
+  luck?: LuckAt
   almanac: Almanac
 }
 

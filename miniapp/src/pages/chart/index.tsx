@@ -1,7 +1,7 @@
 import { Text, View } from '@tarojs/components'
 import Taro from '@tarojs/taro'
 import { useState } from 'react'
-import { AlmanacCard, ElementBars, PillarTable } from '../../components/Chart'
+import { AlmanacCard, ChartExtras, ElementBars, LuckCard, PillarTable } from '../../components/Chart'
 import Shell from '../../components/Shell'
 import { ApiError, describeError } from '../../lib/errors'
 import { buildRequest } from '../../lib/form'
@@ -42,7 +42,7 @@ export default function ChartPage() {
   }
 
   const { form, chart } = state
-  const { profile, almanac } = chart
+  const { profile, almanac, luck } = chart
 
   const ask = async () => {
     if (busy) return
@@ -91,6 +91,7 @@ export default function ChartPage() {
               </Text>
             </View>
           </View>
+          <LuckCard profile={profile} luck={luck} lang={lang} />
           <View className='card'>
             <Text className='card__title'>{t(lang, 'fiveElements')}</Text>
             <ElementBars profile={profile} lang={lang} />
@@ -111,6 +112,7 @@ export default function ChartPage() {
           </View>
         </View>
         <View className='column'>
+          <ChartExtras profile={profile} lang={lang} />
           <AlmanacCard almanac={almanac} lang={lang} />
           {error ? (
             <View className='notice notice--error' id='error-ask' role='alert'>

@@ -22,6 +22,8 @@ Prints a Markdown section and, with --write, replaces it in docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
 import os
 import sys
 import tempfile
@@ -34,7 +36,7 @@ from typing import Any
 import yaml
 from common import ROOT
 from common.report import DocsSection, load_average, measured_on, percentile
-from common.sampling import container_pid, rss_mb
+from common.sampling import container_pid, cpu_seconds, rss_mb
 from e2e_cluster import Cluster, Release, install
 from fakes.fake_llm import FakeLLM
 from kubernetes import client, watch
@@ -251,6 +253,111 @@ def measure_cr_path(release: Release, llm: FakeLLM, count: int) -> dict[str, flo
     }
 
 
+def apiserver_requests(cluster: Cluster) -> dict[tuple[str, str, str, str], float]:
+    """`apiserver_request_total` by (verb, resource, subresource, code), summed over the rest."""
+    api = cluster.admin_client()
+    response = api.call_api(
+        "/metrics", "GET", auth_settings=["BearerToken"], _preload_content=False
+    )
+    totals: dict[tuple[str, str, str, str], float] = {}
+    for line in response[0].data.decode().splitlines():
+        if not line.startswith("apiserver_request_total{"):
+            continue
+        labels_text, value = line[len("apiserver_request_total") :].rsplit(" ", 1)
+        labels = dict(
+            part.split("=", 1) for part in labels_text.strip("{}").replace('"', "").split(",")
+        )
+        key = (labels.get("verb", ""), labels.get("resource", ""),
+               labels.get("subresource", ""), labels.get("code", ""))  # fmt: skip
+        totals[key] = totals.get(key, 0.0) + float(value)
+    return totals
+
+
+def component_cpu(release: Release, local: LocalCluster) -> dict[str, float]:
+    """CPU seconds so far of each component (its containers summed), the API server and etcd."""
+    node = local.node
+    cpu: dict[str, float] = {}
+    for found in release.cluster.containers(release.namespace):
+        info = json.loads(node.crictl("inspect", found["id"]).stdout or "{}")
+        pid = (info.get("info") or {}).get("pid")
+        if pid:
+            name = found["metadata"]["name"]
+            cpu[name] = cpu.get(name, 0.0) + cpu_seconds(int(pid))
+    for daemon in ("kube-apiserver", "etcd"):
+        pid = local.status().get(daemon)
+        if pid:
+            cpu[daemon] = cpu_seconds(pid)
+    return cpu
+
+
+def measure_api_cost(
+    release: Release, llm: FakeLLM, local: LocalCluster, count: int = 600
+) -> dict[str, Any]:
+    """Readings through the HTTP API with warm workers and an instant LLM: API server requests
+    per reading (apiserver_request_total) by kind, CPU per reading by component, readings/s."""
+    llm.configure(latency=0.0)
+    deployment = release.component("worker-default")
+    release.kubectl("annotate", "deployment", deployment, "--overwrite",
+                    "cyberfortune.io/min-replicas=4")  # fmt: skip
+    wait_for(
+        lambda: (
+            len(
+                [
+                    c
+                    for c in release.cluster.containers(release.namespace)
+                    if c["metadata"]["name"] == "worker"
+                ]
+            )
+            == 4
+        ),
+        180,
+        "4 warm workers",
+        1,
+    )
+    host, port = release.api_url.removeprefix("http://").split(":")
+
+    def submit(_: int) -> str:
+        conn = http.client.HTTPConnection(host, int(port), timeout=60)
+        conn.request("POST", "/v1/fortunes", body=json.dumps(SPEC),
+                     headers={"Content-Type": "application/json"})  # fmt: skip
+        response = conn.getresponse()
+        body = json.loads(response.read())
+        assert response.status == 202, body
+        return str(body["id"])
+
+    def done(request_id: str) -> bool:
+        conn = http.client.HTTPConnection(host, int(port), timeout=60)
+        conn.request("GET", f"/v1/fortunes/{request_id}", headers={"Prefer": "wait=20"})
+        return json.loads(conn.getresponse().read())["status"] == "succeeded"
+
+    before, cpu_before = apiserver_requests(release.cluster), component_cpu(release, local)
+    start = time.monotonic()
+    with ThreadPoolExecutor(16) as pool:
+        ids = list(pool.map(submit, range(count)))
+        pending = list(ids)
+        while pending:
+            answers = list(pool.map(done, pending))
+            pending = [i for i, ok in zip(pending, answers, strict=True) if not ok]
+    seconds = time.monotonic() - start
+    # The finished ones are deleted a TTL later (60 s): wait for the deletes, they are a reading's.
+    wait_for(lambda: count_fortune_requests(release, "fr-") == 0, 300, "the TTL deletes", 2)
+    after, cpu_after = apiserver_requests(release.cluster), component_cpu(release, local)
+    release.kubectl("annotate", "deployment", deployment, "--overwrite",
+                    "cyberfortune.io/min-replicas=0")  # fmt: skip
+    per_kind: dict[str, float] = {}
+    for key, value in after.items():
+        verb, resource, subresource, code = key
+        if resource not in ("fortunerequests", "events"):
+            continue
+        delta = value - before.get(key, 0.0)
+        if delta and verb not in ("WATCH", "LIST"):
+            name = f"{verb} {resource}{'/' + subresource if subresource else ''} {code}"
+            per_kind[name] = delta / count
+    cpu = {name: (cpu_after.get(name, 0.0) - cpu_before.get(name, 0.0)) / count * 1000
+           for name in cpu_after}  # fmt: skip
+    return {"count": count, "per_s": count / seconds, "requests": per_kind, "cpu_ms": cpu}
+
+
 def operator_rss_mb(release: Release) -> float:
     """RSS of the operator's process (its container's main process)."""
     return rss_mb(container_pid(release, "operator"))
@@ -311,6 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--finished", type=int, default=10000)
     parser.add_argument("--path-count", type=int, default=200)
+    parser.add_argument("--api-count", type=int, default=600)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
@@ -328,6 +436,7 @@ def main(argv: list[str] | None = None) -> int:
                 release, install_seconds = install_chart(cluster, llm, work)
                 scaling = measure_scaling(release, llm)
                 path = measure_cr_path(release, llm, args.path_count)
+                cost = measure_api_cost(release, llm, local, args.api_count)
                 memory = measure_memory(release, args.finished)
                 steady = measure_steady(release)
         finally:
@@ -343,6 +452,7 @@ def main(argv: list[str] | None = None) -> int:
         args,
         load_before,
         load_after,
+        cost,
     )
     print(SECTION.text(body))
     if args.write:
@@ -360,6 +470,7 @@ def render(
     args: argparse.Namespace,
     load_before: str,
     load_after: str,
+    cost: dict[str, Any],
 ) -> str:
     rows = [
         ("`cluster up`, empty state dir → node Ready, CoreDNS serving", f"{cl['up_cold']:.1f} s"),
@@ -394,6 +505,28 @@ def render(
             " → ".join(str(s) for s in steady),
         ),
     ]
+    total = sum(cost["requests"].values())
+    rows.append(
+        (
+            f"{cost['count']} readings through the HTTP API (almanac-fast fake LLM, 4 warm "
+            "workers): end to end",
+            f"{cost['per_s']:.1f} readings/s",
+        )
+    )
+    rows.append(
+        (
+            "API server requests per reading (apiserver_request_total, watches aside)",
+            f"{total:.2f}: "
+            + ", ".join(f"{k} {v:.2f}" for k, v in sorted(cost["requests"].items())),
+        )
+    )
+    rows.append(
+        (
+            "CPU per reading, by component (ms)",
+            ", ".join(f"{k} {v:.1f}" for k, v in sorted(cost["cpu_ms"].items()))
+            + f"; all {sum(cost['cpu_ms'].values()):.1f}",
+        )
+    )
     table = "\n".join(f"| {a} | {b} |" for a, b in rows)
     command = f".venv/bin/python benchmarks/kubernetes_mode.py --finished {args.finished} --write"
     return (

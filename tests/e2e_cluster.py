@@ -406,12 +406,19 @@ def fullname(release: str) -> str:
 
 
 def install(
-    cluster: Cluster, name: str, namespace: str, *settings: str, values: list[Path] | None = None
+    cluster: Cluster,
+    name: str,
+    namespace: str,
+    *settings: str,
+    values: list[Path] | None = None,
+    local_values: bool = True,
 ) -> Release:
-    """`helm upgrade --install` the chart with values-local.yaml, the extra `values` files and
-    `--set` `settings`, waiting until every pod is ready."""
+    """`helm upgrade --install` the chart with values-local.yaml (unless not `local_values`), the
+    extra `values` files and `--set` `settings`, waiting until every pod is ready."""
     args = ["upgrade", "--install", name, str(CHART), "-n", namespace, "--create-namespace"]
-    args += ["--wait", "--timeout", "8m", "-f", str(LOCAL_VALUES)]
+    args += ["--wait", "--timeout", "8m"]
+    if local_values:
+        args += ["-f", str(LOCAL_VALUES)]
     for path in values or []:
         args += ["-f", str(path)]
     for setting in settings:

@@ -10,6 +10,7 @@ from typing import Any
 import redis
 from pymongo.errors import PyMongoError
 
+from fortune_api.queue_depth import QueueDepth
 from fortune_api.rate_limits import RateLimiter
 from fortune_api.settings import ApiSettings
 from fortune_core import (
@@ -52,9 +53,12 @@ class Backends:
         # Kubernetes mode: the API creates FortuneRequests in its own namespace.
         self.kube: KubeClient | None = None
         self.namespace = ""
+        #: Kubernetes mode: the depth of the pool's queue, so a full one is refused here.
+        self.queue_depth: QueueDepth | None = None
         if core.kubernetes:
             self.kube = KubeClient.in_cluster()
             self.namespace = KubeClient.own_namespace()
+            self.queue_depth = QueueDepth(core.rabbitmq_management_url)
         self._mongo_db = mongo_db
         self._index_ready = False
         self._index_lock = threading.Lock()

@@ -41,6 +41,7 @@ from fortune_core import (
     derive_profile,
     iso_millis,
     new_request_id,
+    requests_queue,
     resource_name,
     validate_request,
 )
@@ -52,6 +53,8 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_IDEMPOTENCY_KEY = 255
 #: Deepest nesting of arrays and objects a body may have (a request body needs 3).
 MAX_JSON_DEPTH = 32
+#: Seconds a client is asked to wait when the pool's queue is at its bound.
+QUEUE_FULL_RETRY_AFTER = 30
 _PREFER_WAIT = re.compile(r'(?:^|[,;\s])wait\s*=\s*"?(\d+)"?', re.IGNORECASE)
 
 
@@ -251,8 +254,20 @@ def _enqueue(request_id: str, fortune: FortuneRequest) -> str:
                     extra=log_extra(request_id=request_id))  # fmt: skip
         if exc.backend == "rabbitmq":
             PUBLISH_FAILURES.inc()
+        if exc.full:
+            raise queue_full() from exc
         raise BackendUnavailableError(exc.backend) from exc
     return view.status.value
+
+
+def queue_full() -> ApiError:
+    """503: the pool's queue is at its bound (`FORTUNE_QUEUE_MAX_LENGTH`)."""
+    return ApiError(
+        503,
+        "queue_full",
+        "too many readings are waiting to be written; nothing was accepted, try again in a minute",
+        headers={"Retry-After": str(QUEUE_FULL_RETRY_AFTER)},
+    )
 
 
 def _create_resource(request_id: str, fortune: FortuneRequest) -> str:
@@ -262,12 +277,23 @@ def _create_resource(request_id: str, fortune: FortuneRequest) -> str:
     naming the field, 429 for a full quota) or 503: nothing half-created is left waiting."""
     backends = _backends()
     assert backends.kube is not None
+    core = backends.settings.core
+    if backends.queue_depth is not None:
+        ready = backends.queue_depth.ready(requests_queue(core.pool))
+        if ready is not None and ready >= core.queue_max_length:
+            raise queue_full()
     try:
         backends.lifecycle.announce(request_id, fortune, g.client_id)
     except redis.RedisError as exc:
         log.warning("Redis unavailable: %r", exc, extra=log_extra(request_id=request_id))
         raise BackendUnavailableError("redis") from exc
-    spec = {**fortune.to_json_dict(), "pool": backends.settings.core.pool}
+    spec = {
+        **fortune.to_json_dict(),
+        "pool": core.pool,
+        # The reading lives in MongoDB; the resource only has to outlast its outcome's watchers,
+        # so etcd holds the requests in flight plus a minute of finished ones.
+        "ttlSecondsAfterFinished": backends.settings.resource_ttl_seconds,
+    }
     labels = {
         "app.kubernetes.io/managed-by": "cyberfortune-api",
         "cyberfortune.io/topic": fortune.topic.value,

@@ -93,6 +93,13 @@ class ApiSettings(Settings):
         shown_default="empty (CORS off)",
         doc="origins allowed to call the API from a browser",
     )
+    resource_ttl_seconds: int = setting(
+        "FORTUNE_RESOURCE_TTL_SECONDS",
+        60,
+        minimum=0,
+        doc="Kubernetes mode: how long a FortuneRequest the API created stays after it finished "
+        "(its spec.ttlSecondsAfterFinished; the reading stays in MongoDB for the retention)",
+    )
     webapp_dir: str = setting(
         "FORTUNE_WEBAPP_DIR", "", shown_default="empty (no /app/)", doc="served at /app/"
     )

@@ -7,15 +7,16 @@ and the full `kubernetes` client would add tens of MB to every process. In-clust
 (the ServiceAccount token, re-read on every request because the kubelet rotates it, the cluster CA,
 KUBERNETES_SERVICE_HOST/PORT); one keep-alive HTTPS connection per thread.
 
-Status writes are ordered by the MongoDB record's version (`status.recordVersion`): a writer reads
-the status, gives up if a newer record version is already there, and patches with the read
-resourceVersion as a precondition, so two writers (operator and worker, or two workers) can never
-leave an older status on top of a newer one.
+A status write is one request: a merge patch of the status subresource, never a read first. The
+patch carries the resource's uid, so a FortuneRequest deleted and created again under the same
+name is never given the old request's status (the API server answers 409), and it is ordered by
+the MongoDB record's version (`status.recordVersion`): the CRD's validation rule refuses a status
+older than the one shown (422), so two writers (operator and worker, two workers) can never leave
+an older status on top of a newer one.
 """
 
 from __future__ import annotations
 
-import copy
 import enum
 import http.client
 import json
@@ -27,11 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fortune_core.resource import API_VERSION, GROUP, PLURAL, VERSION
+from fortune_core.resource import API_VERSION, GROUP, OLDER_STATUS_MESSAGE, PLURAL, VERSION
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 MERGE_PATCH = "application/merge-patch+json"
-STATUS_WRITE_ATTEMPTS = 5
 
 
 class KubeError(Exception):
@@ -50,21 +50,33 @@ class KubeError(Exception):
 
 @dataclass(frozen=True)
 class ResourceRef:
-    """Where a FortuneRequest lives."""
+    """Which FortuneRequest: its namespace, name and, once it exists, its uid (a name can be
+    reused by a new resource; the uid cannot)."""
 
     namespace: str
     name: str
+    uid: str | None = None
 
     def as_dict(self) -> dict[str, str]:
         """JSON form (travels in the queue message and the MongoDB record)."""
-        return {"namespace": self.namespace, "name": self.name}
+        data = {"namespace": self.namespace, "name": self.name}
+        if self.uid:
+            data["uid"] = self.uid
+        return data
 
     @classmethod
     def from_dict(cls, data: Any) -> ResourceRef | None:
         """Parse the JSON form; None when absent or malformed."""
         if isinstance(data, dict) and data.get("namespace") and data.get("name"):
-            return cls(str(data["namespace"]), str(data["name"]))
+            uid = data.get("uid")
+            return cls(str(data["namespace"]), str(data["name"]), str(uid) if uid else None)
         return None
+
+    def same_resource(self, other: ResourceRef) -> bool:
+        """Whether both name one resource (the uids agree wherever both are known)."""
+        if (self.namespace, self.name) != (other.namespace, other.name):
+            return False
+        return self.uid is None or other.uid is None or self.uid == other.uid
 
 
 class Written(enum.Enum):
@@ -195,38 +207,24 @@ class KubeClient:
         return created
 
     def write_status(self, ref: ResourceRef, status: dict[str, Any]) -> Written:
-        """Write `status` (from `resource.status_from_record`) unless the resource already shows
-        this record version or a newer one."""
+        """Write `status` (from `resource.status_of`) in one merge patch: WRITTEN, NEWER_SHOWN
+        when the resource shows this record version or a newer one (the CRD's rule refused it),
+        GONE when the resource (of this uid) no longer exists."""
         path = fortune_requests_path(ref.namespace, ref.name) + "/status"
-        status = copy.deepcopy(status)
-        for _ in range(STATUS_WRITE_ATTEMPTS):
-            try:
-                current = self.request("GET", path)
-            except KubeError as exc:
-                if exc.status == 404:
-                    return Written.GONE
-                raise
-            shown = (current.get("status") or {}).get("recordVersion")
-            if isinstance(shown, int) and shown >= status["recordVersion"]:
+        patch: dict[str, Any] = {"status": status}
+        if ref.uid:
+            patch["metadata"] = {"uid": ref.uid}
+        try:
+            self.request("PATCH", path, patch, MERGE_PATCH)
+        except KubeError as exc:
+            if exc.status == 404:
+                return Written.GONE
+            if exc.status == 409 and ref.uid:  # another resource of that name (a new uid)
+                return Written.GONE
+            if exc.status == 422 and OLDER_STATUS_MESSAGE in exc.message:
                 return Written.NEWER_SHOWN
-            generation = current["metadata"].get("generation")
-            if generation:
-                status["observedGeneration"] = generation
-                for condition in status.get("conditions", []):
-                    condition["observedGeneration"] = generation
-            patch = {
-                "metadata": {"resourceVersion": current["metadata"]["resourceVersion"]},
-                "status": status,
-            }
-            try:
-                self.request("PATCH", path, patch, MERGE_PATCH)
-                return Written.WRITTEN
-            except KubeError as exc:
-                if exc.status == 404:
-                    return Written.GONE
-                if exc.status != 409:  # 409: someone wrote in between; read again
-                    raise
-        raise KubeError(409, "Conflict", f"status of {ref} kept changing; gave up")
+            raise
+        return Written.WRITTEN
 
     def close(self) -> None:
         """Close this thread's connection."""

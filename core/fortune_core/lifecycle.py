@@ -56,7 +56,7 @@ from fortune_core.clock import Clock, system_clock
 from fortune_core.failpoints import failpoint
 from fortune_core.ids import is_request_id, request_id_millis
 from fortune_core.kube import KubeClient, KubeError, ResourceRef, Written
-from fortune_core.queue import Publisher, PublishError, QueueMessage
+from fortune_core.queue import Publisher, PublishError, QueueFullError, QueueMessage
 from fortune_core.records import (
     FortuneRecord,
     create_pending,
@@ -66,7 +66,7 @@ from fortune_core.records import (
     view_of,
 )
 from fortune_core.request import FortuneRequest
-from fortune_core.resource import status_of
+from fortune_core.resource import SPEC_GENERATION, status_of
 from fortune_core.status import ACTIVE, Status
 from fortune_core.status_cache import StatusCache
 from fortune_core.views import RequestView
@@ -81,12 +81,14 @@ UNCLAIMED = frozenset({Status.PENDING, Status.QUEUED})
 
 
 class NotAcceptedError(Exception):
-    """The request could not be accepted because `backend` failed; nothing is left waiting."""
+    """The request could not be accepted because `backend` failed (`full`: its queue is at its
+    bound, a matter of minutes rather than an outage); nothing is left waiting."""
 
-    def __init__(self, backend: str, detail: str) -> None:
+    def __init__(self, backend: str, detail: str, full: bool = False) -> None:
         super().__init__(f"{backend}: {detail}")
         self.backend = backend
         self.detail = detail
+        self.full = full
 
 
 class DispatchLostError(Exception):
@@ -142,7 +144,6 @@ class Skip(Enum):
     FINISHED = "the request already finished"  # ack
     STALE = "a message of an earlier dispatch"  # ack
     SECOND_COPY = "a second copy of a message another worker holds"  # ack
-    RESOURCE_DELETED = "its FortuneRequest was deleted; cancelled instead"  # ack
     CHANGED = "the request changed during the claim"  # requeue: try the message again
 
 
@@ -183,18 +184,23 @@ class CacheProjection:
 
 class ResourceProjection:
     """The FortuneRequest status (Kubernetes mode), for records made for a FortuneRequest.
-    A pending record is not shown: the resource says Pending until it is queued."""
+
+    Only what a person acts on is written, so a reading costs the API server two status writes:
+    `Queued` (accepted) and the outcome (`Succeeded`, `Failed`, `Cancelled`, with the attempts,
+    the worker and the times). A pending record is not shown (the resource says Pending until it
+    is queued), nor is `running` (GET /v1/fortunes/{requestId} shows it, from Redis)."""
 
     name = "resource_status"
+    SHOWN = frozenset({Status.QUEUED, Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})
 
     def __init__(self, kube: KubeClient) -> None:
         self.kube = kube
 
     def project(self, record: FortuneRecord, view: RequestView) -> Written | None:
         ref = ResourceRef.from_dict(record.resource)
-        if ref is None or view.status == Status.PENDING:
+        if ref is None or view.status not in self.SHOWN:
             return None
-        return self.kube.write_status(ref, status_of(view))
+        return self.kube.write_status(ref, status_of(view, SPEC_GENERATION))
 
 
 #: What a projection may raise when its store is unavailable.
@@ -293,8 +299,10 @@ class Lifecycle:
         try:
             self.publisher.publish_request(message_of(record))
         except PublishError as exc:
-            self._abandon(new.request_id, "not accepted: RabbitMQ did not take the request", exc)
-            raise NotAcceptedError("rabbitmq", str(exc)[:200]) from exc
+            full = isinstance(exc, QueueFullError)
+            why = "its queue is full" if full else "RabbitMQ did not take the request"
+            self._abandon(new.request_id, f"not accepted: {why}", exc)
+            raise NotAcceptedError("rabbitmq", str(exc)[:200], full) from exc
         return view
 
     def accept(self, new: Submission) -> RequestView:
@@ -404,9 +412,12 @@ class Lifecycle:
         if queued is None:
             raise DispatchLostError(record.id)
         failpoint("dispatch.after_record")
-        self._project(queued)
-        failpoint("dispatch.after_projection")
         delivered = self._publish(queued, delay, attempt)
+        failpoint("dispatch.after_publish")
+        # A request whose message the broker did not take (its queue full, the broker away) is
+        # not shown Queued on its FortuneRequest: it stays as it was there until the sweep's
+        # publish succeeds.
+        self._project(queued, resource=delivered)
         return Dispatched(view_of(queued), delivered)
 
     def dispatch_again(self, record: FortuneRecord, message: str | None = None) -> Dispatched:
@@ -479,9 +490,7 @@ class Lifecycle:
         if claimed is None:
             return self._why_not_claimed(message, redelivered)
         failpoint("claim.after_record")
-        if self._project(claimed) == Written.GONE:
-            cancelled = self.cancel(message.request_id, "cancelled: its FortuneRequest was deleted")
-            return Skipped(Skip.RESOURCE_DELETED, cancelled)
+        self._project(claimed)
         failpoint("claim.after_projection")
         return Claim(claimed, view_of(claimed))
 
@@ -654,13 +663,16 @@ class Lifecycle:
         return UnknownRequestError(request_id)
 
     # --- internals -----------------------------------------------------------------------------
-    def _project(self, record: FortuneRecord) -> Written | None:
-        """Write every projection of `record`; flag it for the sweep when one fails. What the
-        FortuneRequest status write became (GONE: the resource was deleted), if one was made."""
+    def _project(self, record: FortuneRecord, resource: bool = True) -> Written | None:
+        """Write every projection of `record` (`resource`: the FortuneRequest status too); flag it
+        for the sweep when one fails. What the FortuneRequest status write became (GONE: the
+        resource was deleted), if one was made."""
         view = view_of(record)
         outcome: Written | None = None
         failed = []
         for projection in self.projections:
+            if not resource and isinstance(projection, ResourceProjection):
+                continue
             try:
                 written = projection.project(record, view)
             except PROJECTION_ERRORS as exc:

@@ -59,6 +59,17 @@ class DeadLetterLimits:
     ttl_seconds: int = 7 * 24 * 3600
 
 
+@dataclass(frozen=True)
+class QueueBounds:
+    """How much a pool's queues may hold: at most `max_length` messages in the request queue (a
+    publish beyond it is refused, `QueueFullError`: the API answers 503, the operator retries),
+    each delivered at most `delivery_limit` times, and the dead-letter queue's own bounds."""
+
+    max_length: int = 10_000
+    delivery_limit: int = DEFAULT_DELIVERY_LIMIT
+    dead_letters: DeadLetterLimits = field(default_factory=DeadLetterLimits)
+
+
 def requests_queue(pool: str) -> str:
     return f"{REQUESTS_EXCHANGE}.{pool}"
 
@@ -95,28 +106,20 @@ def declare_retry_queue(channel: Any, pool: str, delay_ms: int) -> str:
     return name
 
 
-def _declare_dead_letter_queue(channel: Any, pool: str, limits: DeadLetterLimits) -> None:
-    """Declare the bounded dead-letter queue on a channel of its own: if it already exists with
-    other bounds, the broker closes that channel (406); keep the existing queue and say so."""
+def _declare_keeping(channel: Any, queue: str, arguments: dict[str, Any]) -> None:
+    """Declare `queue` with `arguments` on a channel of its own: if it already exists with other
+    arguments (a release before this bound), the broker closes that channel (406); keep the
+    existing queue and say how to change it."""
     probe = channel.connection.channel()
     try:
-        probe.queue_declare(
-            dead_letter_queue(pool),
-            durable=True,
-            arguments={
-                "x-queue-type": "quorum",
-                "x-max-length": limits.max_length,
-                "x-overflow": "drop-head",
-                "x-message-ttl": limits.ttl_seconds * 1000,
-            },
-        )
+        probe.queue_declare(queue, durable=True, arguments=arguments)
     except ChannelClosedByBroker as exc:
         if exc.reply_code != _PRECONDITION_FAILED:
             raise
         log.warning(
-            "dead-letter queue %s exists with other bounds; keeping them (delete the queue, or "
-            "set a RabbitMQ policy, to change them): %s",
-            dead_letter_queue(pool),
+            "queue %s exists with other arguments; keeping them (delete the queue, or set a "
+            "RabbitMQ policy, to change them): %s",
+            queue,
             exc.reply_text,
         )
     finally:
@@ -124,27 +127,35 @@ def _declare_dead_letter_queue(channel: Any, pool: str, limits: DeadLetterLimits
             probe.close()
 
 
-def declare_topology(
-    channel: Any,
-    pool: str,
-    delivery_limit: int = DEFAULT_DELIVERY_LIMIT,
-    dead_letters: DeadLetterLimits | None = None,
-) -> None:
+def declare_topology(channel: Any, pool: str, bounds: QueueBounds | None = None) -> None:
     """Declare exchanges and the pool's queues (idempotent)."""
+    bounds = bounds or QueueBounds()
     channel.exchange_declare(REQUESTS_EXCHANGE, exchange_type="direct", durable=True)
     channel.exchange_declare(DEAD_EXCHANGE, exchange_type="direct", durable=True)
-    channel.queue_declare(
+    _declare_keeping(
+        channel,
         requests_queue(pool),
-        durable=True,
-        arguments={
+        {
             "x-queue-type": "quorum",
-            "x-delivery-limit": delivery_limit,
+            "x-delivery-limit": bounds.delivery_limit,
+            "x-max-length": bounds.max_length,
+            "x-overflow": "reject-publish",
             "x-dead-letter-exchange": DEAD_EXCHANGE,
             "x-dead-letter-routing-key": pool,
         },
     )
     channel.queue_bind(requests_queue(pool), REQUESTS_EXCHANGE, routing_key=pool)
-    _declare_dead_letter_queue(channel, pool, dead_letters or DeadLetterLimits())
+    limits = bounds.dead_letters
+    _declare_keeping(
+        channel,
+        dead_letter_queue(pool),
+        {
+            "x-queue-type": "quorum",
+            "x-max-length": limits.max_length,
+            "x-overflow": "drop-head",
+            "x-message-ttl": limits.ttl_seconds * 1000,
+        },
+    )
     channel.queue_bind(dead_letter_queue(pool), DEAD_EXCHANGE, routing_key=pool)
 
 
@@ -198,6 +209,10 @@ class PublishError(Exception):
     """The broker did not take the message (down, refused, unroutable)."""
 
 
+class QueueFullError(PublishError):
+    """The broker refused the message: its queue is at its length bound (reject-publish)."""
+
+
 def message_properties(request_id: str, attempt: int = 0) -> pika.BasicProperties:
     return pika.BasicProperties(
         message_id=request_id,
@@ -249,10 +264,9 @@ class Publisher:
     def __init__(
         self,
         url: str,
-        delivery_limit: int = DEFAULT_DELIVERY_LIMIT,
+        bounds: QueueBounds | None = None,
         attempts: int = 3,
         connect_timeout: float = 5.0,
-        dead_letters: DeadLetterLimits | None = None,
         max_links: int = 4,
         idle_seconds: float = 20.0,
     ) -> None:
@@ -260,8 +274,7 @@ class Publisher:
         self._params.socket_timeout = connect_timeout
         self._params.blocked_connection_timeout = connect_timeout
         self._params.connection_attempts = 1
-        self._delivery_limit = delivery_limit
-        self._dead_letters = dead_letters or DeadLetterLimits()
+        self._bounds = bounds or QueueBounds()
         self._attempts = attempts
         self._lock = threading.Lock()  # guards _idle only, never held across a round trip
         self._idle: list[_Link] = []
@@ -318,7 +331,7 @@ class Publisher:
         with self._link() as link:
             channel = link.channel
             if pool not in link.declared:
-                declare_topology(channel, pool, self._delivery_limit, self._dead_letters)
+                declare_topology(channel, pool, self._bounds)
                 link.declared.add(pool)
             # Redeclared each time: idle retry queues delete themselves.
             if retry_delay_ms is not None:
@@ -339,7 +352,9 @@ class Publisher:
             try:
                 self._publish_once(pool, exchange, routing_key, body, props, retry_delay_ms)
                 return
-            except (UnroutableError, NackError) as exc:
+            except NackError as exc:  # reject-publish: the queue is at its bound
+                raise QueueFullError(f"broker refused the message (queue full): {exc!r}") from exc
+            except UnroutableError as exc:
                 raise PublishError(f"broker refused the message: {exc!r}") from exc
             except (AMQPError, OSError) as exc:
                 if attempt == self._attempts:
@@ -408,11 +423,14 @@ class Publisher:
             link.close()
 
 
-def dead_letter_limits(core: CoreSettings) -> DeadLetterLimits:
-    """The dead-letter queue bounds the settings ask for."""
-    return DeadLetterLimits(core.dead_letter_max_length, core.dead_letter_ttl_seconds)
+def queue_bounds(core: CoreSettings) -> QueueBounds:
+    """The queue bounds the settings ask for."""
+    return QueueBounds(
+        max_length=core.queue_max_length,
+        dead_letters=DeadLetterLimits(core.dead_letter_max_length, core.dead_letter_ttl_seconds),
+    )
 
 
 def publisher_for(core: CoreSettings) -> Publisher:
     """The publisher of a component, on the settings' broker and bounds."""
-    return Publisher(core.rabbitmq_url, dead_letters=dead_letter_limits(core))
+    return Publisher(core.rabbitmq_url, queue_bounds(core))

@@ -32,6 +32,12 @@ MESSAGE_MAX_LENGTH = 1000
 
 PHASES = ("Pending", "Queued", "Running", "Succeeded", "Failed", "Cancelled")
 FINISHED_PHASES = frozenset({"Succeeded", "Failed", "Cancelled"})
+#: The field selector of unfinished resources (the CRD's selectable `.status.phase`).
+UNFINISHED_SELECTOR = ",".join(f"status.phase!={phase}" for phase in sorted(FINISHED_PHASES))
+#: What the API server answers a status write derived from an older record version.
+OLDER_STATUS_MESSAGE = "status.recordVersion may not go back: a newer status is shown"
+#: The spec is immutable (a CEL rule), so every FortuneRequest's generation is 1.
+SPEC_GENERATION = 1
 
 
 def resource_name(request_id: str) -> str:
@@ -79,6 +85,16 @@ def _status_schema() -> dict[str, Any]:
     return {
         "type": "object",
         "description": "Observed state, written by the operator and the workers.",
+        # Writers patch without reading first; the API server keeps them in order: a status
+        # derived from an older record version is refused (a 422 the writer takes as "a newer
+        # one is shown").
+        "x-kubernetes-validations": [
+            {
+                "rule": "!has(oldSelf.recordVersion) || !has(self.recordVersion) "
+                "|| self.recordVersion >= oldSelf.recordVersion",
+                "message": OLDER_STATUS_MESSAGE,
+            }
+        ],
         "properties": {
             "phase": _field("string", "Lifecycle phase of the request.", enum=list(PHASES)),
             "requestId": _field(
@@ -169,6 +185,9 @@ def crd() -> dict[str, Any]:
                     "served": True,
                     "storage": True,
                     "subresources": {"status": {}},
+                    # The operator watches only unfinished resources (a field selector), so its
+                    # memory follows the requests in flight, not the finished ones kept.
+                    "selectableFields": [{"jsonPath": ".status.phase"}],
                     "additionalPrinterColumns": columns,
                     "schema": {
                         "openAPIV3Schema": {

@@ -245,6 +245,13 @@ class CoreSettings(Settings):
         minimum=0,
         doc="a birth this close to a 节 or to 23:00/00:00 gets a boundary warning",
     )
+    queue_max_length: int = setting(
+        "FORTUNE_QUEUE_MAX_LENGTH",
+        10_000,
+        minimum=1,
+        doc="most messages a pool's request queue holds (a quorum queue takes one more); beyond "
+        "it a submission is refused (503 queue_full)",
+    )
     dead_letter_max_length: int = setting(
         "FORTUNE_DEAD_LETTER_MAX_LENGTH",
         10_000,

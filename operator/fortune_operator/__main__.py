@@ -39,6 +39,7 @@ from fortune_operator.backlog import BacklogReader
 from fortune_operator.controller import Controller
 from fortune_operator.events import event_poster
 from fortune_operator.leader import LeaderElector
+from fortune_operator.pools import pool_directory
 from fortune_operator.reconcile import Reconciler
 from fortune_operator.settings import OperatorSettings
 from fortune_operator.sweeps import operator_sweep
@@ -79,8 +80,10 @@ def _build(settings: OperatorSettings, kube: KubeClient) -> tuple[Controller, Li
         on_projection_failure=lambda name: metrics.PROJECTION_FAILURES.labels(name).inc(),
     )
     post_event = event_poster(kube, settings.identity)
-    reconciler = Reconciler(settings.core, lifecycle, post_event)
     autoscaler = Autoscaler(kube, BacklogReader(settings.core.rabbitmq_url), post_event)
+    reconciler = Reconciler(
+        settings.core, lifecycle, post_event, pool_directory(settings, autoscaler, kube)
+    )
     sweep = operator_sweep(settings, lifecycle, kube, publisher.ready_messages)
     return Controller(settings, lifecycle, kube, reconciler, autoscaler, sweep), lifecycle
 

@@ -54,6 +54,8 @@ class Autoscaler:
         self.reader = reader
         self.post_event = post_event
         self.pools: dict[tuple[str, str], PoolState] = {}
+        #: pool name → how many watched Deployments serve it (read from reconcile threads)
+        self.served: dict[str, int] = {}
 
     def observe(self, body: dict[str, Any]) -> None:
         """A labelled Deployment was listed, added or changed: start or update its loop."""
@@ -64,19 +66,34 @@ class Autoscaler:
             replicas = int((body.get("spec") or {}).get("replicas", 1))
             state = PoolState(body=body, history=seed_history(replicas, time.monotonic()))
             self.pools[key] = state
+            self.served[state.pool] = self.served.get(state.pool, 0) + 1
             state.task = asyncio.get_running_loop().create_task(self._run(key), name=f"pool {key}")
             log.info("scaling pool %s (deployment %s/%s)", state.pool, *key)
         else:
+            before = state.pool
             state.body = body
+            if state.pool != before:  # relabelled to serve another pool
+                self._unserve(before)
+                self.served[state.pool] = self.served.get(state.pool, 0) + 1
             if state.patched_to == state.replicas:
                 state.patched_to = None  # the patch is visible now
 
     def forget(self, namespace: str, name: str) -> None:
         """The Deployment is gone: stop its loop."""
         state = self.pools.pop((namespace, name), None)
-        if state is not None and state.task is not None:
+        if state is None:
+            return
+        self._unserve(state.pool)
+        if state.task is not None:
             state.task.cancel()
             log.info("stopped scaling deployment %s/%s", namespace, name)
+
+    def _unserve(self, pool: str) -> None:
+        left = self.served.get(pool, 1) - 1
+        if left > 0:
+            self.served[pool] = left
+        else:
+            self.served.pop(pool, None)
 
     async def stop(self) -> None:
         """Stop every loop."""
@@ -85,6 +102,7 @@ class Autoscaler:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self.pools.clear()
+        self.served.clear()
 
     async def _run(self, key: tuple[str, str]) -> None:
         loop = asyncio.get_running_loop()

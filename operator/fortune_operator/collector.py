@@ -1,10 +1,19 @@
 """Garbage collection of finished FortuneRequests, `spec.ttlSecondsAfterFinished` after completion.
 
-A heap ordered by due time, fed by the watch events; one task sleeps until the earliest entry is
-due and deletes what is due (with the resource's uid as a precondition, so a newer object of the
-same name is never deleted). Its cost is per deletion, never per live resource: no timer per
-FortuneRequest, no periodic listing. The request's result stays in MongoDB (and readable through
-the HTTP API) until the request's retention ends.
+The operator watches only unfinished resources (a field selector on the CRD's selectable
+`.status.phase`), so a finished resource costs it no watch memory: what the collector keeps of it
+is one heap entry (due time, namespace, name, uid: about 200 bytes). Entries come from two places:
+
+- the controller, when a watched resource leaves the selection because its request finished
+  (the due time from the record's completion time: the watch's last word is the resource as it
+  was before it finished);
+- a paginated LIST of each finished phase (`fieldSelector=status.phase=Succeeded`, …) at start
+  and every `RELIST_SECONDS`, for resources that finished while the operator was away.
+
+One task sleeps until the earliest entry is due and deletes what is due (with the uid as a
+precondition, so a newer object of the same name is never deleted; a resource already gone is
+fine). The request's result stays in MongoDB (and readable through the HTTP API) until the
+request's retention ends.
 """
 
 from __future__ import annotations
@@ -14,11 +23,15 @@ import contextlib
 import datetime as dt
 import heapq
 import logging
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from fortune_core import (
     DEFAULT_TTL_SECONDS_AFTER_FINISHED,
     FINISHED_PHASES,
+    GROUP,
+    PLURAL,
+    VERSION,
     KubeClient,
     KubeError,
     fortune_requests_path,
@@ -26,6 +39,16 @@ from fortune_core import (
 from fortune_operator import metrics
 
 log = logging.getLogger(__name__)
+
+#: How often finished resources are listed again (the safety net behind the watch).
+RELIST_SECONDS = 300.0
+LIST_PAGE = 500
+
+
+def ttl_of(body: dict[str, Any]) -> float:
+    """The resource's `spec.ttlSecondsAfterFinished`."""
+    spec = body.get("spec") or {}
+    return float(spec.get("ttlSecondsAfterFinished", DEFAULT_TTL_SECONDS_AFTER_FINISHED))
 
 
 def due_time(body: dict[str, Any]) -> float | None:
@@ -36,35 +59,35 @@ def due_time(body: dict[str, Any]) -> float | None:
     completed = status.get("completedAt") or body["metadata"].get("creationTimestamp")
     if not completed:
         return None
-    spec = body.get("spec") or {}
-    ttl = spec.get("ttlSecondsAfterFinished", DEFAULT_TTL_SECONDS_AFTER_FINISHED)
     finished = dt.datetime.fromisoformat(str(completed).replace("Z", "+00:00"))
-    return finished.timestamp() + float(ttl)
+    return finished.timestamp() + ttl_of(body)
 
 
 class Collector:
     """Deletes finished FortuneRequests when their TTL is over."""
 
-    def __init__(self, kube: KubeClient) -> None:
+    def __init__(self, kube: KubeClient, namespaces: Iterable[str] | None) -> None:
         self.kube = kube
+        self.namespaces = list(namespaces) if namespaces is not None else None
         self._heap: list[tuple[float, str, str, str]] = []
         self._due: dict[tuple[str, str], tuple[float, str]] = {}
         self._changed = asyncio.Event()
 
-    def observe(self, body: dict[str, Any]) -> None:
-        """Track a resource from its latest event."""
-        meta = body["metadata"]
-        key = (meta["namespace"], meta["name"])
-        due = due_time(body)
-        if due is None:
-            self._due.pop(key, None)
-            return
-        entry = (due, meta["uid"])
+    def schedule(self, namespace: str, name: str, uid: str, due: float) -> None:
+        """Delete the resource (`uid`) at `due` (unix seconds)."""
+        key, entry = (namespace, name), (due, uid)
         if self._due.get(key) == entry:
             return
         self._due[key] = entry
-        heapq.heappush(self._heap, (due, *key, meta["uid"]))
+        heapq.heappush(self._heap, (due, namespace, name, uid))
         self._changed.set()
+
+    def observe(self, body: dict[str, Any]) -> None:
+        """Schedule a finished resource from its body (a listing)."""
+        due = due_time(body)
+        if due is not None:
+            meta = body["metadata"]
+            self.schedule(meta["namespace"], meta["name"], meta["uid"], due)
 
     def forget(self, namespace: str, name: str) -> None:
         """The resource is gone."""
@@ -92,6 +115,45 @@ class Collector:
             timeout = self._heap[0][0] - now if self._heap else None
             with contextlib.suppress(TimeoutError):  # woken by the clock, not by a new entry
                 await asyncio.wait_for(self._changed.wait(), timeout)
+
+    async def relist_forever(self) -> None:
+        """List the finished resources now and every RELIST_SECONDS (errors: next time)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                count = await asyncio.to_thread(self._relist, loop)
+                log.info("finished fortunerequests listed: %d scheduled for deletion", count)
+            except KubeError as exc:
+                log.warning("could not list finished fortunerequests: %s", exc)
+            await asyncio.sleep(RELIST_SECONDS)
+
+    def _relist(self, loop: asyncio.AbstractEventLoop) -> int:
+        seen = 0
+        for body in self._finished():
+            seen += 1
+            loop.call_soon_threadsafe(self.observe, body)  # the heap is the event loop's
+        return seen
+
+    def _finished(self) -> Iterator[dict[str, Any]]:
+        """Every finished resource of the watched namespaces, a page at a time (only what a
+        listing returns is held: one page)."""
+        paths = (
+            [f"/apis/{GROUP}/{VERSION}/{PLURAL}"]
+            if self.namespaces is None
+            else [fortune_requests_path(namespace) for namespace in self.namespaces]
+        )
+        for path in paths:
+            for phase in sorted(FINISHED_PHASES):
+                token = ""
+                while True:
+                    query = {"fieldSelector": f"status.phase={phase}", "limit": str(LIST_PAGE)}
+                    if token:
+                        query["continue"] = token
+                    page = self.kube.request("GET", path, query=query)
+                    yield from page.get("items") or []
+                    token = (page.get("metadata") or {}).get("continue") or ""
+                    if not token:
+                        break
 
     def _delete(self, namespace: str, name: str, uid: str) -> None:
         body = {"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": {"uid": uid}}

@@ -3,9 +3,13 @@
 kopf watches FortuneRequests and the labelled worker Deployments (initial listing included, so a
 restarted operator sees everything again) and calls the event handlers below; they only route:
 
-- FortuneRequests that still have to be queued go to the reconcile queue (a bounded number of
-  workers, one reconcile per resource at a time, failures retried with jittered backoff); every
-  event updates the garbage collector's heap; a deleted unfinished resource cancels its request;
+- FortuneRequests, unfinished ones only (a server-side field selector on the CRD's selectable
+  `.status.phase`: the operator's memory follows the requests in flight, not the finished ones
+  kept): those still to be queued go to the reconcile queue (a bounded number of workers, one
+  reconcile per resource at a time, failures retried with jittered backoff). A resource leaving
+  the watch did one of two things, which its record tells apart: it finished (the garbage
+  collector schedules its deletion) or it was deleted unfinished (its request is cancelled, if
+  the record is bound to this very resource's uid);
 - labelled Deployments start, update or stop their pool's scaling loop.
 
 Only event handlers are used (no kopf state-changing handlers, no daemons), so kopf writes nothing
@@ -15,6 +19,7 @@ to the watched objects: no progress annotations, no finalizers.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -22,19 +27,20 @@ from typing import Any
 import kopf
 
 from fortune_core import (
-    FINISHED_PHASES,
     GROUP,
     PLURAL,
+    UNFINISHED_SELECTOR,
     VERSION,
     KubeClient,
     Lifecycle,
     Sweep,
+    get_record,
     jittered,
 )
 from fortune_operator import metrics
 from fortune_operator.autoscaler import Autoscaler
-from fortune_operator.collector import Collector
-from fortune_operator.reconcile import Reconciler, request_id_for
+from fortune_operator.collector import Collector, ttl_of
+from fortune_operator.reconcile import Reconciler, bound_to, request_id_for
 from fortune_operator.scaling import POOL_LABEL
 from fortune_operator.settings import OperatorSettings
 
@@ -111,7 +117,7 @@ class Controller:
         self.reconciler = reconciler
         self.autoscaler = autoscaler
         self.sweep = sweep
-        self.collector = Collector(kube)
+        self.collector = Collector(kube, None if settings.cluster_wide else settings.namespaces)
         self.queue = ReconcileQueue(reconciler.reconcile, settings.concurrency)
         self.tasks: list[asyncio.Task[None]] = []
 
@@ -129,6 +135,7 @@ class Controller:
             # No cluster-wide observation of namespaces and CRDs: the namespaces are given and the
             # CRD is installed with the chart, so least privilege needs no cluster-wide rights.
             settings.scanning.disabled = True
+            settings.watching.field_selectors[GROUP, PLURAL] = UNFINISHED_SELECTOR
             settings.watching.server_timeout = 300
             settings.watching.client_timeout = 330
             settings.networking.error_backoffs = [1, 2, 5, 10]
@@ -156,23 +163,35 @@ class Controller:
         meta = body["metadata"]
         key: Key = (meta["namespace"], meta["name"])
         if event["type"] == "DELETED":
-            self.collector.forget(*key)
             self.queue.drop(key)
-            phase = (body.get("status") or {}).get("phase")
-            if phase not in FINISHED_PHASES:
-                asyncio.get_running_loop().create_task(self._cancel(body))
+            asyncio.get_running_loop().create_task(self._left(body))
             return
-        self.collector.observe(body)
         if self.reconciler.needs_reconcile(body):
             self.queue.add(key, body)
 
-    async def _cancel(self, body: dict[str, Any]) -> None:
+    async def _left(self, body: dict[str, Any]) -> None:
+        """A resource left the watch: it finished (schedule its deletion) or it was deleted
+        unfinished (cancel its request). The event carries the resource as it was before, so
+        the record decides."""
+        meta = body["metadata"]
         request_id = (body.get("status") or {}).get("requestId") or request_id_for(body)
+        try:
+            record = await asyncio.to_thread(get_record, request_id)
+        except Exception as exc:  # MongoDB down: the sweep cancels it, the relist collects it
+            log.warning("could not look up %s: %s", request_id, exc)
+            return
+        if record is None or not bound_to(record.resource, body):
+            return  # not this resource's request
+        if record.state.terminal:
+            completed = record.completed_at or record.updated_at
+            due = completed.replace(tzinfo=dt.UTC).timestamp() + ttl_of(body)
+            self.collector.schedule(meta["namespace"], meta["name"], meta["uid"], due)
+            return
         try:
             cancelled = await asyncio.to_thread(
                 self.lifecycle.cancel, request_id, "cancelled: its FortuneRequest was deleted"
             )
-        except Exception as exc:  # the stale sweep and the workers catch it later
+        except Exception as exc:  # the sweep and the workers catch it later
             log.warning("could not cancel %s: %s", request_id, exc)
             return
         if cancelled is not None:
@@ -193,6 +212,7 @@ class Controller:
         for n in range(self.settings.concurrency):
             self.tasks.append(loop.create_task(self.queue.worker(), name=f"reconcile-{n}"))
         self.tasks.append(loop.create_task(self.collector.run(), name="collector"))
+        self.tasks.append(loop.create_task(self.collector.relist_forever(), name="relist"))
         self.tasks.append(loop.create_task(self._sweep_forever(), name="sweeps"))
 
     async def _sweep_forever(self) -> None:

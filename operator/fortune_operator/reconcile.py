@@ -23,6 +23,7 @@ import datetime as dt
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from fortune_core import (
@@ -72,17 +73,32 @@ def client_of(body: dict[str, Any]) -> str:
 
 
 def ref_of(body: dict[str, Any]) -> ResourceRef:
-    """Where the resource lives."""
-    return ResourceRef(body["metadata"]["namespace"], body["metadata"]["name"])
+    """Which resource: namespace, name and uid."""
+    meta = body["metadata"]
+    return ResourceRef(meta["namespace"], meta["name"], meta.get("uid"))
+
+
+def bound_to(record_resource: Any, body: dict[str, Any]) -> bool:
+    """Whether a record belongs to this very resource (the uid the record was made for, where
+    it has one): a resource never takes over, cancels or is served another's request."""
+    bound = ResourceRef.from_dict(record_resource)
+    return bound is not None and bound.same_resource(ref_of(body))
 
 
 class Reconciler:
     """Runs in worker threads (MongoDB, Redis, RabbitMQ and the API server are blocking clients)."""
 
-    def __init__(self, core: CoreSettings, lifecycle: Lifecycle, post_event: EventPoster) -> None:
+    def __init__(
+        self,
+        core: CoreSettings,
+        lifecycle: Lifecycle,
+        post_event: EventPoster,
+        pool_served: Callable[[str], bool],
+    ) -> None:
         self.core = core
         self.lifecycle = lifecycle
         self.post_event = post_event
+        self.pool_served = pool_served
 
     def needs_reconcile(self, body: dict[str, Any]) -> bool:
         """Whether a listed or changed resource still has to be queued (only new ones do; the
@@ -101,7 +117,7 @@ class Reconciler:
             return "finished"
         request_id = str(status.get("requestId") or request_id_for(body))
         record = get_record(request_id)
-        if record is not None and record.resource and record.resource != ref.as_dict():
+        if record is not None and not bound_to(record.resource, body):
             # The annotation named another resource's request: never take it over.
             request_id = derived_request_id(body)
             record = get_record(request_id)
@@ -119,10 +135,6 @@ class Reconciler:
         else:
             self.lifecycle.repair(record)
             view, outcome = self._shown_again(request_id), "status"
-        if outcome == "queued":
-            self.post_event(
-                body, "Normal", "Queued", f"request {request_id} queued in pool {record_pool(body)}"
-            )
         metrics.RECONCILES.labels(outcome).inc()
         if outcome in ("queued", "invalid"):
             metrics.RECONCILE_SECONDS.observe(time.monotonic() - start)
@@ -141,6 +153,17 @@ class Reconciler:
         spec = dict(body.get("spec") or {})
         pool = str(spec.pop("pool", "default"))
         spec.pop("ttlSecondsAfterFinished", None)
+        if not self.pool_served(pool):
+            # Its queue would have no consumer: fail now, with the reason, rather than wait.
+            text = (
+                f"spec.pool: no worker pool {pool!r} here: no watched Deployment is labelled "
+                f"cyberfortune.io/pool={pool}"
+            )
+            view = self.lifecycle.reject(
+                request_id=request_id, request=spec, pool=pool, message=text, resource=ref
+            )
+            self.post_event(body, "Warning", "UnservedPool", text)
+            return view, "invalid"
         validated = validate_request(spec)
         if validated.request is None:
             text = "invalid spec: " + "; ".join(
@@ -164,8 +187,3 @@ class Reconciler:
             )
         )
         return view, "queued"
-
-
-def record_pool(body: dict[str, Any]) -> str:
-    """The worker pool a resource asks for."""
-    return str((body.get("spec") or {}).get("pool", "default"))

@@ -362,6 +362,34 @@ def test_rabbitmq_down_is_503_and_nothing_is_left_pending(settings: ApiSettings)
         assert retry.status_code == 202 and retry.get_json()["id"] != records[0].id
 
 
+def test_a_full_queue_is_503_with_retry_after_and_nothing_half_accepted(
+    settings: ApiSettings,
+) -> None:
+    """The pool's queue is bounded (`FORTUNE_QUEUE_MAX_LENGTH`, reject-publish): at the bound a
+    submission is refused, the client is told to come back, and the refused request is failed
+    "not accepted" rather than left waiting. (A quorum queue checks its length before the append,
+    so it takes one message beyond its bound.)"""
+    bounded = replace(settings, core=replace(settings.core, queue_max_length=2))
+    with api_client(bounded) as client:
+        accepted = [client.post("/v1/fortunes", json=BODY) for _ in range(3)]
+        refused = client.post("/v1/fortunes", json=BODY)
+    assert [r.status_code for r in accepted] == [202, 202, 202]
+    assert refused.status_code == 503
+    assert refused.get_json()["error"]["code"] == "queue_full"
+    assert refused.headers["Retry-After"] == "30"
+    assert len(_queue_messages(settings)) == 3
+    from fortune_core.records import FortuneRecord, connect_records
+
+    connect_records(settings.core.mongodb_uri, None)
+    try:
+        statuses = sorted(r.status for r in FortuneRecord.objects())
+        assert statuses == ["failed", "queued", "queued", "queued"]
+        [failed] = FortuneRecord.objects(status="failed")
+        assert failed.error["message"] == "not accepted: its queue is full"
+    finally:
+        disconnect_records()
+
+
 def test_redis_down_is_503(settings: ApiSettings) -> None:
     broken = replace(settings, core=replace(settings.core, redis_url="redis://127.0.0.1:1/0"))
     with api_client(broken) as client:

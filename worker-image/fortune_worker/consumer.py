@@ -29,7 +29,6 @@ import redis
 from pika.exceptions import AMQPError
 
 from fortune_core import (
-    DEFAULT_DELIVERY_LIMIT,
     STANDALONE_SCOPE,
     KubeClient,
     Lifecycle,
@@ -37,11 +36,11 @@ from fortune_core import (
     StatusCache,
     Sweep,
     connect_records,
-    dead_letter_limits,
     dead_letter_queue,
     declare_topology,
     delays,
     publisher_for,
+    queue_bounds,
     requests_queue,
 )
 from fortune_worker.admission import Admission
@@ -243,12 +242,7 @@ class Worker:
             try:
                 connection = pika.BlockingConnection(params)
                 channel = connection.channel()
-                declare_topology(
-                    channel,
-                    self.settings.core.pool,
-                    DEFAULT_DELIVERY_LIMIT,
-                    dead_letter_limits(self.settings.core),
-                )
+                declare_topology(channel, self.settings.core.pool, queue_bounds(self.settings.core))
                 channel.basic_qos(prefetch_count=self.settings.prefetch_count)
                 session = _Session(connection, channel)
                 with self._lock:
@@ -284,7 +278,7 @@ class Worker:
         log.info("stopping: no new messages; %d in flight", len(session.unsettled))
         session.channel.basic_cancel(consumer_tag)
         self.consuming.clear()
-        deadline = time.monotonic() + self.settings.shutdown_grace_seconds
+        deadline = time.monotonic() + self.settings.drain_seconds
         while session.unsettled and time.monotonic() < deadline and not self._no_grace.is_set():
             session.connection.process_data_events(time_limit=_PUMP_SECONDS)
         if session.unsettled:

@@ -2,10 +2,13 @@
 confused with a worker's own call slots, `fortune_worker.admission`, nor the publisher's links).
 
 The holders live in one sorted set, each scored by its lease expiry (milliseconds, Redis server
-time, so worker clocks do not matter). Acquire, renew and release are Lua scripts, atomic on the
-server. Acquiring first drops expired leases, so a worker that died holding a lease gives it back
-when its lease runs out. A holder renews its lease from a heartbeat thread while its call lasts.
-Waiting for a free lease polls with a short, growing, jittered backoff (`fortune_core.backoff`).
+time, so worker clocks do not matter). The set itself never expires: it is one small key, and a
+key without an expiry is never evicted under the chart's `volatile-ttl` policy (an evicted set
+would forget the holders and let the limit be exceeded). Acquire, renew and release are Lua
+scripts, atomic on the server. Acquiring first drops expired leases, so a worker that died holding
+a lease gives it back when its lease runs out. A holder renews its lease from a heartbeat thread
+while its call lasts. Waiting for a free lease polls with a short, growing, jittered backoff
+(`fortune_core.backoff`).
 """
 
 from __future__ import annotations
@@ -46,9 +49,7 @@ if redis.call('ZSCORE', KEYS[1], ARGV[4]) then
 end
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
 redis.call('ZADD', KEYS[1], expiry, ARGV[4])
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
-end
+redis.call('PERSIST', KEYS[1])
 return 1
 """
 )
@@ -63,9 +64,6 @@ if not current or tonumber(current) <= now then
   return 0
 end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
 return 1
 """
 )

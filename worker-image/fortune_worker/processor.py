@@ -56,7 +56,6 @@ _SKIP_OUTCOMES = {
     Skip.FINISHED: Outcome.ACK,
     Skip.STALE: Outcome.ACK,
     Skip.SECOND_COPY: Outcome.ACK,
-    Skip.RESOURCE_DELETED: Outcome.ACK,
     Skip.CHANGED: Outcome.REQUEUE,
 }
 

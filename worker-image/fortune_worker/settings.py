@@ -40,6 +40,10 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
+#: Time a drained call needs after its answer: the store, the projections, the ack.
+DRAIN_MARGIN_SECONDS = 10.0
+
+
 class SweepMode(StrEnum):
     """Whether this worker takes part in the stale sweep."""
 
@@ -76,9 +80,11 @@ class WorkerSettings(Settings):
     )
     shutdown_grace_seconds: float = setting(
         "FORTUNE_WORKER_SHUTDOWN_GRACE_SECONDS",
-        25.0,
+        0.0,
         minimum=0,
-        doc="on SIGTERM, how long in-flight work may take before the worker exits unsettled",
+        shown_default="0",
+        doc="on SIGTERM, how long in-flight work may take before the worker exits unsettled "
+        "(0: its longest possible call, twice the LLM timeout, plus 10 s to store and ack)",
     )
     retry_base_seconds: float = setting(
         "FORTUNE_RETRY_BASE_SECONDS", 1.0, minimum=0, doc="first retry delay (doubles, jittered)"
@@ -127,6 +133,15 @@ class WorkerSettings(Settings):
         object.__setattr__(
             self, "provider", resolve_provider(str(self.provider), self.openai_api_key)
         )
+
+    @property
+    def drain_seconds(self) -> float:
+        """How long a stopping worker lets in-flight work finish: the configured grace, or the
+        longest an admitted call can take (its answer and one repair call, each up to the LLM
+        timeout) plus the store and the ack, so a scale-down never abandons a paid call."""
+        if self.shutdown_grace_seconds > 0:
+            return self.shutdown_grace_seconds
+        return 2 * self.llm_timeout_seconds + DRAIN_MARGIN_SECONDS
 
     @property
     def prefetch_count(self) -> int:

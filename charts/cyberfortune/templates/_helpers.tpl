@@ -58,34 +58,50 @@ app.kubernetes.io/part-of: cyberfortune
 {{- .Values.llm.existingSecret | default (include "cf.component" (dict "ctx" . "component" "llm")) -}}
 {{- end -}}
 
-{{/* env entries (valueFrom secretKeyRef) for the backends, in the backends' own Secrets. */}}
+{{/* The Secret of one component's backend credentials (only its own). */}}
+{{- define "cf.componentSecret" -}}
+{{- printf "%s-backends" (include "cf.component" .) -}}
+{{- end -}}
+
+{{/* env entries (valueFrom secretKeyRef) for the backends of one component: called with
+(dict "ctx" . "component" "api"|"operator"|"worker"). Bundled backends: the component's own
+Secret (its own users); external ones: the Secrets given in the values. The API gets no AMQP URL
+(in Kubernetes mode it never publishes), only the management URL of the monitoring user. */}}
 {{- define "cf.backendEnv" -}}
+{{- $ctx := .ctx }}
+{{- $own := include "cf.componentSecret" . }}
+{{- if ne .component "api" }}
 - name: RABBITMQ_URL
   valueFrom:
     secretKeyRef:
-      name: {{ .Values.rabbitmq.bundled | ternary (include "cf.backendSecret" .) .Values.rabbitmq.external.existingSecret }}
-      key: {{ .Values.rabbitmq.bundled | ternary "rabbitmq-url" "url" }}
+      name: {{ $ctx.Values.rabbitmq.bundled | ternary $own $ctx.Values.rabbitmq.external.existingSecret }}
+      key: {{ $ctx.Values.rabbitmq.bundled | ternary "rabbitmq-url" "url" }}
+{{- end }}
 - name: RABBITMQ_MANAGEMENT_URL
   valueFrom:
     secretKeyRef:
-      name: {{ .Values.rabbitmq.bundled | ternary (include "cf.backendSecret" .) .Values.rabbitmq.external.existingSecret }}
-      key: {{ .Values.rabbitmq.bundled | ternary "rabbitmq-management-url" "management-url" }}
+      name: {{ $ctx.Values.rabbitmq.bundled | ternary $own $ctx.Values.rabbitmq.external.existingSecret }}
+      key: {{ $ctx.Values.rabbitmq.bundled | ternary "rabbitmq-management-url" "management-url" }}
 - name: REDIS_URL
   valueFrom:
     secretKeyRef:
-      name: {{ .Values.redis.bundled | ternary (include "cf.backendSecret" .) .Values.redis.external.existingSecret }}
-      key: {{ .Values.redis.bundled | ternary "redis-url" "url" }}
+      name: {{ $ctx.Values.redis.bundled | ternary $own $ctx.Values.redis.external.existingSecret }}
+      key: {{ $ctx.Values.redis.bundled | ternary "redis-url" "url" }}
 - name: MONGODB_URI
   valueFrom:
     secretKeyRef:
-      name: {{ .Values.mongodb.bundled | ternary (include "cf.backendSecret" .) .Values.mongodb.external.existingSecret }}
-      key: {{ .Values.mongodb.bundled | ternary "mongodb-uri" "uri" }}
+      name: {{ $ctx.Values.mongodb.bundled | ternary $own $ctx.Values.mongodb.external.existingSecret }}
+      key: {{ $ctx.Values.mongodb.bundled | ternary "mongodb-uri" "uri" }}
 - name: FORTUNE_RETENTION_SECONDS
-  value: {{ .Values.config.retentionSeconds | int64 | quote }}
+  value: {{ $ctx.Values.config.retentionSeconds | int64 | quote }}
+- name: FORTUNE_CACHE_FINISHED_SECONDS
+  value: {{ $ctx.Values.config.cacheFinishedSeconds | int64 | quote }}
+- name: FORTUNE_QUEUE_MAX_LENGTH
+  value: {{ $ctx.Values.config.queueMaxLength | int64 | quote }}
 - name: FORTUNE_LOG_LEVEL
-  value: {{ .Values.config.logLevel | quote }}
+  value: {{ $ctx.Values.config.logLevel | quote }}
 - name: FORTUNE_ZI_HOUR_CONVENTION
-  value: {{ .Values.config.ziHourConvention | quote }}
+  value: {{ $ctx.Values.config.ziHourConvention | quote }}
 - name: FORTUNE_MODE
   value: kubernetes
 {{- end -}}
@@ -95,9 +111,20 @@ app.kubernetes.io/part-of: cyberfortune
 {{- toYaml .Values.securityContext -}}
 {{- end -}}
 
-{{/* terminationGracePeriodSeconds of the workers: the longest LLM call plus the drain, plus margin. */}}
+{{/* The workers' drain on SIGTERM: workers.shutdownGraceSeconds, or (0) the longest call an
+admitted request can make, its answer and one repair call, plus 10 s to store and ack: the worker
+computes the same from FORTUNE_LLM_TIMEOUT_SECONDS, so a scale-down never abandons a paid call. */}}
+{{- define "cf.workerDrain" -}}
+{{- if .Values.workers.shutdownGraceSeconds -}}
+{{- .Values.workers.shutdownGraceSeconds | int64 -}}
+{{- else -}}
+{{- add (mul 2 (.Values.llm.timeoutSeconds | int64)) 10 -}}
+{{- end -}}
+{{- end -}}
+
+{{/* terminationGracePeriodSeconds of the workers: the drain plus margin to exit. */}}
 {{- define "cf.workerGrace" -}}
-{{- add .Values.llm.timeoutSeconds .Values.workers.shutdownGraceSeconds 15 -}}
+{{- add (include "cf.workerDrain" . | int64) 15 -}}
 {{- end -}}
 
 {{/* What the pods' credentials come from: a change (another existing Secret, a user) rolls them.

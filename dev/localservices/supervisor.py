@@ -24,6 +24,7 @@ import ctypes
 import ctypes.util
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -44,11 +45,31 @@ class ProcessError(RuntimeError):
     """A process failed to start, become ready or stop, or a wait timed out."""
 
 
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_PORTS = random.Random()
+
+
 def free_port(host: str = HOST) -> int:
-    """A TCP port free on `host` right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    """A TCP port free on `host` right now, below the kernel's ephemeral range: a port the OS
+    would hand out as a connection's source port (every client, a worker retrying its broker
+    included) could be taken between this choice and the service binding it (RabbitMQ binds its
+    distribution port seconds after it starts)."""
+    high = _ephemeral_low() - 1
+    for _ in range(200):
+        port = _PORTS.randint(20000, high)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise ProcessError(f"no free port between 20000 and {high} on {host}")
 
 
 def port_in_use(port: int, host: str = HOST) -> bool:

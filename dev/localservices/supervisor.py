@@ -56,11 +56,12 @@ _PORTS = random.Random()
 
 
 def free_port(host: str = HOST) -> int:
-    """A TCP port free on `host` right now, below the kernel's ephemeral range: a port the OS
-    would hand out as a connection's source port (every client, a worker retrying its broker
-    included) could be taken between this choice and the service binding it (RabbitMQ binds its
-    distribution port seconds after it starts)."""
-    high = _ephemeral_low() - 1
+    """A TCP port free on `host` right now, from 20000–29999: below the kernel's ephemeral range
+    (a port the OS would hand out as a connection's source port, a worker retrying its broker
+    included, could be taken between this choice and the service binding it: RabbitMQ binds its
+    distribution port seconds after it starts) and below Kubernetes' NodePort range
+    (30000–32767, which kube-proxy may capture on the host)."""
+    high = min(29999, _ephemeral_low() - 1)
     for _ in range(200):
         port = _PORTS.randint(20000, high)
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

@@ -225,7 +225,7 @@ def queue_depth(management_url: str) -> int:
     token = base64.b64encode(
         f"{parts.username}:{urllib.parse.unquote(parts.password or '')}".encode()
     ).decode()
-    conn.request("GET", "/api/queues/%2F/cyberfortune.requests.default?columns=messages",
+    conn.request("GET", "/api/queues/%2F/cyberfortune.requests.default",
                  headers={"Authorization": f"Basic {token}"})  # fmt: skip
     body = json.loads(conn.getresponse().read() or b"{}")
     return int(body.get("messages") or 0)

@@ -48,16 +48,19 @@ class QueueDepth:
         return count
 
     def _read(self, queue: str) -> int | None:
-        name = urllib.parse.quote(queue, safe="")
-        url = f"{self._base}/api/queues/%2F/{name}?columns=messages_ready"
+        # No `columns=` filter: on a single queue RabbitMQ 3.10 then answers an empty list.
+        url = f"{self._base}/api/queues/%2F/{urllib.parse.quote(queue, safe='')}"
         request = urllib.request.Request(url, headers={"Authorization": self._auth})
         try:
             with urllib.request.urlopen(request, timeout=self._timeout) as response:
-                return int(json.loads(response.read()).get("messages_ready") or 0)
+                body = json.loads(response.read())
+            if not isinstance(body, dict):
+                raise ValueError(f"not a queue: {str(body)[:80]}")
+            return int(body.get("messages_ready") or 0)
         except urllib.error.HTTPError as exc:
             if exc.code == 404:  # nobody declared it yet: empty
                 return 0
             log.warning("queue depth of %s unknown: HTTP %s", queue, exc.code)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, TypeError) as exc:
             log.warning("queue depth of %s unknown: %s", queue, exc)
         return None

@@ -7,9 +7,9 @@ and the full `kubernetes` client would add tens of MB to every process. In-clust
 (the ServiceAccount token, re-read on every request because the kubelet rotates it, the cluster CA,
 KUBERNETES_SERVICE_HOST/PORT); one keep-alive HTTPS connection per thread.
 
-A status write is one request: a merge patch of the status subresource, never a read first. The
-patch carries the resource's uid, so a FortuneRequest deleted and created again under the same
-name is never given the old request's status (the API server answers 409), and it is ordered by
+A status write is one request: a JSON patch of the status subresource, never a read first. The
+patch tests the resource's uid, so a FortuneRequest deleted and created again under the same
+name is never given the old request's status (the API server answers 422), and it is ordered by
 the MongoDB record's version (`status.recordVersion`): the CRD's validation rule refuses a status
 older than the one shown (422), so two writers (operator and worker, two workers) can never leave
 an older status on top of a newer one.
@@ -32,6 +32,7 @@ from fortune_core.resource import API_VERSION, GROUP, OLDER_STATUS_MESSAGE, PLUR
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
 
 
 class KubeError(Exception):
@@ -207,22 +208,27 @@ class KubeClient:
         return created
 
     def write_status(self, ref: ResourceRef, status: dict[str, Any]) -> Written:
-        """Write `status` (from `resource.status_of`) in one merge patch: WRITTEN, NEWER_SHOWN
+        """Write `status` (from `resource.status_of`) in one JSON patch: WRITTEN, NEWER_SHOWN
         when the resource shows this record version or a newer one (the CRD's rule refused it),
-        GONE when the resource (of this uid) no longer exists."""
+        GONE when the resource of this uid no longer exists (deleted, or another of its name).
+
+        The patch's first operation tests `metadata.uid` (the API server applies a JSON patch to
+        the whole object, so the test sees the real uid; a uid in a merge patch of the status
+        subresource would simply be dropped), the second sets the status."""
         path = fortune_requests_path(ref.namespace, ref.name) + "/status"
-        patch: dict[str, Any] = {"status": status}
+        patch: list[dict[str, Any]] = []
         if ref.uid:
-            patch["metadata"] = {"uid": ref.uid}
+            patch.append({"op": "test", "path": "/metadata/uid", "value": ref.uid})
+        patch.append({"op": "add", "path": "/status", "value": status})
         try:
-            self.request("PATCH", path, patch, MERGE_PATCH)
+            self.request("PATCH", path, patch, JSON_PATCH)
         except KubeError as exc:
             if exc.status == 404:
                 return Written.GONE
-            if exc.status == 409 and ref.uid:  # another resource of that name (a new uid)
-                return Written.GONE
             if exc.status == 422 and OLDER_STATUS_MESSAGE in exc.message:
                 return Written.NEWER_SHOWN
+            if exc.status == 422 and "/metadata/uid" in exc.message:
+                return Written.GONE  # a new resource under the old name
             raise
         return Written.WRITTEN
 

@@ -632,12 +632,17 @@ def test_a_status_write_of_an_old_resource_never_lands_on_a_new_one_of_its_name(
         assert second is not None
         assert second["metadata"]["uid"] != first["metadata"]["uid"]
         assert second["status"]["requestId"] != first["status"]["requestId"]
-        late = {"metadata": {"uid": first["metadata"]["uid"]}, "status": first["status"]}
+        # The write a worker of the first request would make, late (`KubeClient.write_status`:
+        # a JSON patch testing the uid, then setting the status): refused, nothing changes.
+        late = [
+            {"op": "test", "path": "/metadata/uid", "value": first["metadata"]["uid"]},
+            {"op": "add", "path": "/status", "value": first["status"]},
+        ]
         with pytest.raises(client.ApiException) as refused:
             custom(release).patch_namespaced_custom_object_status(
                 GROUP, VERSION, release.namespace, PLURAL, "again", late
             )
-        assert refused.value.status == 409
+        assert refused.value.status == 422 and "/metadata/uid" in str(refused.value.body)
         shown = fortune_request(release, "again")
         assert shown is not None and shown["status"]["requestId"] == second["status"]["requestId"]
     finally:
@@ -693,12 +698,26 @@ def test_a_resource_quota_caps_fortunerequests_and_the_api_says_429(release: Rel
         _annotate_pool(release, activation_backlog="0")
 
 
+def _rolled_out(release: Release, deployment: str) -> None:
+    """The Deployment rolled out and its Service answering again (kube-proxy programs the new
+    endpoints up to a sync period after the rollout)."""
+    release.kubectl("rollout", "status", f"deployment/{deployment}", "--timeout=180s")
+
+    def answers() -> bool:
+        try:
+            return api(release, "GET", "/readyz")[0] == 200
+        except OSError:
+            return False
+
+    wait_for(answers, 60, "the API to answer", 0.5)
+
+
 def test_a_full_queue_is_refused_by_the_api_with_503(release: Release) -> None:
     """The API (Kubernetes mode) reads the pool's queue depth from the management API as the
     monitoring user and refuses a submission while the queue is at its bound."""
     deployment = release.component("api")
     release.kubectl("set", "env", f"deployment/{deployment}", "FORTUNE_QUEUE_MAX_LENGTH=3")
-    release.kubectl("rollout", "status", f"deployment/{deployment}", "--timeout=120s")
+    _rolled_out(release, deployment)
     _annotate_pool(release, activation_backlog="1000")
     try:
         wait_pool_asleep(release)
@@ -719,7 +738,7 @@ def test_a_full_queue_is_refused_by_the_api_with_503(release: Release) -> None:
     finally:
         _annotate_pool(release, activation_backlog="0")
         release.kubectl("set", "env", f"deployment/{deployment}", "FORTUNE_QUEUE_MAX_LENGTH-")
-        release.kubectl("rollout", "status", f"deployment/{deployment}", "--timeout=120s")
+        _rolled_out(release, deployment)
     wait_for(lambda: all(finished(release, i) for i in accepted), 180, "the accepted", 0.5)
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from fortune_core.queue import Publisher, QueueMessage, requests_queue
 from localservices.backends import RabbitMQServer
+from localservices.supervisor import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -41,3 +42,27 @@ def test_threads_publish_at_once_on_a_bounded_pool_of_connections(
             break
         received.append(props.message_id)
     assert sorted(received) == ids
+
+
+def test_the_api_reads_queue_depths_as_a_monitoring_user(rabbitmq: RabbitMQServer) -> None:
+    """Kubernetes mode's full-queue check: a `monitoring` user (no right to publish or consume)
+    reads a pool's ready messages from the management API; a queue nobody declared is empty;
+    a management API out of reach is "unknown", never an error."""
+    from fortune_api.queue_depth import QueueDepth
+
+    user = f"mon{uuid.uuid4().hex[:6]}"
+    rabbitmq.ctl("add_user", user, "secret")
+    rabbitmq.ctl("set_user_tags", user, "monitoring")
+    rabbitmq.ctl("set_permissions", "-p", "/", user, "^$", "^$", "^$")
+    pool = f"q{uuid.uuid4().hex[:10]}"
+    publisher = Publisher(rabbitmq.amqp_url)
+    try:
+        for n in range(3):
+            publisher.publish_request(QueueMessage(f"r{n}", {"topic": "love"}, pool, "d1"))
+    finally:
+        publisher.close()
+    depth = QueueDepth(f"http://{user}:secret@127.0.0.1:{rabbitmq.management_port}", ttl=0)
+    # The management API's figures follow its statistics interval.
+    wait_for(lambda: depth.ready(requests_queue(pool)) == 3, 30, "the depth to show")
+    assert depth.ready(requests_queue("nobody-declared-this")) == 0
+    assert QueueDepth("http://x:y@127.0.0.1:1", ttl=0).ready(requests_queue(pool)) is None

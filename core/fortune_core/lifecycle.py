@@ -274,16 +274,7 @@ class Lifecycle:
         returns it as it is."""
         now = self._now()
         try:
-            record = create_pending(
-                request_id=new.request_id,
-                request=new.request.to_json_dict(),
-                profile=new.profile,
-                pool=new.pool,
-                client=new.client,
-                created_at=_naive(new.created_at) if new.created_at else now,
-                resource=new.resource.as_dict() if new.resource else None,
-                dispatch_id=new_dispatch_id(),
-            )
+            record = self._create(new, now, dispatch_id=new_dispatch_id())
         except NotUniqueError:
             return view_of(self._load(new.request_id))
         except PyMongoError as exc:
@@ -311,15 +302,7 @@ class Lifecycle:
         pending record is dispatched, anything further along is returned as it is. Raises
         PyMongoError (the caller retries); a failed publish or projection is left to the sweep."""
         try:
-            record = create_pending(
-                request_id=new.request_id,
-                request=new.request.to_json_dict(),
-                profile=new.profile,
-                pool=new.pool,
-                client=new.client,
-                created_at=_naive(new.created_at) if new.created_at else self._now(),
-                resource=new.resource.as_dict() if new.resource else None,
-            )
+            record = self._create(new, self._now())
         except NotUniqueError:
             record = self._load(new.request_id)
             if record.state != Status.PENDING:
@@ -707,6 +690,21 @@ class Lifecycle:
             return
         if failed is not None:
             self._project(failed)
+
+    @staticmethod
+    def _create(new: Submission, now: dt.datetime, dispatch_id: str | None = None) -> FortuneRecord:
+        """Insert the record of `new` (queued with `dispatch_id` when given, else pending);
+        NotUniqueError when its id exists."""
+        return create_pending(
+            request_id=new.request_id,
+            request=new.request.to_json_dict(),
+            profile=new.profile,
+            pool=new.pool,
+            client=new.client,
+            created_at=_naive(new.created_at) if new.created_at else now,
+            resource=new.resource.as_dict() if new.resource else None,
+            dispatch_id=dispatch_id,
+        )
 
     def _ensure_record(
         self,

@@ -508,22 +508,30 @@ def test_rabbitmq_restarted_while_a_claim_runs(llm: FakeLLM, tmp_path: Path, poo
 # --- give back ---------------------------------------------------------------------------------
 
 
-def test_worker_killed_while_giving_a_claim_back(fstack: FaultStack, llm: FakeLLM) -> None:
-    """SIGTERM with a claim waiting for its call slot: the claim goes back (queued) and the
-    worker dies right after that record, before requeueing the message; the broker redelivers
-    it and the next worker runs the request once."""
+def _calling_and_waiting(
+    fstack: FaultStack, llm: FakeLLM, **env: str
+) -> tuple[WorkerProcess, str, str]:
+    """A worker (one call slot, prefetch 2) with one request in its held call and one claimed,
+    waiting for the slot: (the worker, the calling id, the waiting id)."""
     llm.configure(latency=60)
-    first = fstack.spawn(
-        "stops",
-        FORTUNE_WORKER_CONCURRENCY="1",
-        FORTUNE_WORKER_PREFETCH="2",
-        FORTUNE_FAILPOINTS="give_back.after_record",
+    worker = fstack.spawn(
+        "stops", FORTUNE_WORKER_CONCURRENCY="1", FORTUNE_WORKER_PREFETCH="2", **env
     )
     calling, waiting = fstack.submit(), fstack.submit()
     wait_for(lambda: llm.calls(calling) + llm.calls(waiting) == 1, 60, "one call in flight")
     if llm.calls(waiting):
         calling, waiting = waiting, calling
     fstack.wait_status(waiting, Status.RUNNING)
+    return worker, calling, waiting
+
+
+def test_worker_killed_while_giving_a_claim_back(fstack: FaultStack, llm: FakeLLM) -> None:
+    """SIGTERM with a claim waiting for its call slot: the claim goes back (queued) and the
+    worker dies right after that record, before requeueing the message; the broker redelivers
+    it and the next worker runs the request once."""
+    first, calling, waiting = _calling_and_waiting(
+        fstack, llm, FORTUNE_FAILPOINTS="give_back.after_record"
+    )
     first.signal(signal.SIGTERM)
     assert first.wait(60) == -signal.SIGKILL
     assert fstack.record(waiting).status == "queued"
@@ -541,18 +549,9 @@ def test_give_back_with_mongodb_down_leaves_the_message_for_redelivery(
     """SIGTERM while a claim waits for its call slot and MongoDB is down: the give-back cannot be
     written, the grace period ends, the worker exits leaving the message unsettled; the next
     worker takes the redelivered claim over and runs it once."""
-    llm.configure(latency=60)
-    first = fstack.spawn(
-        "stops",
-        FORTUNE_WORKER_CONCURRENCY="1",
-        FORTUNE_WORKER_PREFETCH="2",
-        FORTUNE_WORKER_SHUTDOWN_GRACE_SECONDS="3",
+    first, calling, waiting = _calling_and_waiting(
+        fstack, llm, FORTUNE_WORKER_SHUTDOWN_GRACE_SECONDS="3"
     )
-    calling, waiting = fstack.submit(), fstack.submit()
-    wait_for(lambda: llm.calls(calling) + llm.calls(waiting) == 1, 60, "one call in flight")
-    if llm.calls(waiting):
-        calling, waiting = waiting, calling
-    fstack.wait_status(waiting, Status.RUNNING)
     fstack.mongodb.stop()
     first.signal(signal.SIGTERM)
     assert first.wait(60) == 1  # ExitStatus.ABANDONED: work left for the broker

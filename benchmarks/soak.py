@@ -264,16 +264,25 @@ def soak(
     rows: list[dict[str, Any]] = []
     start = time.monotonic()
     stop_at = start + args.minutes * 60
-    next_row = start + 60
+    done = threading.Event()
+
+    def sample() -> None:  # every minute, beside the load (a slow sample never delays it)
+        at = start + 60
+        while not done.wait(max(0.0, at - time.monotonic())):
+            row = minute_row(release, load, cache, management, apps, start, at)
+            rows.append(row)
+            print(json.dumps(row), flush=True)  # a run cut short still leaves its rows
+            at += 60
+
+    sampler = threading.Thread(target=sample, name="soak-sampler", daemon=True)
+    sampler.start()
     n = 0
     while time.monotonic() < stop_at:
         pool.submit(load.submit, n)
         n += 1
-        now = time.monotonic()
-        if now >= next_row:
-            rows.append(minute_row(release, load, cache, management, apps, start, next_row))
-            next_row += 60
         time.sleep(max(0.0, start + n / args.rate - time.monotonic()))
+    done.set()
+    sampler.join()
     # The load stops; whatever was accepted gets two minutes to finish, then counts as lost.
     with contextlib.suppress(ProcessError):
         wait_for(

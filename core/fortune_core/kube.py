@@ -48,6 +48,11 @@ class KubeError(Exception):
         self.message = message
         self.causes = causes or []
 
+    def says(self, text: str) -> bool:
+        """Whether the refusal's message or one of its causes contains `text` (a JSON patch's
+        failed test is a 422 whose message is generic: the failed path is in its cause)."""
+        return text in self.message or any(text in str(c.get("message", "")) for c in self.causes)
+
 
 @dataclass(frozen=True)
 class ResourceRef:
@@ -225,9 +230,9 @@ class KubeClient:
         except KubeError as exc:
             if exc.status == 404:
                 return Written.GONE
-            if exc.status == 422 and OLDER_STATUS_MESSAGE in exc.message:
+            if exc.status == 422 and exc.says(OLDER_STATUS_MESSAGE):
                 return Written.NEWER_SHOWN
-            if exc.status == 422 and "/metadata/uid" in exc.message:
+            if exc.status == 422 and exc.says("/metadata/uid"):
                 return Written.GONE  # a new resource under the old name
             raise
         return Written.WRITTEN

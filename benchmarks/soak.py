@@ -167,12 +167,9 @@ class Load:
 
 def apiserver_metric(cluster: Cluster, name: str) -> dict[str, float]:
     """One metric family of the kube-apiserver: label text → value."""
-    api = cluster.admin_client()
-    response = api.call_api(
-        "/metrics", "GET", auth_settings=["BearerToken"], _preload_content=False
-    )
+    text = cluster.kubectl("get", "--raw", "/metrics").stdout
     found = {}
-    for line in response[0].data.decode().splitlines():
+    for line in text.splitlines():
         if line.startswith(name + "{"):
             labels, value = line[len(name) :].rsplit(" ", 1)
             found[labels] = float(value)

@@ -5,6 +5,7 @@ concurrency, exact reuse of identical readings with single flight, and the usage
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import threading
@@ -220,10 +221,8 @@ def test_concurrent_reservations_never_spend_more_than_the_budget_plus_one_call(
 
     def greedy(i: int) -> None:
         start.wait()
-        try:
+        with contextlib.suppress(BudgetExhaustedError):
             worst.reserve("key:greedy", maximum).settle(maximum)
-        except BudgetExhaustedError:
-            pass
 
     with ThreadPoolExecutor(40) as pool:
         list(pool.map(greedy, range(40)))

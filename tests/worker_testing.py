@@ -254,8 +254,10 @@ class WorkerProcess(WorkerProgram):
 
     def wait_consuming(self) -> None:
         def consuming() -> bool:
+            if self.logged("consuming "):  # first: a worker may die by design right after it
+                return True
             if self.process is None or self.process.poll() is not None:
                 raise AssertionError(f"worker exited early:\n{self.log_path.read_text()}")
-            return self.logged("consuming ")
+            return False
 
         wait_for(consuming, 60, f"worker {self.pid} to consume")

@@ -12,6 +12,7 @@ import threading
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -183,6 +184,30 @@ def test_a_dead_first_endpoint_does_not_fail_readings(
     assert _sample(metrics, "cyberfortune_llm_calls_total", endpoint="second", result="ok") == 4
 
 
+def test_an_endpoint_at_its_concurrency_limit_passes_calls_on(
+    llm: FakeLLM, private_llm: FakeLLM, redis_client: redis.Redis
+) -> None:
+    """The first endpoint takes one call at a time (Redis leases shared by every worker): a
+    second call made meanwhile goes to the next endpoint instead of waiting."""
+    llm.configure(latency=1.0)
+    first, second = _two(llm, private_llm)
+    specs = (replace(first, concurrency=1), second)
+    client = redis.Redis(connection_pool=redis_client.connection_pool)
+    provider = _provider(specs, redis_client=client)
+
+    def read(request_id: str) -> str | None:
+        if request_id == "slot-2":
+            wait_for(lambda: llm.stats()["inFlight"] == 1, 30, "the first call")
+        return provider.reading(_request(), request_id).endpoint
+
+    with ThreadPoolExecutor(2) as pool:
+        endpoints = list(pool.map(read, ["slot-1", "slot-2"]))
+    assert endpoints == ["first", "second"]
+    assert llm.stats()["maxConcurrent"] == 1 and private_llm.calls("slot-2") == 1
+    assert provider.endpoints is not None
+    provider.endpoints.close()
+
+
 # --- budgets -------------------------------------------------------------------------------------
 
 
@@ -345,6 +370,21 @@ def test_two_identical_requests_cost_one_call(stack: Stack, llm: FakeLLM) -> Non
     assert shown.result == reused.result and reused.attempts == 1
     assert _sample(metrics, "cyberfortune_readings_total", source="reused") == 1
     assert _sample(metrics, "cyberfortune_readings_total", source="llm") == 1
+
+
+def test_a_reading_written_by_the_fallback_endpoint_is_reused(
+    stack: Stack, llm: FakeLLM, private_llm: FakeLLM
+) -> None:
+    """Identity includes the model: the reading is remembered under the model that wrote it
+    (the second endpoint's) and found there."""
+    llm.configure(default="500")
+    settings = stack.settings(llm, reuse=True, llm_endpoints=_two(llm, private_llm))
+    with running_worker(settings):
+        first = stack.wait_status(stack.submit(), Status.SUCCEEDED)
+        second = stack.wait_status(stack.submit(), Status.SUCCEEDED)
+    assert first.result["endpoint"] == "second" and first.result["model"] == "model-second"
+    assert second.result["reusedFrom"] == first.id
+    assert private_llm.stats()["total"] == 1
 
 
 def test_ten_identical_concurrent_requests_cost_one_call(stack: Stack, llm: FakeLLM) -> None:

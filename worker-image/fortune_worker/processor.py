@@ -208,24 +208,36 @@ class Processor:
         failpoint("worker.after_call")
         source = "llm" if self.provider.uses_llm else self.provider.name
         model = self._endpoint_model(result.endpoint)
-        outcome = self._store(
-            claimed, result.model_dump(mode="json"), source, self.meter.cost(model, result.usage)
-        )
-        if outcome == Outcome.ACK and writing is not None and self.reuser is not None:
-            self.reuser.remember(writing, model, request_id)
-        return outcome
+        reuser = self.reuser
+
+        def remember() -> None:  # once stored: identical requests may take it from now on
+            if writing is not None and reuser is not None:
+                reuser.remember(writing, model, request_id)
+
+        cost = self.meter.cost(model, result.usage)
+        return self._store(claimed, result.model_dump(mode="json"), source, cost, remember)
 
     def _endpoint_model(self, endpoint: str | None) -> str | None:
         endpoints = self.provider.endpoints
         return endpoints.model_of(endpoint) if endpoints is not None else None
 
-    def _store(self, claimed: Claim, result: dict[str, Any], source: str, cost: float) -> Outcome:
-        """Store the reading (the lifecycle's succeed: record, projections)."""
+    def _store(
+        self,
+        claimed: Claim,
+        result: dict[str, Any],
+        source: str,
+        cost: float,
+        on_stored: Callable[[], None] | None = None,
+    ) -> Outcome:
+        """Store the reading (the lifecycle's succeed: record, projections); `on_stored` once it
+        is stored (not when the request was cancelled meanwhile)."""
         extra = {"request_id": claimed.record.id}
         stored = self.backend(lambda: self.lifecycle.succeed(claimed, result), "store the result")
         if stored is None:
             log.info("cancelled while running; the result is dropped", extra=extra)
             return self._settle_finished(claimed)
+        if on_stored is not None:
+            on_stored()
         failpoint("worker.before_ack")
         self.metrics.finished_attempts.labels("succeeded").observe(claimed.attempt)
         self.meter.reading(claimed.record.client, source, cost)

@@ -15,6 +15,8 @@ import pytest
 import yaml
 
 from controlplane.binaries import binary_path, ensure_binaries, fetched_file
+from fortune_api.settings import ApiSettings
+from fortune_worker.settings import WorkerSettings
 
 pytestmark = pytest.mark.chart
 
@@ -296,6 +298,15 @@ def test_the_cost_settings_reach_the_api_and_the_workers_and_the_dashboard_rende
         assert program["FORTUNE_DAILY_TOKEN_BUDGET"] == "2000000"
         assert program["FORTUNE_CLIENT_TOKEN_BUDGETS"] == "alice:500000,bob:0"
     assert worker["FORTUNE_REUSE"] == "false" and worker["FORTUNE_LLM_MAX_TOKENS"] == "4000"
+    # and the programs read them so (the values given; the Secrets' ones are left out here)
+    read = WorkerSettings.from_env({k: v for k, v in worker.items() if v is not None})
+    assert not read.reuse and read.max_tokens == 4000
+    assert (
+        read.budgets.budget_of("key:alice") == 500_000 and read.budgets.budget_of("key:bob") is None
+    )
+    assert read.budgets.budget_of("key:carol") == 2_000_000
+    served = ApiSettings.from_env({k: v for k, v in api.items() if v is not None})
+    assert served.budgets == read.budgets
     [dashboards] = [o for o in objects if o["kind"] == "ConfigMap" and "dashboards" in
                     o["metadata"]["name"]]  # fmt: skip
     assert dashboards["metadata"]["labels"]["grafana_dashboard"] == "1"

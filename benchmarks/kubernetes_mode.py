@@ -118,6 +118,7 @@ def install_chart(cluster: Cluster, llm: FakeLLM, workdir: Path) -> tuple[Releas
                     "baseUrl": llm.base_url,
                     "apiKey": "sk-bench",
                     "globalConcurrency": 64,
+                    "reuse": False,  # one LLM call per reading of the same body, as measured
                 },
                 "workers": {
                     "pools": [

@@ -79,6 +79,7 @@ def soak_values(llm: FakeLLM, keys_secret: str) -> dict[str, Any]:
             "baseUrl": llm.base_url,
             "apiKey": "sk-soak",
             "globalConcurrency": 64,
+            "reuse": False,  # every reading of the soak's one body is its own LLM call
         },
         "rabbitmq": {
             "image": {"repository": "cyberfortune/rabbitmq", "tag": "dev"},

@@ -274,7 +274,10 @@ def openapi_document(now: dt.datetime | None = None) -> dict[str, Any]:
 def _document(bound: dt.date) -> dict[str, Any]:
     common = {
         "401": _error("API key missing or wrong (when API keys are configured)"),
-        "429": _error("Rate limited; see Retry-After"),
+        "429": _error(
+            "Rate limited (rate_limited), or the daily token budget used up (budget_exhausted);"
+            " see Retry-After"
+        ),
     }
     return {
         "openapi": "3.1.0",

@@ -82,6 +82,7 @@ def release(
             "apiKey": "sk-e2e",
             "timeoutSeconds": 30,
             "globalConcurrency": 32,
+            "reuse": False,  # these tests count one LLM call per request of the same body
         },
     }
     path = tmp_path_factory.mktemp("values") / "e2e.yaml"

@@ -198,7 +198,7 @@ def component_rss(release: Release) -> dict[str, float]:
         info = json.loads(local.node.crictl("inspect", found["id"]).stdout or "{}")
         pid = (info.get("info") or {}).get("pid")
         if pid:
-            total[name] += rss_mb(int(pid))
+            total[name] += rss_mb(int(pid), tree=True)  # gunicorn, beam: all their processes
     return total
 
 

@@ -35,6 +35,7 @@ from fortune_core import (
 )
 from fortune_worker.admission import Admission, NotAdmittedError, Refusal
 from fortune_worker.backend_retry import AbandonedError, BackendRetry
+from fortune_worker.deltas import StreamSink
 from fortune_worker.metrics import WorkerMetrics
 from fortune_worker.providers import Provider
 from fortune_worker.retries import GiveUp, ProviderError, RetryPolicy, classify_exception
@@ -165,13 +166,17 @@ class Processor:
         extra = {"request_id": request_id}
         called = time.monotonic()
         call = self.metrics.llm_call
+        # The narrative as it is written: deltas on the request's event stream.
+        sink = StreamSink(self.lifecycle.events, claimed.view, claimed.attempt)
         try:
-            result = self.provider.reading(request, request_id, claimed.record.profile or None)
+            result = self.provider.reading(
+                request, request_id, claimed.record.profile or None, sink
+            )
         except Exception as exc:  # a ProviderError, or a bug: then it fails permanently
             error = classify_exception(exc)
             call.labels(self.provider.name, error.code).observe(time.monotonic() - called)
             done_calling()
-            return self._failed_attempt(claimed, error)
+            return self._failed_attempt(claimed, error, sink)
         call.labels(self.provider.name, "ok").observe(time.monotonic() - called)
         done_calling()  # the next claim's call starts while this one is stored
         failpoint("worker.after_call")
@@ -187,13 +192,14 @@ class Processor:
         log.info("succeeded (provider %s, model %s)", result.provider, result.model, extra=extra)
         return Outcome.ACK
 
-    def _failed_attempt(self, claimed: Claim, error: ProviderError) -> Outcome:
+    def _failed_attempt(self, claimed: Claim, error: ProviderError, sink: StreamSink) -> Outcome:
         extra = {"request_id": claimed.record.id}
         decision = self.policy.decide(claimed.attempt, error)
         if isinstance(decision, GiveUp):
             log.error("failed: %s", decision.text, extra=extra)
             self._fail(claimed, error.code, decision.text)
             return self._dead_letter(error.code)
+        sink.error(error.code, error.message)  # the next attempt's text replaces this one's
         retried = self.backend(
             lambda: self.lifecycle.retry(claimed, decision.delay, decision.text),
             "queue the request for a retry",

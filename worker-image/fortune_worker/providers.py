@@ -1,16 +1,21 @@
 """Providers that write a reading: the offline almanac engine, or an OpenAI-compatible LLM.
 
 Both return the same `FortuneResult`; a failure is a `ProviderError` (retryable or permanent).
+Both tell a `TextSink` the narrative as it is written (`fortune_worker.deltas`): the LLM's answer
+is streamed (`stream: true` with `include_usage`), the almanac's is told a sentence at a time.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
+import time
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import openai
-from openai.types.chat import ChatCompletion
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from pydantic import ValidationError
 
 from fortune_core import (
@@ -26,12 +31,16 @@ from fortune_core import (
     content_json_schema,
     derive_profile,
 )
+from fortune_worker.deltas import NarrativeDeltas, NoSink, TextSink
 from fortune_worker.retries import ProviderError, classify_exception
 from fortune_worker.settings import ProviderName, WorkerSettings
 
 log = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-Id"
+NO_SINK = NoSink()
+#: Where the almanac's narrative is cut into deltas: after a sentence's end.
+_SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|(?<=\.)\s+")
 
 
 class Provider(Protocol):
@@ -46,10 +55,15 @@ class Provider(Protocol):
         ...
 
     def reading(
-        self, request: FortuneRequest, request_id: str, profile: dict[str, Any] | None = None
+        self,
+        request: FortuneRequest,
+        request_id: str,
+        profile: dict[str, Any] | None = None,
+        sink: TextSink = NO_SINK,
     ) -> FortuneResult:
         """The reading for `request` (`profile`: its derived profile as stored with the record,
-        when there is one); raises ProviderError."""
+        when there is one), its narrative told to `sink` as it is written; raises
+        ProviderError."""
         ...
 
 
@@ -59,15 +73,32 @@ class AlmanacProvider:
     name = "almanac"
     uses_llm = False
 
-    def __init__(self, convention: Conventions | ZiHourConvention = DEFAULT_CONVENTIONS) -> None:
+    def __init__(
+        self,
+        convention: Conventions | ZiHourConvention = DEFAULT_CONVENTIONS,
+        sentence_seconds: float = 0.0,
+    ) -> None:
         self._convention = convention
+        self._sentence_seconds = sentence_seconds
 
     def describe(self) -> str:
         return "almanac (offline rule-based engine)"
 
     def reading(
-        self, request: FortuneRequest, request_id: str, profile: dict[str, Any] | None = None
+        self,
+        request: FortuneRequest,
+        request_id: str,
+        profile: dict[str, Any] | None = None,
+        sink: TextSink = NO_SINK,
     ) -> FortuneResult:
+        result = self._reading(request)
+        for index, sentence in enumerate(sentences(result.text)):
+            if index and self._sentence_seconds:
+                time.sleep(self._sentence_seconds)
+            sink.text(sentence)
+        return result
+
+    def _reading(self, request: FortuneRequest) -> FortuneResult:
         # The same as `almanac.reading_for_request`, with the configured zi-hour convention; the
         # engine needs the typed profile, which deriving (cached calendar) gives as cheaply as
         # parsing the stored one.
@@ -83,6 +114,20 @@ class AlmanacProvider:
             raise ProviderError(
                 "almanac_error", f"the almanac engine failed: {type(exc).__name__}: {exc}", False
             ) from exc
+
+
+def sentences(text: str) -> list[str]:
+    """`text` cut after each sentence's end (the pieces join back to `text`)."""
+    pieces: list[str] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        end = match.end()
+        if end > start:
+            pieces.append(text[start:end])
+            start = end
+    if start < len(text):
+        pieces.append(text[start:])
+    return pieces
 
 
 def response_format() -> dict[str, Any]:
@@ -159,6 +204,7 @@ class OpenAIProvider:
         self._client = openai.OpenAI(
             api_key=api_key, base_url=base_url, timeout=timeout_seconds, max_retries=0
         )
+        self._timeout = timeout_seconds
         self._model = model
         self._base_url = base_url
         self._convention = convention
@@ -167,7 +213,10 @@ class OpenAIProvider:
     def describe(self) -> str:
         return f"openai (model {self._model}, endpoint {self._client.base_url})"
 
-    def _complete(self, messages: list[dict[str, str]], request_id: str) -> Any:
+    def _complete(
+        self, messages: list[dict[str, str]], request_id: str, deltas: NarrativeDeltas
+    ) -> Answer:
+        """One streamed call: the answer, its narrative told to `deltas` as it arrives."""
         # The SDK's low-level `post` with the body as plain JSON: `chat.completions.create` first
         # walks every parameter through its typed-params transform (the 3.5 KB schema and up to
         # 13 KB of messages, ~0.7 ms of CPU a call) to produce the very same JSON.
@@ -175,25 +224,35 @@ class OpenAIProvider:
             "model": self._model,
             "messages": messages,
             "response_format": self._response_format,
+            "stream": True,
+            "stream_options": {"include_usage": True},
         }
         try:
-            return self._client.post(
+            stream = self._client.post(
                 "/chat/completions",
                 cast_to=ChatCompletion,
                 body=body,
                 options={"headers": {REQUEST_ID_HEADER: request_id}},
+                stream=True,
+                stream_cls=openai.Stream[ChatCompletionChunk],
             )
+            with stream:  # the SDK's timeout bounds each read; this, the whole answer
+                return collect(stream, deltas, time.monotonic() + self._timeout)
         except Exception as exc:
             raise classify_exception(exc) from exc
 
     def reading(
-        self, request: FortuneRequest, request_id: str, profile: dict[str, Any] | None = None
+        self,
+        request: FortuneRequest,
+        request_id: str,
+        profile: dict[str, Any] | None = None,
+        sink: TextSink = NO_SINK,
     ) -> FortuneResult:
         messages = build_messages(request, self._convention, profile)
-        response = self._complete(messages, request_id)
-        usage = _usage(response)
-        answer = _answer(response)
-        content, problems = validation_problems(answer)
+        deltas = NarrativeDeltas(sink)
+        answer = self._complete(messages, request_id, deltas)
+        usage = answer.usage
+        content, problems = validation_problems(answer.content)
         if content is None:
             log.warning(
                 "invalid LLM answer, asking for a repair: %s",
@@ -202,12 +261,13 @@ class OpenAIProvider:
             )
             messages = [
                 *messages,
-                {"role": "assistant", "content": answer or ""},
+                {"role": "assistant", "content": answer.content},
                 repair_message(problems, request.language),
             ]
-            response = self._complete(messages, request_id)
-            usage = _add_usage(usage, _usage(response))
-            content, problems = validation_problems(_answer(response))
+            deltas.restart()
+            answer = self._complete(messages, request_id, deltas)
+            usage = _add_usage(usage, answer.usage)
+            content, problems = validation_problems(answer.content)
             if content is None:
                 raise ProviderError(
                     "invalid_output",
@@ -217,18 +277,39 @@ class OpenAIProvider:
         return FortuneResult(
             **content.model_dump(),
             provider=self.name,
-            model=str(getattr(response, "model", None) or self._model),
+            model=answer.model or self._model,
             usage=usage,
         )
 
 
-def _answer(response: Any) -> str | None:
-    choices = getattr(response, "choices", None) or []
-    if not choices:
-        return None
-    message = choices[0].message
-    content = getattr(message, "content", None)
-    return content if isinstance(content, str) else None
+@dataclass(frozen=True)
+class Answer:
+    """A streamed answer, put together: its content, usage (from the usage chunk), model."""
+
+    content: str
+    usage: Usage
+    model: str | None
+
+
+def collect(chunks: Any, deltas: NarrativeDeltas, deadline: float) -> Answer:
+    """Put a stream of `chat.completion.chunk`s together, feeding `deltas` as content arrives.
+    An answer cut before its end raises (the SDK's or httpx's error, classified by the caller);
+    one still arriving at `deadline` (monotonic) is a timeout."""
+    parts: list[str] = []
+    usage = Usage()
+    model: str | None = None
+    for chunk in chunks:
+        if time.monotonic() > deadline:
+            raise ProviderError("llm_timeout", "the LLM call timed out", retryable=True)
+        model = model or getattr(chunk, "model", None)
+        if getattr(chunk, "usage", None) is not None:
+            usage = _usage(chunk)
+        for choice in getattr(chunk, "choices", None) or []:
+            piece = getattr(choice.delta, "content", None)
+            if isinstance(piece, str) and piece:
+                parts.append(piece)
+                deltas.feed(piece)
+    return Answer("".join(parts), usage, model)
 
 
 def _usage(response: Any) -> Usage:
@@ -264,4 +345,4 @@ def make_provider(settings: WorkerSettings) -> Provider:
             timeout_seconds=settings.llm_timeout_seconds,
             convention=convention,
         )
-    return AlmanacProvider(convention)
+    return AlmanacProvider(convention, settings.almanac_sentence_seconds)

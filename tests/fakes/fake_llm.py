@@ -538,8 +538,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if index and pause:
                 self.server.state.released.wait(pause)
+            self._stamp(content, start, size)  # before the write: a reader never sees it first
             chunk([delta({"content": content[start : start + size]})])
-            self._stamp(content, start, size)
         chunk([delta({}, "stop")])
         if usage is not None:
             chunk([], {"usage": usage})
@@ -549,7 +549,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _stamp(self, content: str, start: int, size: int) -> None:
         """Record (wall clock) when the first content piece and the piece holding the first
-        character of the narrative (`"text"`'s value) were written: the benchmarks' t0."""
+        character of the narrative (`"text"`'s value) are written: the benchmarks' t0."""
         marker = content.find('"text":"')
         narrative = marker + len('"text":"') if marker >= 0 else -1
         now = time.time()

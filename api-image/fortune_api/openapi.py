@@ -314,7 +314,10 @@ def openapi_document(
 def _document(bound: dt.date, allow_private_webhooks: bool) -> dict[str, Any]:
     common = {
         "401": _error("API key missing or wrong (when API keys are configured)"),
-        "429": _error("Rate limited; see Retry-After"),
+        "429": _error(
+            "Rate limited (rate_limited), or the daily token budget used up (budget_exhausted);"
+            " see Retry-After"
+        ),
     }
     return {
         "openapi": "3.1.0",

@@ -333,6 +333,8 @@ class Lifecycle:
         except redis.RedisError as exc:
             self._abandon(new.request_id, "not accepted: Redis was unavailable", exc)
             raise NotAcceptedError("redis", repr(exc)) from exc
+        # Before the publish: a worker's claim (a newer version) would drop it afterwards.
+        self._project_events(record, view)
         failpoint("submit.after_projection")
         try:
             self.publisher.publish_request(message_of(record))
@@ -341,7 +343,6 @@ class Lifecycle:
             why = "its queue is full" if full else "RabbitMQ did not take the request"
             self._abandon(new.request_id, f"not accepted: {why}", exc)
             raise NotAcceptedError("rabbitmq", str(exc)[:200], full) from exc
-        self._project_events(record, view)
         return view
 
     def accept(self, new: Submission) -> RequestView:

@@ -9,11 +9,12 @@ real API does).
 Knobs, at start (`FakeLLM(latency=...)`, `--latency`) and at run time:
 
 - `POST /_control` `{"latency": 0.5, "default": "ok", "retry_after": 1, "hold_seconds": 30,
+  "usage": true,
   "scripts": {"<request id>": ["429", "500", "ok"]}, "mix": {"ok": 0.6, "429": 0.2, ...},
   "seed": 1}` — every key optional; `scripts` replaces the script of each id given (`[]` or
   `null` deletes it); `mix` (weights per outcome; `{}` turns it off) draws each unscripted call's
-  outcome at random instead of `default`, from a generator seeded with `seed`. Answers the
-  resulting settings.
+  outcome at random instead of `default`, from a generator seeded with `seed`; `"usage": false`
+  leaves the usage out of answers (as some providers do). Answers the resulting settings.
 - `GET /_stats` → `{"calls": {"<request id>": n}, "total": n}`; `GET /_requests` → every recorded
   call `{"requestId", "outcome", "body", "authorization", "streamed"?}` (`streamed`: the wall
   clock times a streamed answer's first content piece and the piece with the narrative's first
@@ -82,6 +83,7 @@ class Settings:
     pause_in_text: list[int] = field(default_factory=list)
     scripts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     mix: dict[str, float] = field(default_factory=dict)
+    usage: bool = True  # False: answers carry no usage (as some providers' do)
 
     def to_json(self) -> dict[str, Any]:
         """The settings as `/_control` answers them."""
@@ -95,6 +97,7 @@ class Settings:
             "pause_in_text": list(self.pause_in_text),
             "scripts": copy.deepcopy(self.scripts),
             "mix": dict(self.mix),
+            "usage": self.usage,
         }
 
 
@@ -142,7 +145,7 @@ class FakeState:
         """Apply a `/_control` body; the resulting settings. ValueError on a bad value."""
         known = {
             "latency", "default", "retry_after", "hold_seconds", "chunk_seconds", "chunk_chars",
-            "pause_in_text", "scripts", "mix", "seed", "resume",
+            "pause_in_text", "scripts", "mix", "seed", "resume", "usage",
         }  # fmt: skip
         unknown = set(changes) - known
         if unknown:
@@ -159,6 +162,7 @@ class FakeState:
                     if weight < 0:
                         raise ValueError("mix weights must be >= 0")
                 new.mix = mix
+            new.usage = bool(changes.get("usage", new.usage))
             if "seed" in changes:
                 self.rng.seed(changes["seed"])
             for _ in range(int(changes.get("resume") or 0)):
@@ -182,8 +186,9 @@ class FakeState:
         self.released.clear()
 
     def next_call(self, request_id: str) -> tuple[dict[str, Any], float, float, float]:
-        """Count a call; (its outcome entry, latency, retry_after, hold_seconds); the pacing of
-        a streamed answer is read from `settings` by the caller."""
+        """Count a call; (its outcome entry, latency, retry_after, hold_seconds); the entry
+        says `"usage": False` when the answer must carry no usage; the pacing of a streamed
+        answer is read from `settings` by the caller."""
         with self.lock:
             self.calls[request_id] = self.calls.get(request_id, 0) + 1
             script = self.settings.scripts.get(request_id)
@@ -195,6 +200,8 @@ class FakeState:
             else:
                 entry = {"outcome": self.settings.default}
             s = self.settings
+            if not s.usage:
+                entry = {**entry, "usage": False}
             return entry, s.latency, s.retry_after, s.hold_seconds
 
     def enter(self) -> None:
@@ -457,6 +464,8 @@ class _Handler(BaseHTTPRequestHandler):
             "completion_tokens": count_tokens(content),
         }
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        if not entry.get("usage", True):
+            usage = {}
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
@@ -465,7 +474,12 @@ class _Handler(BaseHTTPRequestHandler):
                 default_pauses = list(state.settings.pause_in_text)
             pauses = [int(n) for n in entry.get("pauseInText", default_pauses)]
             self._stream(
-                completion_id, model, content, usage if include_usage else None, cut_at, pauses
+                completion_id,
+                model,
+                content,
+                usage if include_usage and usage else None,
+                cut_at,
+                pauses,
             )
             return
         self._send_json(
@@ -484,7 +498,7 @@ class _Handler(BaseHTTPRequestHandler):
                         "finish_reason": "stop",
                     }
                 ],
-                "usage": usage,
+                **({"usage": usage} if usage else {}),
             },
         )
 

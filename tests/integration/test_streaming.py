@@ -82,7 +82,7 @@ def test_a_stream_cut_mid_way_is_retried_and_its_text_replaced(stack: Stack, llm
     assert shown_first and record.result["text"].startswith(shown_first)
     assert shown_first != record.result["text"]
     error = events[first_error]
-    assert error.data["retrying"] is True and error.data["code"] == "llm_unreachable"
+    assert error.data["retrying"] is True and error.data["code"] == "llm_stream_broken"
     # ... then the retry: queued, running again, a reset, and the text again from its start.
     assert statuses(events) == ["queued", "running", "queued", "running", "succeeded"]
     reset = kinds.index("reset")

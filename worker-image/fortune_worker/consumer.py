@@ -35,6 +35,7 @@ from fortune_core import (
     KubeClient,
     Lifecycle,
     RedisLease,
+    ReuseIndex,
     StatusCache,
     Sweep,
     WebhookQueue,
@@ -54,7 +55,9 @@ from fortune_worker.metrics import WorkerMetrics
 from fortune_worker.processor import Outcome, Processor
 from fortune_worker.providers import Provider, make_provider
 from fortune_worker.retries import RetryPolicy
+from fortune_worker.reuse import Reuser
 from fortune_worker.settings import WorkerSettings
+from fortune_worker.usage import UsageMeter
 from fortune_worker.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
@@ -88,7 +91,6 @@ class Worker:
 
     def __init__(self, settings: WorkerSettings, provider: Provider | None = None) -> None:
         self.settings = settings
-        self.provider = provider or make_provider(settings)
         self.metrics = WorkerMetrics()
         self.metrics_server: Any = None
         self.consuming = threading.Event()  # set while a consumer is registered
@@ -105,6 +107,7 @@ class Worker:
             socket_connect_timeout=5,
             health_check_interval=30,
         )
+        self.provider = provider or make_provider(settings, self._redis, self.metrics)
         self._leases = (
             LlmLeases(
                 self._redis,
@@ -126,6 +129,21 @@ class Worker:
             events=EventLog(self._redis, cache.expire_at, settings.core.events_max_length),
         )
         backend = BackendRetry(self._hard_stop)
+        self.reuser: Reuser | None = None
+        if settings.reuse and self.provider.endpoints is not None:
+            self.reuser = Reuser(
+                ReuseIndex(
+                    self._redis,
+                    min(settings.reuse_ttl_seconds, settings.core.retention_seconds),
+                    flight_lease_seconds=settings.drain_seconds,
+                ),
+                settings.reuse_scope,
+                self.provider.endpoints.models,
+                self.lifecycle,
+                self._stop,
+                backend,
+                settings.core.conventions(),
+            )
         self.processor = Processor(
             worker_id=settings.worker_id,
             lifecycle=self.lifecycle,
@@ -143,6 +161,8 @@ class Worker:
             ),
             backend=backend,
             metrics=self.metrics,
+            reuser=self.reuser,
+            meter=UsageMeter(self.metrics, settings.llm_prices),
         )
         # Standalone mode: the stale sweep runs in the workers, one at a time (a Redis lease).
         self.sweeper: Sweeper | None = None
@@ -176,6 +196,11 @@ class Worker:
                 threads=settings.webhook_threads,
             )
 
+    def details(self) -> dict[str, Any]:
+        """What `/readyz` shows besides the status: each LLM endpoint's circuit breaker."""
+        endpoints = self.provider.endpoints
+        return {"endpoints": endpoints.states()} if endpoints is not None else {}
+
     def _projection_failed(self, name: str) -> None:
         self.metrics.projection_failures.labels(name).inc()
 
@@ -206,7 +231,9 @@ class Worker:
             settings.llm_global_concurrency,
         )
         if settings.metrics_port:
-            self.metrics_server = self.metrics.serve(settings.metrics_port, self.consuming.is_set)
+            self.metrics_server = self.metrics.serve(
+                settings.metrics_port, self.consuming.is_set, details=self.details
+            )
             log.info("metrics and probes on port %d", settings.metrics_port)
         executor = ThreadPoolExecutor(settings.prefetch_count, thread_name_prefix="fortune")
         status = ExitStatus.DRAINED
@@ -240,9 +267,7 @@ class Worker:
             if self.sweeper is not None:
                 self.sweeper.stop()
             self._stop_webhooks()
-            self._publisher.close()
-            if self._leases is not None:
-                self._leases.close()
+            self._close_clients()
             if status == ExitStatus.DRAINED:
                 self._redis.close()
             if self.metrics_server is not None:
@@ -263,6 +288,14 @@ class Worker:
     def _stop_webhooks(self) -> None:
         if self.webhooks is not None:
             self.webhooks.join(15.0)  # the stop event is set; a try in flight ends in its timeout
+
+    def _close_clients(self) -> None:
+        """The publisher, and the heartbeats of the global and the endpoints' LLM leases."""
+        self._publisher.close()
+        if self._leases is not None:
+            self._leases.close()
+        if self.provider.endpoints is not None:
+            self.provider.endpoints.close()
 
     def _connect(self) -> _Session | None:
         """Open a connection, declare the topology, set prefetch; None if stopped meanwhile."""

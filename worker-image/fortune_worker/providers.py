@@ -15,25 +15,33 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import openai
+import redis
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from pydantic import ValidationError
 
 from fortune_core import (
     DEFAULT_CONVENTIONS,
+    BudgetExhaustedError,
     Conventions,
     FortuneContent,
     FortuneRequest,
     FortuneResult,
     Language,
+    Reservation,
+    TokenBudgets,
     Usage,
     ZiHourConvention,
+    answer_character_bound,
     build_messages,
     content_json_schema,
     derive_profile,
 )
 from fortune_worker.deltas import NarrativeDeltas, NoSink, TextSink
+from fortune_worker.endpoints import Endpoint, Endpoints
+from fortune_worker.metrics import WorkerMetrics
 from fortune_worker.retries import ProviderError, classify_exception
 from fortune_worker.settings import ProviderName, WorkerSettings
+from fortune_worker.usage import UsageMeter, estimated_usage, prompt_token_bound
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +49,9 @@ REQUEST_ID_HEADER = "X-Request-Id"
 NO_SINK = NoSink()
 #: Where the almanac's narrative is cut into deltas: after a sentence's end.
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|(?<=\.)\s+")
+#: An answer cut after its first token: retried by the queue, never passed to another endpoint
+#: (its text would be glued to another's).
+STREAM_BROKEN = "llm_stream_broken"
 
 
 class Provider(Protocol):
@@ -49,6 +60,8 @@ class Provider(Protocol):
     name: str
     #: Whether a call goes to the LLM endpoint (and so needs a global LLM slot).
     uses_llm: bool
+    #: The LLM endpoints it calls (None: no LLM).
+    endpoints: Endpoints | None
 
     def describe(self) -> str:
         """What is active, for the start-up log line (no secrets)."""
@@ -60,9 +73,10 @@ class Provider(Protocol):
         request_id: str,
         profile: dict[str, Any] | None = None,
         sink: TextSink = NO_SINK,
+        client: str | None = None,
     ) -> FortuneResult:
         """The reading for `request` (`profile`: its derived profile as stored with the record,
-        when there is one), its narrative told to `sink` as it is written; raises
+        when there is one; `client`: whose request it is, for its token budget); raises
         ProviderError."""
         ...
 
@@ -72,6 +86,7 @@ class AlmanacProvider:
 
     name = "almanac"
     uses_llm = False
+    endpoints: Endpoints | None = None
 
     def __init__(
         self,
@@ -90,6 +105,7 @@ class AlmanacProvider:
         request_id: str,
         profile: dict[str, Any] | None = None,
         sink: TextSink = NO_SINK,
+        client: str | None = None,
     ) -> FortuneResult:
         result = self._reading(request)
         for index, sentence in enumerate(sentences(result.text)):
@@ -183,10 +199,14 @@ def repair_message(problems: str, language: Language) -> dict[str, str]:
 
 
 class OpenAIProvider:
-    """An OpenAI-compatible chat completions endpoint, through the openai SDK.
+    """OpenAI-compatible chat completions endpoints (`fortune_worker.endpoints`: an ordered list
+    with fallback and a circuit breaker each), through the openai SDK.
 
     The SDK does not retry (`max_retries=0`): the queue does, with delays, across workers. One
     repair attempt is made in the same call when the answer is not valid JSON for the schema.
+    Every call carries `max_tokens`, the repair call too, and each first reserves its maximum
+    (the prompt's bound plus `max_tokens`) of the client's daily token budget and settles with
+    what it used (`fortune_core.budgets`).
     """
 
     name = "openai"
@@ -195,40 +215,47 @@ class OpenAIProvider:
     def __init__(
         self,
         *,
-        api_key: str,
-        base_url: str | None,
-        model: str,
-        timeout_seconds: float,
+        endpoints: Endpoints,
+        max_tokens: int,
+        budgets: TokenBudgets | None = None,
+        meter: UsageMeter | None = None,
         convention: Conventions | ZiHourConvention = DEFAULT_CONVENTIONS,
     ) -> None:
-        self._client = openai.OpenAI(
-            api_key=api_key, base_url=base_url, timeout=timeout_seconds, max_retries=0
-        )
-        self._timeout = timeout_seconds
-        self._model = model
-        self._base_url = base_url
+        self.endpoints: Endpoints | None = endpoints
+        self._endpoints = endpoints
+        self.max_tokens = max_tokens
+        self._budgets = budgets
+        self.meter = meter or UsageMeter(None, {})
         self._convention = convention
         self._response_format = response_format()  # the schema is the same for every call
 
     def describe(self) -> str:
-        return f"openai (model {self._model}, endpoint {self._client.base_url})"
+        return f"openai (max_tokens {self.max_tokens}; endpoints {self._endpoints.describe()})"
 
-    def _complete(
-        self, messages: list[dict[str, str]], request_id: str, deltas: NarrativeDeltas
-    ) -> Answer:
-        """One streamed call: the answer, its narrative told to `deltas` as it arrives."""
+    def _post(
+        self,
+        endpoint: Endpoint,
+        messages: list[dict[str, str]],
+        request_id: str,
+        client: str | None,
+        deltas: NarrativeDeltas,
+    ) -> tuple[Endpoint, Answer]:
+        """One streamed call to `endpoint`: an error before the answer's first piece may move on
+        to the next endpoint, one after it (`STREAM_BROKEN`) never does."""
         # The SDK's low-level `post` with the body as plain JSON: `chat.completions.create` first
         # walks every parameter through its typed-params transform (the 3.5 KB schema and up to
         # 13 KB of messages, ~0.7 ms of CPU a call) to produce the very same JSON.
         body = {
-            "model": self._model,
+            "model": endpoint.model,
             "messages": messages,
             "response_format": self._response_format,
+            "max_tokens": self.max_tokens,
             "stream": True,
             "stream_options": {"include_usage": True},
         }
+        started = False
         try:
-            stream = self._client.post(
+            stream = endpoint.client.post(
                 "/chat/completions",
                 cast_to=ChatCompletion,
                 body=body,
@@ -236,10 +263,55 @@ class OpenAIProvider:
                 stream=True,
                 stream_cls=openai.Stream[ChatCompletionChunk],
             )
+            started = True
             with stream:  # the SDK's timeout bounds each read; this, the whole answer
-                return collect(stream, deltas, time.monotonic() + self._timeout)
+                answer = collect(stream, deltas, time.monotonic() + _timeout_of(endpoint))
         except Exception as exc:
-            raise classify_exception(exc) from exc
+            error = classify_exception(exc)
+            if started and error.retryable and error.code != "llm_timeout":
+                error = ProviderError(STREAM_BROKEN, f"the answer broke off: {error.message}", True)
+            self.meter.call(client, endpoint.name, endpoint.model, error.code, None)
+            raise error from exc
+        return endpoint, answer
+
+    def _reserve(self, client: str | None, maximum: int) -> Reservation | None:
+        if self._budgets is None:
+            return None
+        try:
+            return self._budgets.reserve(client, maximum)
+        except BudgetExhaustedError as exc:
+            self.meter.refused(client)
+            raise ProviderError("budget_exhausted", str(exc), retryable=False) from exc
+        except redis.RedisError as exc:
+            raise ProviderError(
+                "budget_unavailable", f"the token budget could not be checked: {exc!r}", True
+            ) from exc
+
+    def _complete(
+        self,
+        messages: list[dict[str, str]],
+        request_id: str,
+        client: str | None,
+        deltas: NarrativeDeltas,
+    ) -> tuple[Endpoint, Answer, Usage]:
+        """One call (with fallback between the endpoints), within the client's budget."""
+        reservation = self._reserve(client, prompt_token_bound(messages) + self.max_tokens)
+        used = 0
+        try:
+            endpoint, response = self._endpoints.call(
+                lambda e: self._post(e, messages, request_id, client, deltas)
+            )
+            usage = response.usage or estimated_usage(messages, response.content)
+            used = usage.total
+            self.meter.call(client, endpoint.name, endpoint.model, "ok", usage)
+            return endpoint, response, usage
+        finally:
+            if reservation is not None:
+                try:
+                    reservation.settle(used)
+                except redis.RedisError as exc:  # the reservation lapses after its lease
+                    log.warning("could not settle a token reservation: %r", exc,
+                                extra={"request_id": request_id})  # fmt: skip
 
     def reading(
         self,
@@ -247,12 +319,13 @@ class OpenAIProvider:
         request_id: str,
         profile: dict[str, Any] | None = None,
         sink: TextSink = NO_SINK,
+        client: str | None = None,
     ) -> FortuneResult:
         messages = build_messages(request, self._convention, profile)
         deltas = NarrativeDeltas(sink)
-        answer = self._complete(messages, request_id, deltas)
-        usage = answer.usage
-        content, problems = validation_problems(answer.content)
+        endpoint, response, usage = self._complete(messages, request_id, client, deltas)
+        answer = response.content
+        content, problems = validation_problems(answer)
         if content is None:
             log.warning(
                 "invalid LLM answer, asking for a repair: %s",
@@ -261,13 +334,14 @@ class OpenAIProvider:
             )
             messages = [
                 *messages,
-                {"role": "assistant", "content": answer.content},
+                # The previous answer is bounded by max_tokens; its characters by the schema's.
+                {"role": "assistant", "content": (answer or "")[: answer_character_bound()]},
                 repair_message(problems, request.language),
             ]
             deltas.restart()
-            answer = self._complete(messages, request_id, deltas)
-            usage = _add_usage(usage, answer.usage)
-            content, problems = validation_problems(answer.content)
+            endpoint, response, more = self._complete(messages, request_id, client, deltas)
+            usage = _add_usage(usage, more)
+            content, problems = validation_problems(response.content)
             if content is None:
                 raise ProviderError(
                     "invalid_output",
@@ -277,17 +351,18 @@ class OpenAIProvider:
         return FortuneResult(
             **content.model_dump(),
             provider=self.name,
-            model=answer.model or self._model,
+            model=response.model or endpoint.model,
             usage=usage,
+            endpoint=endpoint.name,
         )
 
 
 @dataclass(frozen=True)
 class Answer:
-    """A streamed answer, put together: its content, usage (from the usage chunk), model."""
+    """A streamed answer, put together: its content, the usage it reported, its model."""
 
     content: str
-    usage: Usage
+    usage: Usage | None
     model: str | None
 
 
@@ -296,14 +371,13 @@ def collect(chunks: Any, deltas: NarrativeDeltas, deadline: float) -> Answer:
     An answer cut before its end raises (the SDK's or httpx's error, classified by the caller);
     one still arriving at `deadline` (monotonic) is a timeout."""
     parts: list[str] = []
-    usage = Usage()
+    usage: Usage | None = None
     model: str | None = None
     for chunk in chunks:
         if time.monotonic() > deadline:
             raise ProviderError("llm_timeout", "the LLM call timed out", retryable=True)
         model = model or getattr(chunk, "model", None)
-        if getattr(chunk, "usage", None) is not None:
-            usage = _usage(chunk)
+        usage = _usage(chunk) or usage
         for choice in getattr(chunk, "choices", None) or []:
             piece = getattr(choice.delta, "content", None)
             if isinstance(piece, str) and piece:
@@ -312,14 +386,33 @@ def collect(chunks: Any, deltas: NarrativeDeltas, deadline: float) -> Answer:
     return Answer("".join(parts), usage, model)
 
 
-def _usage(response: Any) -> Usage:
+def _timeout_of(endpoint: Endpoint) -> float:
+    """The endpoint client's timeout in seconds (the whole answer's bound)."""
+    timeout = endpoint.client.timeout
+    if isinstance(timeout, int | float):
+        return float(timeout)
+    return float(getattr(timeout, "read", None) or 60.0)
+
+
+def _answer(response: Any) -> str | None:
+    choices = getattr(response, "choices", None) or []
+    if not choices:
+        return None
+    message = choices[0].message
+    content = getattr(message, "content", None)
+    return content if isinstance(content, str) else None
+
+
+def _usage(response: Any) -> Usage | None:
+    """The usage the provider reported, or None when it reported none."""
     usage = getattr(response, "usage", None)
     if usage is None:
-        return Usage()
-    return Usage(
-        promptTokens=getattr(usage, "prompt_tokens", None),
-        completionTokens=getattr(usage, "completion_tokens", None),
-    )
+        return None
+    prompt = getattr(usage, "prompt_tokens", None)
+    completion = getattr(usage, "completion_tokens", None)
+    if prompt is None and completion is None:
+        return None
+    return Usage(promptTokens=prompt, completionTokens=completion)
 
 
 def _add_usage(first: Usage, second: Usage) -> Usage:
@@ -329,20 +422,47 @@ def _add_usage(first: Usage, second: Usage) -> Usage:
     return Usage(
         promptTokens=total(first.promptTokens, second.promptTokens),
         completionTokens=total(first.completionTokens, second.completionTokens),
+        estimated=True if first.estimated or second.estimated else None,
     )
 
 
-def make_provider(settings: WorkerSettings) -> Provider:
-    """The provider chosen by the settings (`FORTUNE_LLM_PROVIDER`, resolved)."""
+def make_provider(
+    settings: WorkerSettings,
+    redis_client: redis.Redis | None = None,
+    metrics: WorkerMetrics | None = None,
+) -> Provider:
+    """The provider chosen by the settings (`FORTUNE_LLM_PROVIDER`, resolved); for an LLM, the
+    endpoints, the token budgets (when any client has one: Redis needed) and the usage meter."""
     convention = settings.core.conventions()
     if settings.provider == ProviderName.OPENAI:
-        if not settings.openai_api_key:
-            raise ValueError("the openai provider needs OPENAI_API_KEY")
-        return OpenAIProvider(
-            api_key=settings.openai_api_key,
-            base_url=settings.openai_base_url,
-            model=settings.llm_model,
+        specs = settings.endpoint_specs
+        if not all(spec.api_key for spec in specs):
+            raise ValueError("the openai provider needs OPENAI_API_KEY (or FORTUNE_LLM_ENDPOINTS)")
+        budgets = None
+        if settings.budgets.enabled:
+            if redis_client is None:
+                raise ValueError("token budgets need Redis")
+            budgets = TokenBudgets(
+                redis_client,
+                settings.budgets,
+                # a reservation lasts as long as one call can: every endpoint's timeout
+                lease_seconds=settings.llm_timeout_seconds * len(specs) + 30,
+            )
+        endpoints = Endpoints(
+            specs,
             timeout_seconds=settings.llm_timeout_seconds,
+            breaker_failures=settings.breaker_failures,
+            breaker_cooldown_seconds=settings.breaker_cooldown_seconds,
+            redis_client=redis_client,
+            slot_lease_seconds=settings.llm_slot_lease_seconds,
+            owner=settings.worker_id,
+            observer=metrics,
+        )
+        return OpenAIProvider(
+            endpoints=endpoints,
+            max_tokens=settings.max_tokens,
+            budgets=budgets,
+            meter=UsageMeter(metrics, settings.llm_prices),
             convention=convention,
         )
     return AlmanacProvider(convention, settings.almanac_sentence_seconds)

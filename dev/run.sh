@@ -51,6 +51,8 @@ export RABBITMQ_MANAGEMENT_URL="${RABBITMQ_MANAGEMENT_URL:-http://guest:guest@12
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
 export FORTUNE_LLM_PROVIDER="${FORTUNE_LLM_PROVIDER:-auto}"
 export PYTHONUNBUFFERED=1
+# The almanac tells its reading a sentence at a time, paced so that it appears as it is written.
+export FORTUNE_ALMANAC_SENTENCE_SECONDS="${FORTUNE_ALMANAC_SENTENCE_SECONDS:-0.3}"
 
 provider=$FORTUNE_LLM_PROVIDER
 if [ "$provider" = auto ]; then

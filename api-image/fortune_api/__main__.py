@@ -1,4 +1,5 @@
-"""`python -m fortune_api`: serve the API with gunicorn (bind from FORTUNE_API_BIND)."""
+"""`python -m fortune_api`: serve the API with gunicorn's gevent worker (`fortune_api.serving`;
+bind from FORTUNE_API_BIND)."""
 
 from __future__ import annotations
 
@@ -22,12 +23,11 @@ def main() -> None:
     prepare_metrics_dir()
     bind = os.environ.get("FORTUNE_API_BIND", "0.0.0.0:8080")
     workers = os.environ.get("FORTUNE_API_WORKERS", "2")
-    threads = os.environ.get("FORTUNE_API_THREADS", "8")
     args = [
         "gunicorn",
+        "--config", "python:fortune_api.serving",  # the gevent worker
         "--bind", bind,
         "--workers", workers,
-        "--threads", threads,
         "--access-logfile", "-",
         "--graceful-timeout", "20",
         # gunicorn's runtime control socket would live in $HOME, which the image does not have

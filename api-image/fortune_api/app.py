@@ -14,6 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from fortune_api.backends import Backends
 from fortune_api.cors import install_cors
 from fortune_api.errors import TRACE_HEADER, ApiError, log_extra, trace_id
+from fortune_api.events import bp as events_bp
 from fortune_api.fortunes import bp as fortunes_bp
 from fortune_api.metrics import HTTP_LATENCY, HTTP_REQUESTS, render
 from fortune_api.openapi import openapi_document
@@ -51,6 +52,7 @@ def create_app(
             app.wsgi_app, x_for=settings.trusted_proxy_hops, x_proto=0, x_host=0
         )
     app.register_blueprint(fortunes_bp)
+    app.register_blueprint(events_bp)
     app.register_blueprint(profiles_bp)
     install_cors(app, settings.cors_origins)  # first: a preflight never meets authentication
     _install_hooks(app, settings)
@@ -131,7 +133,8 @@ def _install_system_routes(app: Flask, backends: Backends) -> None:
     @app.get("/openapi.json")
     def openapi() -> Response:
         """The OpenAPI 3.1 document of this API."""
-        return jsonify(openapi_document(backends.clock()))
+        allow_private = backends.settings.core.webhook_allow_private
+        return jsonify(openapi_document(backends.clock(), allow_private))
 
 
 def _install_error_handlers(app: Flask) -> None:

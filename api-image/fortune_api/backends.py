@@ -15,6 +15,7 @@ from fortune_api.rate_limits import RateLimiter
 from fortune_api.settings import ApiSettings
 from fortune_core import (
     Clock,
+    EventLog,
     FortuneRecord,
     KubeClient,
     KubeError,
@@ -54,8 +55,26 @@ class Backends:
             else None
         )
         self.publisher = publisher_for(core)
+        self.events = EventLog(self.redis, self.cache.expire_at, core.events_max_length)
+        #: Event streams block on Redis for up to a keep-alive interval: their own client, whose
+        #: socket timeout outlasts that wait.
+        self.stream_redis = redis.Redis.from_url(
+            core.redis_url,
+            socket_timeout=settings.stream_keepalive_seconds + 5,
+            socket_connect_timeout=3,
+            health_check_interval=30,
+        )
+        self.stream_events = EventLog(
+            self.stream_redis, self.cache.expire_at, core.events_max_length
+        )
+        #: Event streams this process may hold at once.
+        self.stream_slots = threading.BoundedSemaphore(settings.stream_slots)
         self.lifecycle = Lifecycle(
-            self.cache, self.publisher, retention_seconds=core.retention_seconds, clock=clock
+            self.cache,
+            self.publisher,
+            retention_seconds=core.retention_seconds,
+            clock=clock,
+            events=self.events,
         )
         # Kubernetes mode: the API creates FortuneRequests in its own namespace.
         self.kube: KubeClient | None = None
@@ -125,6 +144,7 @@ class Backends:
     def close(self) -> None:
         self.publisher.close()
         self.redis.close()
+        self.stream_redis.close()
 
     def __enter__(self) -> Backends:
         return self

@@ -12,7 +12,7 @@ from __future__ import annotations
 from flask import Flask, Response, request
 
 ALLOWED_METHODS = "GET, POST, DELETE, OPTIONS"
-ALLOWED_HEADERS = "Content-Type, Authorization, Idempotency-Key, Prefer"
+ALLOWED_HEADERS = "Content-Type, Authorization, Idempotency-Key, Prefer, Last-Event-ID"
 EXPOSED_HEADERS = "Retry-After, Location, Idempotent-Replayed, Preference-Applied"
 PREFLIGHT_MAX_AGE = "600"
 

@@ -38,6 +38,7 @@ from fortune_core import (
     Status,
     Submission,
     UnknownRequestError,
+    WebhookQueue,
     client_label,
     derive_profile,
     iso_millis,
@@ -45,6 +46,7 @@ from fortune_core import (
     requests_queue,
     resource_name,
     validate_request,
+    webhook_target_problem,
 )
 
 log = logging.getLogger(__name__)
@@ -175,6 +177,15 @@ def validated(body: Any) -> FortuneRequest:
             "invalid_request",
             "the request has invalid fields; see fields for each one",
             fields=_field_errors(outcome.errors),
+        )
+    webhook = outcome.request.webhook
+    allow_private = _settings().core.webhook_allow_private
+    if webhook and (problem := webhook_target_problem(webhook, allow_private)) is not None:
+        raise ApiError(
+            422,
+            "invalid_request",
+            "the request has invalid fields; see fields for each one",
+            fields=_field_errors({"webhook": problem}),
         )
     return outcome.request
 
@@ -427,6 +438,30 @@ def _load_view(request_id: str) -> RequestView:
         raise _unmongo(request_id, exc) from exc
 
 
+def backends_of() -> Backends:
+    """This app's backends (for the other `/v1/fortunes` routes)."""
+    return _backends()
+
+
+def load_owned_view(request_id: str) -> RequestView:
+    """The request as shown to its owner, or 404 (unknown, or someone else's), 410, 503."""
+    view = _load_view(request_id)
+    if not _owned(view.client):
+        raise _not_found()
+    return view
+
+
+def _webhook_state(request_id: str) -> dict[str, Any] | None:
+    """A finished request's webhook delivery (from MongoDB; pending until it is enqueued), or
+    None when MongoDB cannot tell now."""
+    try:
+        state = WebhookQueue().state_of(request_id)
+    except PyMongoError as exc:
+        log.warning("webhook state unavailable: %r", exc, extra=log_extra(request_id=request_id))
+        return None
+    return state or {"state": "pending", "attempts": 0}
+
+
 def _preferred_wait() -> int:
     """Seconds the client prefers to wait for the outcome (RFC 7240 `Prefer: wait=N`), capped."""
     match = _PREFER_WAIT.search(request.headers.get("Prefer", ""))
@@ -461,7 +496,12 @@ def get_fortune(request_id: str) -> Response:
     wait = _preferred_wait()
     if wait and view.active:
         view = _wait_for_outcome(view, wait)
-    response = jsonify(_public_view(view))
+    body = _public_view(view)
+    if view.terminal and view.request.get("webhook"):
+        delivery = _webhook_state(view.id)
+        if delivery is not None:
+            body["webhook"] = delivery
+    response = jsonify(body)
     if getattr(g, "wait_applied", 0):
         response.headers["Preference-Applied"] = f"wait={g.wait_applied}"
     if not view.active:

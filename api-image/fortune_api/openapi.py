@@ -23,6 +23,8 @@ from fortune_core import (
     MIN_BIRTH_DATE,
     MIN_TARGET_DATE,
     NAME_MAX_LENGTH,
+    WEBHOOK_HTTPS_PATTERN,
+    WEBHOOK_PATTERN,
     DayAlmanac,
     DerivedProfile,
     FortuneRequest,
@@ -38,6 +40,20 @@ _LATEST_ZONE = ZoneInfo("Etc/GMT+12")
 _TIME_PATTERN = "^(?:(?:[01][0-9]|2[0-3]):[0-5][0-9])?$"  # empty = unknown, like null
 
 REF = "#/components/schemas/{model}"
+#: An event id of GET /v1/fortunes/{id}/events (`fortune_core.EVENT_ID`; empty means none).
+_EVENT_ID_PATTERN = "^(?:[0-9]{1,19}-[0-9]{1,19})?$"
+
+
+#: One server-sent event of GET /v1/fortunes/{id}/events (its `data` is JSON: docs/api.md).
+_SSE_EVENT = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {
+        "id": {"type": "string", "pattern": "^[0-9]{1,19}-[0-9]{1,19}$"},
+        "event": {"type": "string", "enum": ["status", "delta", "reset", "error", "result"]},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+    },
+}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -75,8 +91,10 @@ def _string_branch(node: dict[str, Any]) -> dict[str, Any]:
     return node
 
 
-def _tighten(schemas: dict[str, Any], bound: dt.date) -> None:
+def _tighten(schemas: dict[str, Any], bound: dt.date, allow_private_webhooks: bool) -> None:
     """Add the validators' rules to the request schemas."""
+    hook = _string_branch(schemas["FortuneRequest"]["properties"]["webhook"])
+    hook["pattern"] = (WEBHOOK_PATTERN if allow_private_webhooks else WEBHOOK_HTTPS_PATTERN) + "|^$"
     profile = schemas["BirthProfile"]
     props = profile["properties"]
     props["birthDate"]["description"] += (
@@ -139,7 +157,7 @@ def _tighten(schemas: dict[str, Any], bound: dt.date) -> None:
         )
 
 
-def _schemas(bound: dt.date) -> dict[str, Any]:
+def _schemas(bound: dt.date, allow_private_webhooks: bool) -> dict[str, Any]:
     _, top = models_json_schema(
         [
             (FortuneRequest, "validation"),
@@ -210,6 +228,21 @@ def _schemas(bound: dt.date) -> dict[str, Any]:
                 "type": "object",
                 "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
             },
+            "webhook": {
+                "type": "object",
+                "description": "A finished request's webhook delivery (when it has a webhook)",
+                "required": ["state", "attempts"],
+                "properties": {
+                    "state": {
+                        "type": "string",
+                        "enum": ["pending", "delivered", "gone", "refused", "failed"],
+                    },
+                    "attempts": {"type": "integer"},
+                    "lastStatus": {"type": "integer"},
+                    "lastError": {"type": "string"},
+                    "nextTryAt": {"type": "string", "format": "date-time"},
+                },
+            },
             "links": {"type": "object", "properties": {"self": {"type": "string"}}},
         },
     }
@@ -234,7 +267,7 @@ def _schemas(bound: dt.date) -> dict[str, Any]:
             "almanac": _ref("DayAlmanac"),
         },
     }
-    _tighten(schemas, bound)
+    _tighten(schemas, bound, allow_private_webhooks)
     return schemas
 
 
@@ -262,16 +295,23 @@ _LINKS = {
         "parameters": {"request_id": "$response.body#/id"},
         "description": "Cancel the request (it stays readable, status cancelled)",
     },
+    "StreamFortuneEvents": {
+        "operationId": "streamFortuneEvents",
+        "parameters": {"request_id": "$response.body#/id"},
+        "description": "Follow the request's events as they happen (SSE)",
+    },
 }
 
 
-def openapi_document(now: dt.datetime | None = None) -> dict[str, Any]:
+def openapi_document(
+    now: dt.datetime | None = None, allow_private_webhooks: bool = False
+) -> dict[str, Any]:
     """The whole document as of `now` (built once per birth-date bound)."""
-    return _document(birth_date_bound(now or system_clock()))
+    return _document(birth_date_bound(now or system_clock()), allow_private_webhooks)
 
 
-@lru_cache(maxsize=2)
-def _document(bound: dt.date) -> dict[str, Any]:
+@lru_cache(maxsize=4)
+def _document(bound: dt.date, allow_private_webhooks: bool) -> dict[str, Any]:
     common = {
         "401": _error("API key missing or wrong (when API keys are configured)"),
         "429": _error(
@@ -350,6 +390,46 @@ def _document(bound: dt.date) -> dict[str, Any]:
                     },
                 },
             },
+            "/v1/fortunes/{request_id}/events": {
+                "parameters": [_ID_PARAM],
+                "get": {
+                    "operationId": "streamFortuneEvents",
+                    "summary": "The request's events as server-sent events (status, delta, reset, "
+                    "error, result), resumable",
+                    "description": "Each frame has an `id:` (increasing), an `event:` and JSON "
+                    "`data:`; resume with `Last-Event-ID` or `?after=<id>` to get only later "
+                    "events. A finished request replays its events (or its status and result) "
+                    "and the stream closes after the last one; an idle stream gets a comment "
+                    "line every 15 s. See docs/api.md for each event's data.",
+                    "parameters": [
+                        {
+                            "name": "after",
+                            "in": "query",
+                            "required": False,
+                            "description": "Only events after this id (wins over Last-Event-ID)",
+                            "schema": {"type": "string", "pattern": _EVENT_ID_PATTERN},
+                        },
+                        {
+                            "name": "Last-Event-ID",
+                            "in": "header",
+                            "required": False,
+                            "description": "Only events after this id (sent by EventSource)",
+                            "schema": {"type": "string", "pattern": _EVENT_ID_PATTERN},
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The event stream",
+                            "content": {"text/event-stream": {"schema": _SSE_EVENT}},
+                        },
+                        "404": _error("Unknown id (or another API key's request)"),
+                        "410": _error("Past its retention"),
+                        "422": _error("A malformed event id (after or Last-Event-ID)"),
+                        "503": _error("Backends down, or this server holds all the streams it may"),
+                        **common,
+                    },
+                },
+            },
             "/v1/profiles": {
                 "post": {
                     "operationId": "deriveProfile",
@@ -385,7 +465,7 @@ def _document(bound: dt.date) -> dict[str, Any]:
             "/openapi.json": _health("This document"),
         },
         "components": {
-            "schemas": _schemas(bound),
+            "schemas": _schemas(bound, allow_private_webhooks),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

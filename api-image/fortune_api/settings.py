@@ -80,6 +80,25 @@ class ApiSettings(Settings):
         minimum=1,
         doc="long polls one API process holds at once (each holds a thread)",
     )
+    stream_slots: int = setting(
+        "FORTUNE_STREAM_SLOTS",
+        1000,
+        minimum=1,
+        doc="event streams (GET /v1/fortunes/{id}/events) one API process holds at once; each "
+        "holds a greenlet and a Redis connection, no thread; beyond it 503 with Retry-After",
+    )
+    stream_keepalive_seconds: float = setting(
+        "FORTUNE_STREAM_KEEPALIVE_SECONDS",
+        15.0,
+        minimum=0.1,
+        doc="an idle event stream gets a comment line this often (proxies close silent streams)",
+    )
+    stream_max_seconds: float = setting(
+        "FORTUNE_STREAM_MAX_SECONDS",
+        600.0,
+        minimum=1,
+        doc="longest an event stream stays open; the client resumes from its last id",
+    )
     trusted_proxy_hops: int = setting(
         "FORTUNE_TRUSTED_PROXY_HOPS",
         0,

@@ -28,6 +28,7 @@ from fortune_core.conventions import (
     ShenShaSchool,
     ZiHourConvention,
 )
+from fortune_core.events import EVENT_ID, Event, EventLog, later_id
 from fortune_core.failpoints import failpoint
 from fortune_core.ids import is_request_id, new_request_id, request_id_from
 from fortune_core.kube import (
@@ -85,12 +86,15 @@ from fortune_core.request import (
     MIN_TARGET_DATE,
     NAME_FORBIDDEN_CATEGORIES,
     NAME_MAX_LENGTH,
+    WEBHOOK_HTTPS_PATTERN,
+    WEBHOOK_PATTERN,
     BirthProfile,
     FieldMessage,
     FortuneRequest,
     Language,
     time_zones,
     validate_request,
+    webhook_target_problem,
 )
 from fortune_core.resource import (
     CLIENT_ANNOTATION,
@@ -125,6 +129,7 @@ from fortune_core.status import ACTIVE, TERMINAL, Status
 from fortune_core.status_cache import StatusCache
 from fortune_core.sweep import STANDALONE_SCOPE, Sweep, SweepReport, namespaces_scope
 from fortune_core.views import RequestView, iso_millis
+from fortune_core.webhook_queue import Delivery, WebhookQueue
 
 __version__ = "0.1.0"
 
@@ -147,6 +152,8 @@ __all__ = [  # noqa: RUF022  (grouped by purpose, not sorted)
     "MIN_TARGET_DATE",
     "NAME_FORBIDDEN_CATEGORIES",
     "NAME_MAX_LENGTH",
+    "WEBHOOK_HTTPS_PATTERN",
+    "WEBHOOK_PATTERN",
     "QiYunConvention",
     "ShenShaSchool",
     "Usage",
@@ -159,6 +166,7 @@ __all__ = [  # noqa: RUF022  (grouped by purpose, not sorted)
     "time_zones",
     "validate_request",
     "warm_lunar_years",
+    "webhook_target_problem",
     # LLM cost: bounded answers, reuse of identical readings, token budgets
     "BudgetExhaustedError",
     "BudgetStatus",
@@ -201,8 +209,13 @@ __all__ = [  # noqa: RUF022  (grouped by purpose, not sorted)
     "QueueBounds",
     "QueueFullError",
     "QueueMessage",
+    "Delivery",
+    "EVENT_ID",
+    "Event",
+    "EventLog",
     "RedisLease",
     "StatusCache",
+    "WebhookQueue",
     "connect_records",
     "dead_letter_queue",
     "declare_topology",
@@ -244,6 +257,7 @@ __all__ = [  # noqa: RUF022  (grouped by purpose, not sorted)
     "failpoint",
     "is_request_id",
     "jittered",
+    "later_id",
     "new_request_id",
     "request_id_from",
     "serve_probes",

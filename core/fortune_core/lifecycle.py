@@ -9,7 +9,9 @@
 The API, the worker, the operator, the dead-letter tool and the tests call this module; nothing
 else writes a status. Each transition is one conditional MongoDB update (`records.transition`: the
 allowed current statuses and, where it matters, the dispatch id), then its projections — the Redis
-status cache, and in Kubernetes mode the FortuneRequest status — then, for a dispatch, the
+status cache, the request's event stream (`fortune_core.events`: what the API serves as SSE), the
+webhook delivery of a finished request (`fortune_core.webhook_queue`), and in Kubernetes mode the
+FortuneRequest status — then, for a dispatch, the
 confirmed publish of its message. Every caller gets a typed `RequestView` back.
 
 Dispatch ids. Every dispatch records a fresh id with its move to `queued`, before the message
@@ -53,6 +55,7 @@ from mongoengine.errors import NotUniqueError
 from pymongo.errors import PyMongoError
 
 from fortune_core.clock import Clock, system_clock
+from fortune_core.events import EventLog
 from fortune_core.failpoints import failpoint
 from fortune_core.ids import is_request_id, request_id_millis
 from fortune_core.kube import KubeClient, KubeError, ResourceRef, Written
@@ -70,6 +73,7 @@ from fortune_core.resource import SPEC_GENERATION, status_of
 from fortune_core.status import ACTIVE, Status
 from fortune_core.status_cache import StatusCache
 from fortune_core.views import RequestView
+from fortune_core.webhook_queue import WebhookQueue
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +186,37 @@ class CacheProjection:
         return None
 
 
+class EventProjection:
+    """The request's event stream (`fortune_core.events`): a `status` event per transition, then
+    the `result` of a success or the `error` of a failure; each version at most once."""
+
+    name = "event_stream"
+
+    def __init__(self, events: EventLog) -> None:
+        self.events = events
+
+    def project(self, record: FortuneRecord, view: RequestView) -> Written | None:
+        self.events.project(view)
+        return None
+
+
+class WebhookProjection:
+    """A finished request with a `webhook` URL: its delivery, enqueued once
+    (`fortune_core.webhook_queue`; the workers deliver it)."""
+
+    name = "webhook"
+
+    def __init__(self, queue: WebhookQueue, clock: Clock) -> None:
+        self.queue = queue
+        self.clock = clock
+
+    def project(self, record: FortuneRecord, view: RequestView) -> Written | None:
+        url = (record.request or {}).get("webhook")
+        if view.terminal and isinstance(url, str) and url:
+            self.queue.enqueue(view, url, self.clock())
+        return None
+
+
 class ResourceProjection:
     """The FortuneRequest status (Kubernetes mode), for records made for a FortuneRequest.
 
@@ -204,7 +239,12 @@ class ResourceProjection:
 
 
 #: What a projection may raise when its store is unavailable.
-PROJECTION_ERRORS: tuple[type[Exception], ...] = (redis.RedisError, KubeError, OSError)
+PROJECTION_ERRORS: tuple[type[Exception], ...] = (
+    redis.RedisError,
+    KubeError,
+    OSError,
+    PyMongoError,  # the webhook delivery's enqueue
+)
 
 
 def new_dispatch_id() -> str:
@@ -238,7 +278,8 @@ class Lifecycle:
     told of each failed projection (metrics). `retention_seconds` decides when an unknown id is
     answered "expired" rather than "unknown"; a cached in-flight view older than
     `verify_after_seconds` is checked against MongoDB before it is believed (a write lost while
-    Redis was unreachable cannot show a wrong status longer than that).
+    Redis was unreachable cannot show a wrong status longer than that). `events`: the event
+    streams (by default on the status cache's Redis, expiring with its entries).
     """
 
     def __init__(
@@ -251,12 +292,18 @@ class Lifecycle:
         clock: Clock = system_clock,
         on_projection_failure: Callable[[str], None] | None = None,
         verify_after_seconds: float = 900.0,
+        events: EventLog | None = None,
     ) -> None:
         self.cache = cache
+        self.events = events or EventLog(cache.client, cache.expire_at)
         self.publisher = publisher
         self.retention_seconds = retention_seconds
         self.clock = clock
-        self.projections: list[Projection] = [CacheProjection(cache)]
+        self.projections: list[Projection] = [
+            CacheProjection(cache),
+            EventProjection(self.events),
+            WebhookProjection(WebhookQueue(), clock),
+        ]
         if resources is not None:
             self.projections.append(ResourceProjection(resources))
         self._on_projection_failure = on_projection_failure or (lambda name: None)
@@ -286,6 +333,8 @@ class Lifecycle:
         except redis.RedisError as exc:
             self._abandon(new.request_id, "not accepted: Redis was unavailable", exc)
             raise NotAcceptedError("redis", repr(exc)) from exc
+        # Before the publish: a worker's claim (a newer version) would drop it afterwards.
+        self._project_events(record, view)
         failpoint("submit.after_projection")
         try:
             self.publisher.publish_request(message_of(record))
@@ -673,6 +722,17 @@ class Lifecycle:
                 log.warning("could not flag the request for repair: %s", exc,
                             extra={"request_id": record.id})  # fmt: skip
         return outcome
+
+    def _project_events(self, record: FortuneRecord, view: RequestView) -> None:
+        """The event stream's projection alone (the submission wrote the cache itself)."""
+        try:
+            self.events.project(view)
+        except PROJECTION_ERRORS as exc:
+            self._on_projection_failure(EventProjection.name)
+            log.warning("could not write the event stream: %s", exc,
+                        extra={"request_id": record.id})  # fmt: skip
+            with contextlib.suppress(PyMongoError):
+                flag(record.id, "unprojected", version=record.version)
 
     def _abandon(self, request_id: str, message: str, cause: Exception) -> None:
         """Mark a request that could not be enqueued as failed, so nothing waits for it."""

@@ -85,6 +85,30 @@ def time_zones() -> frozenset[str]:
     return frozenset(available_timezones() - {"localtime", "Factory"})
 
 
+#: A webhook URL: http(s), at most this long (https only, unless private targets are allowed:
+#: `webhook_target_problem`; the worker checks the resolved addresses at each delivery).
+WEBHOOK_MAX_LENGTH = 2048
+_PORT = (
+    r"(?:[0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]"
+    r"|6553[0-5])"
+)
+#: A host name or IPv4 address, an optional port (0-65535), then a path, query or fragment
+#: without spaces or control characters (explicit ranges: JavaScript's `\s` and Python's differ).
+WEBHOOK_PATTERN = rf"^https?://[A-Za-z0-9.-]+(?::{_PORT})?(?:[/?#][^\x00-\x20\x7f]*)?$"
+#: The same with https only (what the API accepts unless private targets are allowed).
+WEBHOOK_HTTPS_PATTERN = WEBHOOK_PATTERN.replace("https?", "https", 1)
+_WEBHOOK_RE = re.compile(WEBHOOK_PATTERN)
+
+
+def webhook_target_problem(url: str, allow_private: bool) -> FieldMessage | None:
+    """Why `url` may not receive webhooks, as far as the URL itself tells (None: it may): only
+    https unless `allow_private`. Its addresses are checked when it is called (the worker
+    refuses a private, loopback or link-local one, whether written or resolved)."""
+    if allow_private or url.startswith("https://"):
+        return None
+    return FieldMessage("must be an https URL", "必须是 https 网址")
+
+
 def _err(code: str, en: str, zh: str) -> PydanticCustomError:
     """A field error carrying its English text and, in the context, its Chinese text."""
     return PydanticCustomError(code, en, {"zh": zh})
@@ -313,6 +337,25 @@ class FortuneRequest(_Model):
     language: Language = Field(
         default=Language.ZH_CN, description="Language of the reading: zh-CN or en"
     )
+    webhook: str | None = Field(
+        default=None,
+        max_length=WEBHOOK_MAX_LENGTH,
+        description="An https URL that gets the finished request POSTed to it, signed per "
+        "Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature)",
+    )
+
+    @field_validator("webhook")
+    @classmethod
+    def _check_webhook(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not _WEBHOOK_RE.fullmatch(value):
+            raise _err(
+                "webhook_url",
+                "must be an http(s) URL: a host name or IPv4 address, an optional port, a path",
+                "必须是 http(s) 网址：主机名或 IPv4 地址、可选端口、路径",
+            )
+        return value
 
     @field_validator("date")
     @classmethod

@@ -223,7 +223,20 @@ class CoreSettings(Settings):
         minimum=0,
         doc="how long the Redis status cache keeps a finished request (MongoDB answers after)",
     )
+    events_max_length: int = setting(
+        "FORTUNE_EVENTS_MAX_LENGTH",
+        2000,
+        minimum=10,
+        doc="most events a request's Redis event stream keeps (about: Redis trims whole nodes); "
+        "the oldest deltas go first, the result is always the last event",
+    )
     pool: str = setting("FORTUNE_POOL", "default", doc="the worker pool published to / consumed")
+    webhook_allow_private: bool = setting(
+        "FORTUNE_WEBHOOK_ALLOW_PRIVATE",
+        False,
+        doc="let webhooks go to plain http and to private, loopback and link-local addresses "
+        "(tests, closed networks); off, only public https targets get them",
+    )
     zi_hour_convention: ZiHourConvention = setting(
         "FORTUNE_ZI_HOUR_CONVENTION",
         ZiHourConvention.NEXT_DAY,

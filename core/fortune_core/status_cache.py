@@ -61,6 +61,11 @@ class StatusCache:
         self._finished = finished_seconds
         self._put = client.register_script(_PUT_IF_NEWER)
 
+    @property
+    def client(self) -> redis.Redis:
+        """The Redis client the cache writes with."""
+        return self._redis
+
     @classmethod
     def for_settings(cls, client: redis.Redis, core: CoreSettings) -> StatusCache:
         """The cache with the retention and finished window of `core`."""

@@ -48,8 +48,10 @@ class ApiProgram(HttpProgram):
         threads: int = 4,
         python: str | Path = sys.executable,
     ) -> None:
-        command = [str(python), "-m", "gunicorn", "--bind", f"{HOST}:{port}",
-                   "--workers", str(workers), "--threads", str(threads),
+        # `threads` is kept for callers; the gevent worker (`fortune_api.serving`) needs none.
+        del threads
+        command = [str(python), "-m", "gunicorn", "--config", "python:fortune_api.serving",
+                   "--bind", f"{HOST}:{port}", "--workers", str(workers),
                    "fortune_api.app:create_app()"]  # fmt: skip
         super().__init__(
             command, port, "/readyz", env=env, cwd=REPO_ROOT, log_path=log_path, stop_timeout=40

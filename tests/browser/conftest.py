@@ -77,7 +77,8 @@ class Stack:
     def app_url(self) -> str:
         return f"{self.base_url}/app/"
 
-    def start_worker(self) -> None:
+    def start_worker(self, **overrides: str) -> None:
+        """Start the worker (with `overrides` on its environment, e.g. another provider)."""
         if self.worker is not None and self.worker.running():
             return
         log = self.logs / f"worker-{self.starts}.log"
@@ -86,7 +87,8 @@ class Stack:
         def consuming() -> bool:
             return b'"consuming ' in log.read_bytes()
 
-        self.worker = WorkerProgram(self.env, log, ready=consuming, stop_timeout=40).start()
+        env = {**self.env, **overrides}
+        self.worker = WorkerProgram(env, log, ready=consuming, stop_timeout=40).start()
 
     def stop_worker(self) -> None:
         if self.worker is not None:
@@ -119,6 +121,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, h5_dir: Path) -> Iterator[St
             "FORTUNE_WEBAPP_DIR": str(h5_dir),
             "FORTUNE_POLL_INTERVAL_SECONDS": "1",
             "FORTUNE_CORS_ORIGINS": cors_origin,
+            "FORTUNE_WORKER_METRICS_PORT": "0",  # another stack on this machine may hold 9100
             "PROMETHEUS_MULTIPROC_DIR": str(logs / "prometheus"),
         }
         api = services.enter_context(ApiProgram(free_port(), env, logs / "api.log"))

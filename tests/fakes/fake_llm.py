@@ -16,15 +16,29 @@ Knobs, at start (`FakeLLM(latency=...)`, `--latency`) and at run time:
   outcome at random instead of `default`, from a generator seeded with `seed`; `"usage": false`
   leaves the usage out of answers (as some providers do). Answers the resulting settings.
 - `GET /_stats` → `{"calls": {"<request id>": n}, "total": n}`; `GET /_requests` → every recorded
-  call `{"requestId", "outcome", "body", "authorization"}`; `POST /_reset` → zero counters, drop
+  call `{"requestId", "outcome", "body", "authorization", "streamed"?}` (`streamed`: the wall
+  clock times a streamed answer's first content piece and the piece with the narrative's first
+  character were written, `firstContentAt`, `firstTextAt`); `POST /_reset` → zero counters, drop
   scripts and recorded calls, restore the start settings.
 
 The request id is the `X-Request-Id` header (calls without it count under `"(none)"`). Each call
 for an id takes the next outcome of its script; when the script is used up (or there is none) the
 `default` outcome applies. Outcomes: `ok`, `429` (with `Retry-After`), `500`, `timeout` (hold the
 connection `hold_seconds`, then close it without an answer), `invalid_json` (content that is not
-JSON), `wrong_schema` (JSON missing required fields). A script item may also be an object
+JSON), `wrong_schema` (JSON missing required fields), `cut` (a streamed answer whose connection
+closes half-way, or after the fraction `cutAt` of its pieces, without the last chunk of the
+chunked body, as a dropped connection does; a call that does not stream is closed without an
+answer). A script item may also be an object
 `{"outcome": "429", "retryAfter": 3}`.
+
+Streaming (`"stream": true`) answers like the OpenAI API: `chat.completion.chunk` events (a role
+chunk, content pieces of `chunk_chars` characters, a finish chunk), the usage chunk (empty
+`choices`) when `stream_options.include_usage` is set, then `data: [DONE]`; `chunk_seconds`
+(control key) paces the content pieces, so a client sees the answer being written. A script
+item `{"outcome": "ok", "pauseInText": [8, 20]}` holds the stream when it reaches those numbers
+of characters into the narrative (`text`) until a `resume` (`POST /_control {"resume": 1}`,
+`FakeLLM.resume()`), so a test sees a reading half-written without depending on timing; the
+control key `pause_in_text` does the same for every call without its own.
 
 In process: `FakeLLM().start()` (free port, a thread), `.base_url` (ends in `/v1`), `.stop()`.
 As a process: `python tests/fakes/fake_llm.py --port 8090 --latency 1.0`.
@@ -49,7 +63,7 @@ from typing import Any
 
 from fortune_core.result import FortuneContent
 
-OUTCOMES = ("ok", "429", "500", "timeout", "invalid_json", "wrong_schema")
+OUTCOMES = ("ok", "429", "500", "timeout", "invalid_json", "wrong_schema", "cut")
 NO_REQUEST_ID = "(none)"
 DEFAULT_MODEL = "fake-gpt"
 _DATA_BLOCK = re.compile(r"<fortune-data>\s*(\{.*\})\s*</fortune-data>", re.DOTALL)
@@ -64,6 +78,9 @@ class Settings:
     default: str = "ok"
     retry_after: float = 1.0
     hold_seconds: float = 30.0
+    chunk_seconds: float = 0.0
+    chunk_chars: int = 40
+    pause_in_text: list[int] = field(default_factory=list)
     scripts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     mix: dict[str, float] = field(default_factory=dict)
     usage: bool = True  # False: answers carry no usage (as some providers' do)
@@ -75,6 +92,9 @@ class Settings:
             "default": self.default,
             "retry_after": self.retry_after,
             "hold_seconds": self.hold_seconds,
+            "chunk_seconds": self.chunk_seconds,
+            "chunk_chars": self.chunk_chars,
+            "pause_in_text": list(self.pause_in_text),
             "scripts": copy.deepcopy(self.scripts),
             "mix": dict(self.mix),
             "usage": self.usage,
@@ -89,6 +109,23 @@ def _outcome_item(item: Any) -> dict[str, Any]:
     return entry
 
 
+def _configure_times(settings: Settings, changes: dict[str, Any]) -> None:
+    """Apply the times and the streaming keys of a `/_control` body."""
+    for key in ("latency", "retry_after", "hold_seconds", "chunk_seconds"):
+        if key in changes:
+            value = float(changes[key])
+            if value < 0:
+                raise ValueError(f"{key} must be >= 0")
+            setattr(settings, key, value)
+    if "chunk_chars" in changes:
+        chars = int(changes["chunk_chars"])
+        if chars < 1:
+            raise ValueError("chunk_chars must be >= 1")
+        settings.chunk_chars = chars
+    if "pause_in_text" in changes:
+        settings.pause_in_text = sorted(int(n) for n in changes["pause_in_text"] or [])
+
+
 class FakeState:
     """Thread-safe settings, per-request-id scripts and call records."""
 
@@ -100,24 +137,22 @@ class FakeState:
         self.lock = threading.Lock()
         self.released = threading.Event()  # set on stop/release: held calls answer now
         self.rng = random.Random(0)
+        self.resumes = threading.Semaphore(0)  # each `resume` lets one paused stream go on
         self.in_flight = 0  # chat completions being served right now (latency included)
         self.max_in_flight = 0
 
     def configure(self, changes: dict[str, Any]) -> dict[str, Any]:
         """Apply a `/_control` body; the resulting settings. ValueError on a bad value."""
-        known = {"latency", "default", "retry_after", "hold_seconds", "scripts", "mix", "seed",
-                 "usage"}  # fmt: skip
+        known = {
+            "latency", "default", "retry_after", "hold_seconds", "chunk_seconds", "chunk_chars",
+            "pause_in_text", "scripts", "mix", "seed", "resume", "usage",
+        }  # fmt: skip
         unknown = set(changes) - known
         if unknown:
             raise ValueError(f"unknown control keys: {', '.join(sorted(unknown))}")
         with self.lock:
             new = copy.deepcopy(self.settings)
-            for key in ("latency", "retry_after", "hold_seconds"):
-                if key in changes:
-                    value = float(changes[key])
-                    if value < 0:
-                        raise ValueError(f"{key} must be >= 0")
-                    setattr(new, key, value)
+            _configure_times(new, changes)
             if "default" in changes:
                 new.default = _outcome_item(changes["default"])["outcome"]
             if "mix" in changes:
@@ -130,6 +165,8 @@ class FakeState:
             new.usage = bool(changes.get("usage", new.usage))
             if "seed" in changes:
                 self.rng.seed(changes["seed"])
+            for _ in range(int(changes.get("resume") or 0)):
+                self.resumes.release()
             for request_id, script in (changes.get("scripts") or {}).items():
                 if script:
                     new.scripts[str(request_id)] = [_outcome_item(item) for item in script]
@@ -145,11 +182,13 @@ class FakeState:
             self.calls.clear()
             self.requests.clear()
             self.max_in_flight = self.in_flight
+            self.resumes = threading.Semaphore(0)
         self.released.clear()
 
     def next_call(self, request_id: str) -> tuple[dict[str, Any], float, float, float]:
         """Count a call; (its outcome entry, latency, retry_after, hold_seconds); the entry
-        says `"usage": False` when the answer must carry no usage."""
+        says `"usage": False` when the answer must carry no usage; the pacing of a streamed
+        answer is read from `settings` by the caller."""
         with self.lock:
             self.calls[request_id] = self.calls.get(request_id, 0) + 1
             script = self.settings.scripts.get(request_id)
@@ -173,6 +212,12 @@ class FakeState:
     def leave(self) -> None:
         with self.lock:
             self.in_flight -= 1
+
+    def wait_for_resume(self) -> None:
+        """A paused stream waits here for a `resume` (or the fake's release or stop)."""
+        while not self.resumes.acquire(timeout=0.1):
+            if self.released.is_set():
+                return
 
     def stats(self) -> dict[str, Any]:
         """`{"calls": {id: n}, "total": n, "inFlight": n, "maxConcurrent": n}`."""
@@ -365,15 +410,15 @@ class _Handler(BaseHTTPRequestHandler):
                 raise ValueError("body is not a JSON object")
         except ValueError:
             body = {"_unparsed": raw.decode(errors="replace")}
+        record: dict[str, Any] = {
+            "requestId": request_id,
+            "outcome": outcome,
+            "body": body,
+            "authorization": authorization,
+        }
         with state.lock:
-            state.requests.append(
-                {
-                    "requestId": request_id,
-                    "outcome": outcome,
-                    "body": body,
-                    "authorization": authorization,
-                }
-            )
+            state.requests.append(record)
+        self._record = record
         if not re.fullmatch(r"Bearer \S+", authorization):
             self._send_error(
                 401,
@@ -387,9 +432,10 @@ class _Handler(BaseHTTPRequestHandler):
         if problem:
             self._send_error(400, problem, "invalid_request_error")
             return
-        if outcome == "timeout":
-            state.released.wait(hold)
-            self.close_connection = True
+        if outcome == "timeout" or (outcome == "cut" and not body.get("stream")):
+            if outcome == "timeout":
+                state.released.wait(hold)
+            self.close_connection = True  # no answer at all
             return
         if latency:
             state.released.wait(latency)
@@ -423,7 +469,18 @@ class _Handler(BaseHTTPRequestHandler):
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            self._stream(completion_id, model, content, usage if include_usage and usage else None)
+            cut_at = float(entry.get("cutAt", 0.5)) if outcome == "cut" else None
+            with state.lock:
+                default_pauses = list(state.settings.pause_in_text)
+            pauses = [int(n) for n in entry.get("pauseInText", default_pauses)]
+            self._stream(
+                completion_id,
+                model,
+                content,
+                usage if include_usage and usage else None,
+                cut_at,
+                pauses,
+            )
             return
         self._send_json(
             200,
@@ -446,9 +503,19 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def _stream(
-        self, completion_id: str, model: str, content: str, usage: dict[str, int] | None
+        self,
+        completion_id: str,
+        model: str,
+        content: str,
+        usage: dict[str, int] | None,
+        cut_at: float | None = None,
+        pauses: list[int] | None = None,
     ) -> None:
-        """Server-sent events, chunked: role, content pieces, finish, [usage], [DONE]."""
+        """Server-sent events, chunked: role, content pieces, finish, [usage], [DONE]; `cut_at`:
+        the connection closes after that fraction of the pieces, the chunked body unfinished."""
+        with self.server.state.lock:
+            pause = self.server.state.settings.chunk_seconds
+            size = self.server.state.settings.chunk_chars
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
         self.send_header("Cache-Control", "no-cache")
@@ -472,14 +539,39 @@ class _Handler(BaseHTTPRequestHandler):
             return {"index": 0, "delta": part, "logprobs": None, "finish_reason": finish}
 
         chunk([delta({"role": "assistant", "content": ""})])
-        for start in range(0, len(content), 40):
-            chunk([delta({"content": content[start : start + 40]})])
+        starts = range(0, len(content), size)
+        marker = content.find('"text":"')
+        narrative = marker + len('"text":"') if marker >= 0 else len(content)
+        waiting = sorted(pauses or [])
+        for index, start in enumerate(starts):
+            while waiting and start >= narrative + waiting[0]:
+                waiting.pop(0)
+                self.server.state.wait_for_resume()
+            if cut_at is not None and index >= int(len(starts) * cut_at):
+                self.close_connection = True
+                return
+            if index and pause:
+                self.server.state.released.wait(pause)
+            self._stamp(content, start, size)  # before the write: a reader never sees it first
+            chunk([delta({"content": content[start : start + size]})])
         chunk([delta({}, "stop")])
         if usage is not None:
             chunk([], {"usage": usage})
         self._write_chunk("data: [DONE]\n\n")
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+    def _stamp(self, content: str, start: int, size: int) -> None:
+        """Record (wall clock) when the first content piece and the piece holding the first
+        character of the narrative (`"text"`'s value) are written: the benchmarks' t0."""
+        marker = content.find('"text":"')
+        narrative = marker + len('"text":"') if marker >= 0 else -1
+        now = time.time()
+        with self.server.state.lock:
+            times = self._record.setdefault("streamed", {})
+            times.setdefault("firstContentAt", now)
+            if 0 <= narrative < start + size and "firstTextAt" not in times:
+                times["firstTextAt"] = now
 
     def _write_chunk(self, text: str) -> None:
         data = text.encode()
@@ -590,6 +682,10 @@ class FakeLLM:
         """The outcomes of the next calls for `request_id`, in order."""
         self.state.configure({"scripts": {request_id: list(outcomes)}})
 
+    def resume(self) -> None:
+        """Let one paused stream (`pauseInText`) go on."""
+        self.state.resumes.release()
+
     def calls(self, request_id: str) -> int:
         """How many calls arrived for `request_id`."""
         return int(self.state.stats()["calls"].get(request_id, 0))
@@ -623,6 +719,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--default", default="ok", choices=OUTCOMES, help="outcome of each call")
     parser.add_argument("--retry-after", type=float, default=1.0)
     parser.add_argument("--hold-seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--chunk-seconds", type=float, default=0.0, help="pause between streamed content pieces"
+    )
     parser.add_argument("--verbose", action="store_true", help="log every HTTP request")
     args = parser.parse_args(argv)
     fake = FakeLLM(
@@ -634,6 +733,7 @@ def main(argv: list[str] | None = None) -> int:
         hold_seconds=args.hold_seconds,
         verbose=args.verbose,
     ).start()
+    fake.configure(chunk_seconds=args.chunk_seconds)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     signal.signal(signal.SIGINT, lambda signum, frame: stop.set())

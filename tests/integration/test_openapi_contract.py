@@ -32,6 +32,8 @@ def test_schemathesis_finds_no_failures(backend_env: dict[str, str], tmp_path: P
         "FORTUNE_RATE_LIMIT_PER_MINUTE": "0",
         "FORTUNE_POLL_RATE_LIMIT_PER_MINUTE": "0",
         "FORTUNE_PROFILE_RATE_LIMIT_PER_MINUTE": "0",
+        # No worker runs, so an event stream stays open until its limit: a short one.
+        "FORTUNE_STREAM_MAX_SECONDS": "1",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
     }
     (tmp_path / "prometheus").mkdir()
@@ -45,7 +47,16 @@ def test_schemathesis_finds_no_failures(backend_env: dict[str, str], tmp_path: P
         )  # cwd: schemathesis keeps its cache (.schemathesis/) there
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
-    assert "Tested: 7" in output, output[-3000:]  # every operation, DELETE included
+    assert "Tested: 8" in output, output[-3000:]  # every operation, DELETE included
     for phase in ("Coverage", "Fuzzing", "Stateful"):
         assert f"✅ {phase}" in output, output[-3000:]
-    assert "No issues found" in output
+    assert "Failures:" not in output, output[-3000:]
+    if "No issues found" not in output:
+        # The one warning allowed: the event stream's generated ids are random ULIDs, answered
+        # 404 or 410 (old ones: past the retention, as documented), and schemathesis' heuristic
+        # counts a 410 as a refusal of the data ("validation mismatch") once it is a tenth of the
+        # 4xx answers. Its 422s are all for malformed event ids (the tier's checks judge them).
+        warnings = output.split("WARNINGS", 1)[1].split("SUMMARY", 1)[0]
+        assert warnings.count("  - ") == 1, warnings
+        assert "Schema validation mismatch" in warnings, warnings
+        assert "  - GET /v1/fortunes/{request_id}/events" in warnings, warnings

@@ -27,15 +27,18 @@ from typing import Any
 import pika
 import redis
 from pika.exceptions import AMQPError
+from pymongo.errors import PyMongoError
 
 from fortune_core import (
     STANDALONE_SCOPE,
+    EventLog,
     KubeClient,
     Lifecycle,
     RedisLease,
     ReuseIndex,
     StatusCache,
     Sweep,
+    WebhookQueue,
     connect_records,
     dead_letter_queue,
     declare_topology,
@@ -55,6 +58,7 @@ from fortune_worker.retries import RetryPolicy
 from fortune_worker.reuse import Reuser
 from fortune_worker.settings import WorkerSettings
 from fortune_worker.usage import UsageMeter
+from fortune_worker.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
 
@@ -115,12 +119,14 @@ class Worker:
             else None
         )
         self._publisher = publisher_for(settings.core)
+        cache = StatusCache.for_settings(self._redis, settings.core)
         self.lifecycle = Lifecycle(
-            StatusCache.for_settings(self._redis, settings.core),
+            cache,
             self._publisher,
             retention_seconds=settings.core.retention_seconds,
             resources=KubeClient.in_cluster() if settings.core.kubernetes else None,
             on_projection_failure=self._projection_failed,
+            events=EventLog(self._redis, cache.expire_at, settings.core.events_max_length),
         )
         backend = BackendRetry(self._hard_stop)
         self.reuser: Reuser | None = None
@@ -178,6 +184,18 @@ class Worker:
                 self.metrics,
             )
 
+        # Webhook deliveries (in both modes): from their durable queue in MongoDB.
+        self.webhooks: WebhookSender | None = None
+        if settings.webhook_secret and settings.webhook_threads:
+            self.webhooks = WebhookSender(
+                WebhookQueue(),
+                settings.webhook_secret,
+                allow_private=settings.core.webhook_allow_private,
+                metrics=self.metrics,
+                stop=self._stop,
+                threads=settings.webhook_threads,
+            )
+
     def details(self) -> dict[str, Any]:
         """What `/readyz` shows besides the status: each LLM endpoint's circuit breaker."""
         endpoints = self.provider.endpoints
@@ -221,6 +239,7 @@ class Worker:
         status = ExitStatus.DRAINED
         if self.sweeper is not None:
             self.sweeper.start(self._stop)
+        self._start_webhooks()
         try:
             waits = delays(0.5, 10.0)
             while not self._stop.is_set():
@@ -247,6 +266,7 @@ class Worker:
             executor.shutdown(wait=status == ExitStatus.DRAINED, cancel_futures=True)
             if self.sweeper is not None:
                 self.sweeper.stop()
+            self._stop_webhooks()
             self._close_clients()
             if status == ExitStatus.DRAINED:
                 self._redis.close()
@@ -255,6 +275,19 @@ class Worker:
                 self.metrics_server.server_close()
         log.info("worker stopped (%s)", status.name.lower())
         return status
+
+    def _start_webhooks(self) -> None:
+        if self.webhooks is None:
+            return
+        try:
+            WebhookQueue().ensure_indexes(self.settings.core.retention_seconds)
+        except PyMongoError as exc:  # made at the next start; claims work without them
+            log.warning("could not make the webhook queue's indexes: %r", exc)
+        self.webhooks.start()
+
+    def _stop_webhooks(self) -> None:
+        if self.webhooks is not None:
+            self.webhooks.join(15.0)  # the stop event is set; a try in flight ends in its timeout
 
     def _close_clients(self) -> None:
         """The publisher, and the heartbeats of the global and the endpoints' LLM leases."""

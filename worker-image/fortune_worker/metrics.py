@@ -72,6 +72,13 @@ class WorkerMetrics:
             ["reason"],
             registry=r,
         )
+        self.webhook_tries = Counter(
+            "cyberfortune_worker_webhook_tries_total",
+            "Webhook delivery tries, by the state they left the delivery in (delivered, pending: "
+            "to be tried again, gone: 410, refused: a target not allowed, failed: out of tries)",
+            ["state"],
+            registry=r,
+        )
         self.dead_letters = Counter(
             "cyberfortune_worker_dead_letters_total",
             "Messages dead-lettered by this worker, by reason",

@@ -36,6 +36,7 @@ from fortune_core import (
 )
 from fortune_worker.admission import Admission, NotAdmittedError, Refusal
 from fortune_worker.backend_retry import AbandonedError, BackendRetry
+from fortune_worker.deltas import StreamSink
 from fortune_worker.metrics import WorkerMetrics
 from fortune_worker.providers import Provider
 from fortune_worker.retries import GiveUp, ProviderError, RetryPolicy, classify_exception
@@ -194,15 +195,21 @@ class Processor:
         request_id = claimed.record.id
         called = time.monotonic()
         call = self.metrics.llm_call
+        # The narrative as it is written: deltas on the request's event stream.
+        sink = StreamSink(self.lifecycle.events, claimed.view, claimed.attempt)
         try:
             result = self.provider.reading(
-                request, request_id, claimed.record.profile or None, client=claimed.record.client
+                request,
+                request_id,
+                claimed.record.profile or None,
+                sink,
+                client=claimed.record.client,
             )
         except Exception as exc:  # a ProviderError, or a bug: then it fails permanently
             error = classify_exception(exc)
             call.labels(self.provider.name, error.code).observe(time.monotonic() - called)
             done_calling()
-            return self._failed_attempt(claimed, error)
+            return self._failed_attempt(claimed, error, sink)
         call.labels(self.provider.name, "ok").observe(time.monotonic() - called)
         done_calling()  # the next claim's call starts while this one is stored
         failpoint("worker.after_call")
@@ -248,7 +255,7 @@ class Processor:
                      result.get("model"), extra=extra)  # fmt: skip
         return Outcome.ACK
 
-    def _failed_attempt(self, claimed: Claim, error: ProviderError) -> Outcome:
+    def _failed_attempt(self, claimed: Claim, error: ProviderError, sink: StreamSink) -> Outcome:
         extra = {"request_id": claimed.record.id}
         if error.code == BUDGET_EXHAUSTED:  # the client's matter: failed, nothing to replay
             log.warning("failed: %s", error.message, extra=extra)
@@ -259,6 +266,7 @@ class Processor:
             log.error("failed: %s", decision.text, extra=extra)
             self._fail(claimed, error.code, decision.text)
             return self._dead_letter(error.code)
+        sink.error(error.code, error.message)  # the next attempt's text replaces this one's
         retried = self.backend(
             lambda: self.lifecycle.retry(claimed, decision.delay, decision.text),
             "queue the request for a retry",

@@ -1,16 +1,22 @@
 """Providers that write a reading: the offline almanac engine, or an OpenAI-compatible LLM.
 
 Both return the same `FortuneResult`; a failure is a `ProviderError` (retryable or permanent).
+Both tell a `TextSink` the narrative as it is written (`fortune_worker.deltas`): the LLM's answer
+is streamed (`stream: true` with `include_usage`), the almanac's is told a sentence at a time.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
+import time
+from dataclasses import dataclass
 from typing import Any, Protocol
 
+import openai
 import redis
-from openai.types.chat import ChatCompletion
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from pydantic import ValidationError
 
 from fortune_core import (
@@ -30,6 +36,7 @@ from fortune_core import (
     content_json_schema,
     derive_profile,
 )
+from fortune_worker.deltas import NarrativeDeltas, NoSink, TextSink
 from fortune_worker.endpoints import Endpoint, Endpoints
 from fortune_worker.metrics import WorkerMetrics
 from fortune_worker.retries import ProviderError, classify_exception
@@ -39,6 +46,12 @@ from fortune_worker.usage import UsageMeter, estimated_usage, prompt_token_bound
 log = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-Id"
+NO_SINK = NoSink()
+#: Where the almanac's narrative is cut into deltas: after a sentence's end.
+_SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|(?<=\.)\s+")
+#: An answer cut after its first token: retried by the queue, never passed to another endpoint
+#: (its text would be glued to another's).
+STREAM_BROKEN = "llm_stream_broken"
 
 
 class Provider(Protocol):
@@ -59,6 +72,7 @@ class Provider(Protocol):
         request: FortuneRequest,
         request_id: str,
         profile: dict[str, Any] | None = None,
+        sink: TextSink = NO_SINK,
         client: str | None = None,
     ) -> FortuneResult:
         """The reading for `request` (`profile`: its derived profile as stored with the record,
@@ -74,8 +88,13 @@ class AlmanacProvider:
     uses_llm = False
     endpoints: Endpoints | None = None
 
-    def __init__(self, convention: Conventions | ZiHourConvention = DEFAULT_CONVENTIONS) -> None:
+    def __init__(
+        self,
+        convention: Conventions | ZiHourConvention = DEFAULT_CONVENTIONS,
+        sentence_seconds: float = 0.0,
+    ) -> None:
         self._convention = convention
+        self._sentence_seconds = sentence_seconds
 
     def describe(self) -> str:
         return "almanac (offline rule-based engine)"
@@ -85,8 +104,17 @@ class AlmanacProvider:
         request: FortuneRequest,
         request_id: str,
         profile: dict[str, Any] | None = None,
+        sink: TextSink = NO_SINK,
         client: str | None = None,
     ) -> FortuneResult:
+        result = self._reading(request)
+        for index, sentence in enumerate(sentences(result.text)):
+            if index and self._sentence_seconds:
+                time.sleep(self._sentence_seconds)
+            sink.text(sentence)
+        return result
+
+    def _reading(self, request: FortuneRequest) -> FortuneResult:
         # The same as `almanac.reading_for_request`, with the configured zi-hour convention; the
         # engine needs the typed profile, which deriving (cached calendar) gives as cheaply as
         # parsing the stored one.
@@ -102,6 +130,20 @@ class AlmanacProvider:
             raise ProviderError(
                 "almanac_error", f"the almanac engine failed: {type(exc).__name__}: {exc}", False
             ) from exc
+
+
+def sentences(text: str) -> list[str]:
+    """`text` cut after each sentence's end (the pieces join back to `text`)."""
+    pieces: list[str] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        end = match.end()
+        if end > start:
+            pieces.append(text[start:end])
+            start = end
+    if start < len(text):
+        pieces.append(text[start:])
+    return pieces
 
 
 def response_format() -> dict[str, Any]:
@@ -196,7 +238,10 @@ class OpenAIProvider:
         messages: list[dict[str, str]],
         request_id: str,
         client: str | None,
-    ) -> tuple[Endpoint, Any]:
+        deltas: NarrativeDeltas,
+    ) -> tuple[Endpoint, Answer]:
+        """One streamed call to `endpoint`: an error before the answer's first piece may move on
+        to the next endpoint, one after it (`STREAM_BROKEN`) never does."""
         # The SDK's low-level `post` with the body as plain JSON: `chat.completions.create` first
         # walks every parameter through its typed-params transform (the 3.5 KB schema and up to
         # 13 KB of messages, ~0.7 ms of CPU a call) to produce the very same JSON.
@@ -205,19 +250,29 @@ class OpenAIProvider:
             "messages": messages,
             "response_format": self._response_format,
             "max_tokens": self.max_tokens,
+            "stream": True,
+            "stream_options": {"include_usage": True},
         }
+        started = False
         try:
-            response = endpoint.client.post(
+            stream = endpoint.client.post(
                 "/chat/completions",
                 cast_to=ChatCompletion,
                 body=body,
                 options={"headers": {REQUEST_ID_HEADER: request_id}},
+                stream=True,
+                stream_cls=openai.Stream[ChatCompletionChunk],
             )
+            started = True
+            with stream:  # the SDK's timeout bounds each read; this, the whole answer
+                answer = collect(stream, deltas, time.monotonic() + _timeout_of(endpoint))
         except Exception as exc:
             error = classify_exception(exc)
+            if started and error.retryable and error.code != "llm_timeout":
+                error = ProviderError(STREAM_BROKEN, f"the answer broke off: {error.message}", True)
             self.meter.call(client, endpoint.name, endpoint.model, error.code, None)
             raise error from exc
-        return endpoint, response
+        return endpoint, answer
 
     def _reserve(self, client: str | None, maximum: int) -> Reservation | None:
         if self._budgets is None:
@@ -233,16 +288,20 @@ class OpenAIProvider:
             ) from exc
 
     def _complete(
-        self, messages: list[dict[str, str]], request_id: str, client: str | None
-    ) -> tuple[Endpoint, Any, Usage]:
+        self,
+        messages: list[dict[str, str]],
+        request_id: str,
+        client: str | None,
+        deltas: NarrativeDeltas,
+    ) -> tuple[Endpoint, Answer, Usage]:
         """One call (with fallback between the endpoints), within the client's budget."""
         reservation = self._reserve(client, prompt_token_bound(messages) + self.max_tokens)
         used = 0
         try:
             endpoint, response = self._endpoints.call(
-                lambda e: self._post(e, messages, request_id, client)
+                lambda e: self._post(e, messages, request_id, client, deltas)
             )
-            usage = _usage(response) or estimated_usage(messages, _answer(response))
+            usage = response.usage or estimated_usage(messages, response.content)
             used = usage.total
             self.meter.call(client, endpoint.name, endpoint.model, "ok", usage)
             return endpoint, response, usage
@@ -259,11 +318,13 @@ class OpenAIProvider:
         request: FortuneRequest,
         request_id: str,
         profile: dict[str, Any] | None = None,
+        sink: TextSink = NO_SINK,
         client: str | None = None,
     ) -> FortuneResult:
         messages = build_messages(request, self._convention, profile)
-        endpoint, response, usage = self._complete(messages, request_id, client)
-        answer = _answer(response)
+        deltas = NarrativeDeltas(sink)
+        endpoint, response, usage = self._complete(messages, request_id, client, deltas)
+        answer = response.content
         content, problems = validation_problems(answer)
         if content is None:
             log.warning(
@@ -277,9 +338,10 @@ class OpenAIProvider:
                 {"role": "assistant", "content": (answer or "")[: answer_character_bound()]},
                 repair_message(problems, request.language),
             ]
-            endpoint, response, more = self._complete(messages, request_id, client)
+            deltas.restart()
+            endpoint, response, more = self._complete(messages, request_id, client, deltas)
             usage = _add_usage(usage, more)
-            content, problems = validation_problems(_answer(response))
+            content, problems = validation_problems(response.content)
             if content is None:
                 raise ProviderError(
                     "invalid_output",
@@ -289,10 +351,47 @@ class OpenAIProvider:
         return FortuneResult(
             **content.model_dump(),
             provider=self.name,
-            model=str(getattr(response, "model", None) or endpoint.model),
+            model=response.model or endpoint.model,
             usage=usage,
             endpoint=endpoint.name,
         )
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A streamed answer, put together: its content, the usage it reported, its model."""
+
+    content: str
+    usage: Usage | None
+    model: str | None
+
+
+def collect(chunks: Any, deltas: NarrativeDeltas, deadline: float) -> Answer:
+    """Put a stream of `chat.completion.chunk`s together, feeding `deltas` as content arrives.
+    An answer cut before its end raises (the SDK's or httpx's error, classified by the caller);
+    one still arriving at `deadline` (monotonic) is a timeout."""
+    parts: list[str] = []
+    usage: Usage | None = None
+    model: str | None = None
+    for chunk in chunks:
+        if time.monotonic() > deadline:
+            raise ProviderError("llm_timeout", "the LLM call timed out", retryable=True)
+        model = model or getattr(chunk, "model", None)
+        usage = _usage(chunk) or usage
+        for choice in getattr(chunk, "choices", None) or []:
+            piece = getattr(choice.delta, "content", None)
+            if isinstance(piece, str) and piece:
+                parts.append(piece)
+                deltas.feed(piece)
+    return Answer("".join(parts), usage, model)
+
+
+def _timeout_of(endpoint: Endpoint) -> float:
+    """The endpoint client's timeout in seconds (the whole answer's bound)."""
+    timeout = endpoint.client.timeout
+    if isinstance(timeout, int | float):
+        return float(timeout)
+    return float(getattr(timeout, "read", None) or 60.0)
 
 
 def _answer(response: Any) -> str | None:
@@ -366,4 +465,4 @@ def make_provider(
             meter=UsageMeter(metrics, settings.llm_prices),
             convention=convention,
         )
-    return AlmanacProvider(convention)
+    return AlmanacProvider(convention, settings.almanac_sentence_seconds)

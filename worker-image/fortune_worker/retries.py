@@ -14,6 +14,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import httpx
 import openai
 
 from fortune_core import jittered, retry_delay_ms, spread, system_clock
@@ -122,11 +123,23 @@ def classify_exception(exc: BaseException) -> ProviderError:
         return ProviderError(
             "llm_unreachable", f"could not connect to the LLM endpoint: {exc}", retryable=True
         )
+    if isinstance(exc, httpx.TransportError):  # raised while a streamed answer is read
+        return _broken_stream(exc)
     if isinstance(exc, openai.APIStatusError):
         detail = _short(getattr(exc, "message", "") or "")
         return classify_status(exc.status_code, dict(exc.response.headers), detail)
     return ProviderError(
         "provider_error", f"the provider failed: {type(exc).__name__}: {_short(str(exc))}", False
+    )
+
+
+def _broken_stream(exc: httpx.TransportError) -> ProviderError:
+    """A streamed answer that stopped arriving (a read timeout) or was cut mid-way (the
+    connection closed before the chunked body's end): both retryable."""
+    if isinstance(exc, httpx.TimeoutException):
+        return ProviderError("llm_timeout", "the LLM call timed out", retryable=True)
+    return ProviderError(
+        "llm_unreachable", f"the connection to the LLM endpoint broke: {exc}", retryable=True
     )
 
 

@@ -202,6 +202,13 @@ class WorkerSettings(Settings):
     llm_timeout_seconds: float = setting(
         "FORTUNE_LLM_TIMEOUT_SECONDS", 60.0, minimum=0.1, doc="timeout of one LLM call"
     )
+    almanac_sentence_seconds: float = setting(
+        "FORTUNE_ALMANAC_SENTENCE_SECONDS",
+        0.0,
+        minimum=0.0,
+        doc="pause between the almanac provider's narrative deltas (a sentence each), so that "
+        "its reading appears as it would from an LLM; 0 tells them at once",
+    )
     llm_global_concurrency: int = setting(
         "FORTUNE_LLM_GLOBAL_CONCURRENCY",
         16,
@@ -213,6 +220,19 @@ class WorkerSettings(Settings):
         60.0,
         minimum=1.0,
         doc="an LLM lease, renewed while its call runs; a dead worker's frees after it",
+    )
+    webhook_secret: str | None = setting(
+        "FORTUNE_WEBHOOK_SECRET",
+        None,
+        shown_default="unset (webhooks wait)",
+        doc="the Standard Webhooks signing secret, whsec_ + base64 of the key; unset, this worker "
+        "delivers no webhooks (they wait in their queue)",
+    )
+    webhook_threads: int = setting(
+        "FORTUNE_WEBHOOK_THREADS",
+        2,
+        minimum=0,
+        doc="webhook deliveries this worker makes at once (0: none)",
     )
     metrics_port: int = setting(
         "FORTUNE_WORKER_METRICS_PORT", 9100, minimum=0, doc="Prometheus port (0 = off)"

@@ -6,6 +6,8 @@ import { detectLanguage } from '../lib/i18n'
 import { Submitter } from '../lib/submit'
 import type { FormState } from '../lib/form'
 import type { Language, ProfileResponse } from '../lib/types'
+import type { OpenStream } from '../lib/streaming'
+import { eventStream } from './events'
 import { taroStore } from './storage'
 import { taroTransport } from './transport'
 
@@ -25,6 +27,8 @@ function apiBase(): string {
 }
 
 export const api = new FortuneApi(apiBase(), taroTransport)
+/** A reading's event stream (`GET /v1/fortunes/{id}/events`), on this platform's transport. */
+export const readingEvents = (id: string): OpenStream => eventStream(apiBase(), id)
 export const history = new History(taroStore)
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 export const submitter = new Submitter({ api, store: taroStore, sleep })

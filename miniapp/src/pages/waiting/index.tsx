@@ -7,8 +7,9 @@ import { ApiError, describeError } from '../../lib/errors'
 import { readingTitle } from '../../lib/format'
 import { t, type MessageKey } from '../../lib/i18n'
 import { longPollFor, pollUntilDone } from '../../lib/polling'
+import { followReading, StreamUnsupported, type ReadingState } from '../../lib/streaming'
 import type { FortuneRequestBody, FortuneView, Status } from '../../lib/types'
-import { api, history, sleep, useLanguage } from '../../services/app'
+import { api, history, readingEvents, sleep, useLanguage } from '../../services/app'
 import './index.scss'
 
 const STEPS: { key: MessageKey; statuses: Status[] }[] = [
@@ -27,6 +28,8 @@ export default function WaitingPage() {
   const [notice, setNotice] = useState<string | undefined>()
   const [trouble, setTrouble] = useState<{ kind: TroubleKind; reason?: string } | undefined>()
   const [cancelling, setCancelling] = useState(false)
+  /** the narrative as it is written (from the event stream) */
+  const [text, setText] = useState('')
   const stopped = useRef(false)
   const lastStatus = useRef<Status | undefined>()
   const request: FortuneRequestBody | undefined = history.get(id)?.request ?? history.pending()?.request ?? view?.request
@@ -50,7 +53,7 @@ export default function WaitingPage() {
         })
       }
     }
-    pollUntilDone({
+    const poll = () => pollUntilDone({
       fetch: () => api.getFortune(id, longPollFor(lastStatus.current)),
       sleep,
       stopped: () => stopped.current,
@@ -64,7 +67,31 @@ export default function WaitingPage() {
           setNotice(event.error.kind === 'network' ? t(lang, 'connectionLost') : describeError(event.error, lang))
         }
       },
-    }).then((final) => {
+    })
+    // The reading as it is written: its event stream; where the platform cannot stream (or the
+    // stream keeps failing) the long poll takes over. Either way the final view comes from GET,
+    // so the result page is the same as without streaming.
+    const streamed = (state: ReadingState) => {
+      if (state.status) {
+        lastStatus.current = state.status
+        setView((current) => ({
+          ...(current ?? { id, request: request as FortuneRequestBody }),
+          id,
+          status: state.status as Status,
+          attempts: state.attempts,
+          message: state.message,
+        }))
+      }
+      setText(state.text)
+      setNotice(undefined)
+    }
+    followReading({ open: readingEvents(id), onState: streamed, sleep, stopped: () => stopped.current })
+      .then(async (state) => (state ? (await api.getFortune(id)).view : undefined))
+      .catch((error: unknown) => {
+        if (error instanceof StreamUnsupported) return poll()
+        throw error
+      })
+      .then((final) => {
       if (final) finish(final)
     }).catch((error: unknown) => {
       if (stopped.current) return
@@ -145,7 +172,13 @@ export default function WaitingPage() {
             </View>
           ))}
         </View>
-        <Text className='card__hint waiting__intro'>{t(lang, 'waitingIntro')}</Text>
+        {text ? (
+          <View className='waiting__text' id='waiting-text'>
+            <Text>{text}</Text>
+          </View>
+        ) : (
+          <Text className='card__hint waiting__intro'>{t(lang, 'waitingIntro')}</Text>
+        )}
       </View>
       {notice ? (
         <View className='notice' id='waiting-notice'>

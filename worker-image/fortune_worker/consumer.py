@@ -48,6 +48,7 @@ from fortune_worker.backend_retry import BackendRetry
 from fortune_worker.llm_leases import LlmLeases
 from fortune_worker.maintenance import SWEEP_LEASE_KEY, Sweeper
 from fortune_worker.metrics import WorkerMetrics
+from fortune_worker.notifications import notifier_for
 from fortune_worker.processor import Outcome, Processor
 from fortune_worker.providers import Provider, make_provider
 from fortune_worker.retries import RetryPolicy
@@ -112,12 +113,15 @@ class Worker:
             else None
         )
         self._publisher = publisher_for(settings.core)
+        #: "Your reading is ready" (WeChat subscribe messages), when a template is configured.
+        self.notifier = notifier_for(settings.wechat, self._redis, self.metrics.registry)
         self.lifecycle = Lifecycle(
             StatusCache.for_settings(self._redis, settings.core),
             self._publisher,
             retention_seconds=settings.core.retention_seconds,
             resources=KubeClient.in_cluster() if settings.core.kubernetes else None,
             on_projection_failure=self._projection_failed,
+            on_finished=self.notifier.finished if self.notifier is not None else None,
         )
         backend = BackendRetry(self._hard_stop)
         self.processor = Processor(
@@ -192,8 +196,7 @@ class Worker:
             log.info("metrics and probes on port %d", settings.metrics_port)
         executor = ThreadPoolExecutor(settings.prefetch_count, thread_name_prefix="fortune")
         status = ExitStatus.DRAINED
-        if self.sweeper is not None:
-            self.sweeper.start(self._stop)
+        self._start_background()
         try:
             waits = delays(0.5, 10.0)
             while not self._stop.is_set():
@@ -218,8 +221,7 @@ class Worker:
                 status = ExitStatus.ABANDONED
                 self._hard_stop.set()
             executor.shutdown(wait=status == ExitStatus.DRAINED, cancel_futures=True)
-            if self.sweeper is not None:
-                self.sweeper.stop()
+            self._stop_background()
             self._publisher.close()
             if self._leases is not None:
                 self._leases.close()
@@ -230,6 +232,19 @@ class Worker:
                 self.metrics_server.server_close()
         log.info("worker stopped (%s)", status.name.lower())
         return status
+
+    def _start_background(self) -> None:
+        """The threads beside the consumer: the sweep (standalone), the subscribe messages."""
+        if self.sweeper is not None:
+            self.sweeper.start(self._stop)
+        if self.notifier is not None:
+            self.notifier.start()
+
+    def _stop_background(self) -> None:
+        if self.sweeper is not None:
+            self.sweeper.stop()
+        if self.notifier is not None:
+            self.notifier.stop()
 
     def _connect(self) -> _Session | None:
         """Open a connection, declare the topology, set prefetch; None if stopped meanwhile."""

@@ -8,7 +8,7 @@ import socket
 from dataclasses import dataclass
 from enum import StrEnum
 
-from fortune_core import CoreSettings, Settings, SweepSettings, group, setting
+from fortune_core import CoreSettings, Settings, SweepSettings, WeChatSettings, group, setting
 
 
 class ProviderName(StrEnum):
@@ -58,6 +58,7 @@ class WorkerSettings(Settings):
 
     core: CoreSettings = group(CoreSettings)
     sweep: SweepSettings = group(SweepSettings)
+    wechat: WeChatSettings = group(WeChatSettings)
     worker_id: str = setting(
         "FORTUNE_WORKER_ID",
         factory=default_worker_id,

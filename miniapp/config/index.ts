@@ -23,8 +23,14 @@ export default defineConfig<'webpack5'>(async () => {
     sourceRoot: 'src',
     outputRoot: `dist/${target}`,
     plugins: [],
-    defineConstants: { API_BASE: JSON.stringify(apiBase) },
-    copy: { patterns: [], options: {} },
+    defineConstants: {
+      API_BASE: JSON.stringify(apiBase),
+      SUBSCRIBE_TEMPLATE_ID: JSON.stringify(process.env.TARO_APP_SUBSCRIBE_TEMPLATE_ID ?? ''),
+    },
+    copy: {
+      patterns: target === 'weapp' ? [{ from: 'src/sitemap.json', to: 'dist/weapp/sitemap.json' }] : [],
+      options: {},
+    },
     framework: 'react',
     compiler: 'webpack5',
     cache: { enable: false },

@@ -5,6 +5,7 @@ limit. Also: the words the client shares with the backend are generated from it,
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +23,8 @@ PAGES = [
     "pages/result/index",
     "pages/poster/index",
     "pages/history/index",
+    "pages/privacy/index",
+    "pages/shared/index",
 ]
 
 
@@ -53,9 +56,26 @@ def test_the_weapp_build_is_a_valid_mini_program(weapp_dir: Path) -> None:
         encoding="utf-8"
     )
     assert "animation" not in app  # an H5-only setting, not a WeChat app.json key
+    # privacy: WeChat's privacy APIs on; WeChat search may index the start page and the policy only
+    assert app["__usePrivacyCheck__"] is True and app["sitemapLocation"] == "sitemap.json"
+    sitemap = json.loads((weapp_dir / "sitemap.json").read_text(encoding="utf-8"))
+    assert sitemap["rules"][-1] == {"action": "disallow", "page": "*"}
+    allowed = {rule["page"] for rule in sitemap["rules"] if rule["action"] == "allow"}
+    assert allowed == {"pages/index/index", "pages/privacy/index"}
     assert "subpackages" not in app and "subPackages" not in app
     size = package_size(weapp_dir)
     assert size < MAIN_PACKAGE_LIMIT, f"main package is {size} bytes"
+
+
+def test_the_weapp_build_has_no_syntax_old_phones_cannot_parse(weapp_dir: Path) -> None:
+    """Old iOS WeChat (JavaScriptCore before iOS 13.4) fails on `??` and `?.`; DevTools does
+    not downlevel them with `es6: false`, so the build must not emit them (babel.config.js)."""
+    newer = re.compile(r"\?\?|\?\.[A-Za-z_$(\[]")
+    found = {
+        str(path.relative_to(weapp_dir)): len(newer.findall(path.read_text(encoding="utf-8")))
+        for path in weapp_dir.rglob("*.js")
+    }
+    assert {name: count for name, count in found.items() if count} == {}
 
 
 def test_the_weapp_build_talks_to_the_configured_api(weapp_dir: Path) -> None:

@@ -119,3 +119,20 @@ describe('privacy', () => {
     expect(store.get('cf.history')).toEqual([1])
   })
 })
+
+describe('a server without sessions', () => {
+  it('is called without one (sessions_off), and asked only once', async () => {
+    const requests: HttpRequest[] = []
+    const send = async (request: HttpRequest): Promise<HttpResponse> => {
+      requests.push(request)
+      if (request.url.startsWith('/v1/sessions/')) return json(404, { error: { code: 'sessions_off' } })
+      return json(200, { items: [], next: null })
+    }
+    const sessions = new Sessions('', send, new MemoryStore(), async () => undefined)
+    const api = new FortuneApi('', withSession(send, sessions))
+    await api.listFortunes()
+    await api.listFortunes()
+    expect(requests.map((r) => r.url)).toEqual(['/v1/sessions/device', '/v1/fortunes?limit=20', '/v1/fortunes?limit=20'])
+    expect(requests[1].headers.Authorization).toBeUndefined()
+  })
+})

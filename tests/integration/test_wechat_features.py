@@ -167,6 +167,22 @@ def test_a_share_shows_no_personal_data_and_changes_nothing_for_its_recipient(
         assert client.get("/v1/shared/not-a-token").status_code == 404
 
 
+def test_a_reading_has_at_most_ten_share_tokens(settings: ApiSettings, wechat: FakeWeChat) -> None:
+    with api_client(settings) as client:
+        owner = login(client, wechat, "o-kim")
+        request_id = client.post("/v1/fortunes", json=BODY, headers=owner).get_json()["id"]
+        finish(settings, request_id, {"summary": "ok", "scores": {"overall": 60}})
+        share = f"/v1/fortunes/{request_id}/share"
+        tokens = [client.post(share, headers=owner).get_json()["token"] for _ in range(10)]
+        assert len(set(tokens)) == 10
+        refused = client.post(share, headers=owner)
+        assert refused.status_code == 409
+        assert refused.get_json()["error"]["code"] == "too_many_shares"
+        assert all(client.get(f"/v1/shared/{token}").status_code == 200 for token in tokens)
+        assert client.delete(share, headers=owner).status_code == 204
+        assert client.post(share, headers=owner).status_code == 201  # room again
+
+
 # --- "your reading is ready" -------------------------------------------------------------------
 
 

@@ -5,6 +5,7 @@ limit. Also: the words the client shares with the backend are generated from it,
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -76,6 +77,22 @@ def test_the_weapp_build_has_no_syntax_old_phones_cannot_parse(weapp_dir: Path) 
         for path in weapp_dir.rglob("*.js")
     }
     assert {name: count for name, count in found.items() if count} == {}
+
+
+def test_a_release_build_needs_an_https_api() -> None:
+    """A release build (for a real phone) has no 127.0.0.1 default: without an https API base
+    it stops before building anything, saying what to set."""
+    for base in (None, "http://127.0.0.1:8080"):
+        env = {**os.environ, "TARO_APP_RELEASE": "1", "TARO_ENV": "weapp"}
+        env.pop("TARO_APP_API_BASE", None)
+        if base:
+            env["TARO_APP_API_BASE"] = base
+        build = subprocess.run(
+            ["npx", "--no-install", "taro", "build", "--type", "weapp"],
+            cwd=MINIAPP, env=env, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert build.returncode != 0
+        assert "needs TARO_APP_API_BASE=https://" in build.stdout + build.stderr
 
 
 def test_the_weapp_build_talks_to_the_configured_api(weapp_dir: Path) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from conftest import Stack, consent_modal, consented_earlier, login_as, open_page
-from playwright.sync_api import Browser, Page, Request, expect
+from playwright.sync_api import Browser, Page, Request, Route, expect
 
 pytestmark = pytest.mark.browser
 
@@ -187,3 +187,29 @@ def test_delete_my_data_deletes_on_the_server_and_the_device(
             stack.record(request_id)  # gone from MongoDB
     finally:
         page.context.close()
+
+
+def test_a_reading_that_could_not_be_loaded_offers_a_retry(browser: Browser, stack: Stack) -> None:
+    openid = f"o-browser-{uuid.uuid4().hex[:6]}"
+    phone1, phone2 = device(browser, stack, openid), device(browser, stack, openid)
+    try:
+        request_id = read_fortune(phone1, stack, "小满")
+        lost: list[str] = []
+
+        def lose_first(route: Route) -> None:
+            if not lost:
+                lost.append(route.request.url)
+                route.abort("connectionreset")
+            else:
+                route.continue_()
+
+        phone2.route(re.compile(rf".*/v1/fortunes/{request_id}$"), lose_first)
+        phone2.goto(f"{stack.app_url}#/pages/result/index?id={request_id}")  # not on this phone
+        result = on(phone2, "result")
+        expect(result.locator(".notice--error")).to_be_visible()
+        result.locator("#btn-retry").click()
+        expect(on(phone2, "result").locator("#result-summary")).not_to_be_empty()
+        assert len(lost) == 1
+    finally:
+        phone1.context.close()
+        phone2.context.close()

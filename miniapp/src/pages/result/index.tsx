@@ -29,6 +29,7 @@ export default function ResultPage() {
     stored?.status === 'expired' ? { kind: 'expired' } : undefined,
   )
   const [notice, setNotice] = useState<string | undefined>()
+  const [attempt, setAttempt] = useState(0)
 
   useEffect(() => {
     if (!id) {
@@ -58,7 +59,7 @@ export default function ResultPage() {
       }
     })
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [id])
+  }, [id, attempt])
 
   // A share carries a share token opening the redacted public view (pages/shared), never the
   // request id: the recipient sees no name, birth data or place, and nothing enters their history.
@@ -93,7 +94,16 @@ export default function ResultPage() {
   if (!result || !request) {
     return (
       <Shell page='result' title={title}>
-        {notice ? <View className='notice notice--error' role='alert'><Text>{notice}</Text></View> : <Text className='card__hint'>{t(lang, 'loading')}</Text>}
+        {notice ? (
+          <View className='card'>
+            <View className='notice notice--error' role='alert'><Text>{notice}</Text></View>
+            <View className='actions'>
+              <View className='btn-primary' id='btn-retry' onClick={() => { setNotice(undefined); setAttempt(attempt + 1) }}>
+                <Text>{t(lang, 'retry')}</Text>
+              </View>
+            </View>
+          </View>
+        ) : <Text className='card__hint'>{t(lang, 'loading')}</Text>}
       </Shell>
     )
   }

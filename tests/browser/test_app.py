@@ -257,6 +257,7 @@ def test_the_app_follows_the_system_language_and_switches(
         chart.locator("#btn-ask").click()
         result = on(page, "result")
         expect(result).to_contain_text("Overall fortune, today")
+        expect(page).to_have_title("Overall fortune, today")  # the navigation title, in English
         expect(result.locator("#lucky")).to_contain_text("Colour")
         shot(page, artifacts, "12-result-en-tablet")
         # switch to Chinese: the interface changes at once and stays after a reload

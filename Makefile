@@ -4,7 +4,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help setup venv system-packages lint typecheck test test-fast test-unit test-integration test-e2e run smoke bench bench-compare chaos cluster-up cluster-down cluster-status cluster-deploy images binaries clean miniapp test-miniapp test-browser
+.PHONY: help setup venv system-packages lint typecheck test test-fast test-unit test-integration test-e2e run smoke bench bench-compare bench-reuse chaos cluster-up cluster-down cluster-status cluster-deploy images binaries clean miniapp test-miniapp test-browser
 
 help:
 	@echo "make run      start the standalone stack (API on http://127.0.0.1:8080, H5 app on /app/)"
@@ -78,6 +78,9 @@ bench-compare: venv system-packages
 
 chaos: venv system-packages
 	$(PY) benchmarks/chaos.py
+
+bench-reuse: venv system-packages
+	$(PY) benchmarks/reuse.py --write
 
 cluster-up: venv system-packages binaries
 	@bash dev/controlplane/cluster.sh up

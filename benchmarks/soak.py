@@ -79,6 +79,7 @@ def soak_values(llm: FakeLLM, keys_secret: str) -> dict[str, Any]:
             "baseUrl": llm.base_url,
             "apiKey": "sk-soak",
             "globalConcurrency": 64,
+            "reuse": False,  # every reading of the soak's one body is its own LLM call
         },
         "rabbitmq": {
             "image": {"repository": "cyberfortune/rabbitmq", "tag": "dev"},
@@ -167,12 +168,9 @@ class Load:
 
 def apiserver_metric(cluster: Cluster, name: str) -> dict[str, float]:
     """One metric family of the kube-apiserver: label text → value."""
-    api = cluster.admin_client()
-    response = api.call_api(
-        "/metrics", "GET", auth_settings=["BearerToken"], _preload_content=False
-    )
+    text = cluster.kubectl("get", "--raw", "/metrics").stdout
     found = {}
-    for line in response[0].data.decode().splitlines():
+    for line in text.splitlines():
         if line.startswith(name + "{"):
             labels, value = line[len(name) :].rsplit(" ", 1)
             found[labels] = float(value)
@@ -200,7 +198,7 @@ def component_rss(release: Release) -> dict[str, float]:
         info = json.loads(local.node.crictl("inspect", found["id"]).stdout or "{}")
         pid = (info.get("info") or {}).get("pid")
         if pid:
-            total[name] += rss_mb(int(pid))
+            total[name] += rss_mb(int(pid), tree=True)  # gunicorn, beam: all their processes
     return total
 
 
@@ -264,16 +262,25 @@ def soak(
     rows: list[dict[str, Any]] = []
     start = time.monotonic()
     stop_at = start + args.minutes * 60
-    next_row = start + 60
+    done = threading.Event()
+
+    def sample() -> None:  # every minute, beside the load (a slow sample never delays it)
+        at = start + 60
+        while not done.wait(max(0.0, at - time.monotonic())):
+            row = minute_row(release, load, cache, management, apps, start, at)
+            rows.append(row)
+            print(json.dumps(row), flush=True)  # a run cut short still leaves its rows
+            at += 60
+
+    sampler = threading.Thread(target=sample, name="soak-sampler", daemon=True)
+    sampler.start()
     n = 0
     while time.monotonic() < stop_at:
         pool.submit(load.submit, n)
         n += 1
-        now = time.monotonic()
-        if now >= next_row:
-            rows.append(minute_row(release, load, cache, management, apps, start, next_row))
-            next_row += 60
         time.sleep(max(0.0, start + n / args.rate - time.monotonic()))
+    done.set()
+    sampler.join()
     # The load stops; whatever was accepted gets two minutes to finish, then counts as lost.
     with contextlib.suppress(ProcessError):
         wait_for(

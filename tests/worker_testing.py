@@ -71,14 +71,19 @@ class Stack:
         """The lifecycle the API would use on these backends."""
         return Lifecycle(self.cache, publisher or self.publisher, retention_seconds=self.retention)
 
-    def submit(self, body: dict[str, Any] | None = None, publisher: Publisher | None = None) -> str:
-        """Submit a request with the lifecycle's submission, exactly as the API does."""
+    def submit(
+        self,
+        body: dict[str, Any] | None = None,
+        publisher: Publisher | None = None,
+        client: str = "tests",
+    ) -> str:
+        """Submit a request (for `client`) with the lifecycle's submission, as the API does."""
         fortune = validate_request(body or BODY).request
         assert fortune is not None
         fortune = fortune.with_resolved_date()
         profile = derive_profile(fortune.profile, ZiHourConvention.NEXT_DAY).to_json_dict()
         view = self.lifecycle(publisher).submit(
-            Submission(new_request_id(), fortune, profile, self.pool, client="tests")
+            Submission(new_request_id(), fortune, profile, self.pool, client=client)
         )
         return view.id
 
@@ -199,6 +204,9 @@ class Stack:
             "llm_timeout_seconds": 30.0,
             "metrics_port": 0,
             "sweep_mode": SweepMode.OFF,  # a test that wants the sweep turns it on
+            # The worker tests count one LLM call per request of the same body: a test that
+            # wants identical readings reused turns it on.
+            "reuse": False,
         }
         values.update(overrides)
         return WorkerSettings(**values)
@@ -246,8 +254,10 @@ class WorkerProcess(WorkerProgram):
 
     def wait_consuming(self) -> None:
         def consuming() -> bool:
+            if self.logged("consuming "):  # first: a worker may die by design right after it
+                return True
             if self.process is None or self.process.poll() is not None:
                 raise AssertionError(f"worker exited early:\n{self.log_path.read_text()}")
-            return self.logged("consuming ")
+            return False
 
         wait_for(consuming, 60, f"worker {self.pid} to consume")

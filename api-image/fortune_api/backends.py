@@ -21,6 +21,7 @@ from fortune_core import (
     Lifecycle,
     PublishError,
     StatusCache,
+    TokenBudgets,
     connect_records,
     delays,
     ensure_history_index,
@@ -47,6 +48,12 @@ class Backends:
         )
         self.cache = StatusCache.for_settings(self.redis, core)
         self.limiter = RateLimiter(self.redis)
+        #: Daily token budgets (None: no client has one), checked at submission.
+        self.budgets = (
+            TokenBudgets(self.redis, settings.budgets, clock=clock)
+            if settings.budgets.enabled
+            else None
+        )
         self.publisher = publisher_for(core)
         self.lifecycle = Lifecycle(
             self.cache, self.publisher, retention_seconds=core.retention_seconds, clock=clock

@@ -26,7 +26,7 @@ from fortune_api.idempotency import (
     reserve_idempotency_key,
 )
 from fortune_api.identity import owns
-from fortune_api.metrics import ACCEPTED, PUBLISH_FAILURES
+from fortune_api.metrics import ACCEPTED, BUDGET_REFUSALS, PUBLISH_FAILURES
 from fortune_api.settings import ApiSettings
 from fortune_core import (
     CLIENT_ANNOTATION,
@@ -41,6 +41,7 @@ from fortune_core import (
     Status,
     Submission,
     UnknownRequestError,
+    client_label,
     derive_profile,
     iso_millis,
     new_request_id,
@@ -145,6 +146,29 @@ def rate_limit(scope: str, limit: int) -> None:
         )
 
 
+def check_budget() -> None:
+    """429 `budget_exhausted` when the client's daily token budget is used up (spent and
+    reserved by calls in flight); `Retry-After`: until it resets at 00:00 UTC. Fails open when
+    Redis is down: the workers' reservation enforces the budget anyway."""
+    budgets = _backends().budgets
+    if budgets is None or budgets.budget_of(g.client_id) is None:
+        return
+    try:
+        status = budgets.status(g.client_id)
+    except redis.RedisError as exc:
+        log.warning("token budgets unavailable: %r", exc, extra=log_extra())
+        return
+    if status.exhausted:
+        BUDGET_REFUSALS.labels(client_label(g.client_id), "submission").inc()
+        raise ApiError(
+            429,
+            "budget_exhausted",
+            f"the daily token budget of this client ({status.budget} tokens) is used up; it "
+            f"resets at 00:00 UTC, in {status.retry_after} s",
+            headers={"Retry-After": str(status.retry_after)},
+        )
+
+
 def validated(body: Any) -> FortuneRequest:
     """The validated request, or 422 with the field errors."""
     outcome = validate_request(body, _backends().clock())
@@ -208,6 +232,7 @@ def start_fortune() -> Response:
             return _accepted(reservation.request_id, _current_status(reservation.request_id), False)
 
     try:
+        check_budget()
         if backends.kube is not None:
             status = _create_resource(request_id, fortune)
         else:

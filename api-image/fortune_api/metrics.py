@@ -29,6 +29,12 @@ PUBLISH_FAILURES = Counter(
     "cyberfortune_queue_publish_failures_total",
     "Requests refused with 503 because RabbitMQ did not confirm the message",
 )
+BUDGET_REFUSALS = Counter(
+    "cyberfortune_budget_refusals_total",
+    "Requests refused because the client's daily token budget was used up, by client and where "
+    "(submission: the API's 429; worker: a queued request failed)",
+    ["client", "where"],
+)
 ACCEPTED = Counter(
     "cyberfortune_requests_accepted_total", "Fortune requests accepted (202)", ["topic", "period"]
 )

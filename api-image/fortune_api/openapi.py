@@ -284,7 +284,10 @@ def _document(bound: dt.date) -> dict[str, Any]:
             "API key missing or wrong (when API keys are configured), or an invalid "
             "or expired session"
         ),
-        "429": _error("Rate limited; see Retry-After"),
+        "429": _error(
+            "Rate limited (rate_limited), or the daily token budget used up (budget_exhausted);"
+            " see Retry-After"
+        ),
     }
     return {
         "openapi": "3.1.0",

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from fortune_api.cors import parse_origins
-from fortune_core import CoreSettings, Settings, WeChatSettings, group, setting
+from fortune_core import BudgetSettings, CoreSettings, Settings, WeChatSettings, group, setting
 
 
 def parse_api_keys(raw: str) -> dict[str, str]:
@@ -70,6 +70,9 @@ class ApiSettings(Settings):
         shown_default="empty (auth off)",
         doc="comma-separated client:key pairs (or bare keys)",
     )
+    #: Daily token budgets, FORTUNE_DAILY_TOKEN_BUDGET and per client (by the names above)
+    #: FORTUNE_CLIENT_TOKEN_BUDGETS; the workers read the same two variables.
+    budgets: BudgetSettings = group(BudgetSettings)
     rate_limit_per_minute: int = setting(
         "FORTUNE_RATE_LIMIT_PER_MINUTE", 60, minimum=0, doc="starts and cancels per client"
     )

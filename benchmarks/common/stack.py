@@ -65,8 +65,8 @@ class Stack:
 
     def env(self, **overrides: str) -> dict[str, str]:
         """The environment of our programs against this stack, `overrides` on top: the backends,
-        the fake LLM as the openai provider, no rate limits, warnings only, no worker
-        metrics port, gunicorn's metrics in the work directory."""
+        the fake LLM as the openai provider, no rate limits, no reuse of identical readings,
+        warnings only, no worker metrics port, gunicorn's metrics in the work directory."""
         prometheus = self.workdir / "prometheus"
         prometheus.mkdir(exist_ok=True)
         env = {
@@ -82,6 +82,9 @@ class Stack:
             "FORTUNE_LLM_PROVIDER": "openai",
             "OPENAI_BASE_URL": self.llm.base_url,
             "OPENAI_API_KEY": "bench",
+            # The pipeline benchmarks send one body many times and measure one LLM call each;
+            # benchmarks/reuse.py turns reuse on.
+            "FORTUNE_REUSE": "off",
         }
         return {**env, **overrides}
 

@@ -13,6 +13,13 @@ the bottom settings, conventions and plumbing.
 """
 
 from fortune_core.backoff import delays, jittered, spread
+from fortune_core.budgets import (
+    BudgetExhaustedError,
+    BudgetStatus,
+    Reservation,
+    TokenBudgets,
+    client_label,
+)
 from fortune_core.clock import Clock, system_clock
 from fortune_core.conventions import (
     DEFAULT_CONVENTIONS,
@@ -50,7 +57,7 @@ from fortune_core.luck import LuckAt
 from fortune_core.lunar_years import warm_in_background as warm_lunar_years
 from fortune_core.probes import serve as serve_probes
 from fortune_core.profile import DayAlmanac, DerivedProfile, day_almanac, derive_profile, luck_for
-from fortune_core.prompt import build_messages
+from fortune_core.prompt import PROMPT_VERSION, build_messages
 from fortune_core.queue import (
     Publisher,
     PublishError,
@@ -99,8 +106,17 @@ from fortune_core.resource import (
     crd,
     resource_name,
 )
-from fortune_core.result import FortuneContent, FortuneResult, Usage, content_json_schema
+from fortune_core.result import (
+    FortuneContent,
+    FortuneResult,
+    Usage,
+    answer_character_bound,
+    answer_token_bound,
+    content_json_schema,
+)
+from fortune_core.reuse import Flight, ReuseIndex, ReuseScope, reading_facts, reading_identity
 from fortune_core.settings import (
+    BudgetSettings,
     CoreSettings,
     Settings,
     SweepSettings,
@@ -158,6 +174,20 @@ __all__ = [  # noqa: RUF022  (grouped by purpose, not sorted)
     "time_zones",
     "validate_request",
     "warm_lunar_years",
+    # LLM cost: bounded answers, reuse of identical readings, token budgets
+    "BudgetExhaustedError",
+    "BudgetStatus",
+    "Flight",
+    "PROMPT_VERSION",
+    "Reservation",
+    "ReuseIndex",
+    "ReuseScope",
+    "TokenBudgets",
+    "answer_character_bound",
+    "answer_token_bound",
+    "client_label",
+    "reading_facts",
+    "reading_identity",
     # the lifecycle: every transition, its projections, the sweep
     "ACTIVE",
     "Claim",
@@ -229,6 +259,7 @@ __all__ = [  # noqa: RUF022  (grouped by purpose, not sorted)
     "remember_openid",
     "take_notification",
     # settings
+    "BudgetSettings",
     "CoreSettings",
     "Settings",
     "SweepSettings",

@@ -35,6 +35,11 @@ MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 
 
+#: The message of the API server's bare 422 for a JSON patch that cannot be applied (apimachinery's
+#: `NewGenericServerResponse`: no causes, the failed operation not named).
+UNAPPLICABLE_PATCH = "the server rejected our request due to an error in our request"
+
+
 class KubeError(Exception):
     """The API server refused a request (or could not be reached: status 0); `causes` are the
     Status's `details.causes` (`{"field", "message", "reason"}`: which field a 422 refused)."""
@@ -47,6 +52,10 @@ class KubeError(Exception):
         self.reason = reason
         self.message = message
         self.causes = causes or []
+
+    def says(self, text: str) -> bool:
+        """Whether the refusal's message or one of its causes contains `text`."""
+        return text in self.message or any(text in str(c.get("message", "")) for c in self.causes)
 
 
 @dataclass(frozen=True)
@@ -225,10 +234,14 @@ class KubeClient:
         except KubeError as exc:
             if exc.status == 404:
                 return Written.GONE
-            if exc.status == 422 and OLDER_STATUS_MESSAGE in exc.message:
+            if exc.status == 422 and exc.says(OLDER_STATUS_MESSAGE):
                 return Written.NEWER_SHOWN
-            if exc.status == 422 and "/metadata/uid" in exc.message:
-                return Written.GONE  # a new resource under the old name
+            if exc.status == 422 and ref.uid and not exc.causes and exc.says(UNAPPLICABLE_PATCH):
+                # The patch could not be applied, and of its two operations only the uid test
+                # can fail: a new resource has the old name. (The API server answers a failed
+                # JSON patch test with a bare 422 that names neither the operation nor the path,
+                # so this is the way to know it without reading the resource.)
+                return Written.GONE
             raise
         return Written.WRITTEN
 

@@ -5,19 +5,26 @@ Prometheus exposition text it is given). Standard library only; one daemon threa
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 MetricsText = Callable[[], tuple[bytes, str]]
 """() -> (body, content type) of the metrics exposition."""
 
 
 def serve(
-    port: int, ready: Callable[[], bool], metrics: MetricsText, address: str = "0.0.0.0"
+    port: int,
+    ready: Callable[[], bool],
+    metrics: MetricsText,
+    address: str = "0.0.0.0",
+    details: Callable[[], dict[str, Any]] | None = None,
 ) -> ThreadingHTTPServer:
     """Serve the three paths on `address:port` in a daemon thread; the server (`shutdown()`,
-    `server_close()` to stop it)."""
+    `server_close()` to stop it). With `details`, `/readyz` answers JSON: `{"status": "ok" |
+    "not ready", **details()}`."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -28,11 +35,12 @@ def serve(
                 body, kind, code = b"ok\n", "text/plain", 200
             elif self.path == "/readyz":
                 ok = ready()
-                body, kind, code = (
-                    (b"ok\n" if ok else b"not ready\n"),
-                    "text/plain",
-                    200 if ok else 503,
-                )
+                code = 200 if ok else 503
+                if details is not None:
+                    shown = {"status": "ok" if ok else "not ready", **details()}
+                    body, kind = json.dumps(shown).encode() + b"\n", "application/json"
+                else:
+                    body, kind = (b"ok\n" if ok else b"not ready\n"), "text/plain"
             else:
                 body, kind, code = b"not found\n", "text/plain", 404
             self.send_response(code)

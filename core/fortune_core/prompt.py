@@ -27,6 +27,11 @@ from fortune_core.profile import (
 from fortune_core.request import NAME_MAX_LENGTH, FortuneRequest, Language, Period
 from fortune_core.result import content_json_schema
 
+#: The prompts' version: part of a reading's identity (`fortune_core.reuse`), so a reading
+#: written from other instructions is never reused. Change it with any change to the system
+#: messages, the data block's shape or the answer schema.
+PROMPT_VERSION = "1"
+
 DATA_OPEN = "<fortune-data>"
 DATA_CLOSE = "</fortune-data>"
 

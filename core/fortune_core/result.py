@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import copy
 from functools import cache
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 ASPECTS: tuple[str, ...] = ("career", "love", "wealth", "health", "study")
 SCORE_KEYS: tuple[str, ...] = ("overall", *ASPECTS)
@@ -49,11 +49,15 @@ class Lucky(_Strict):
     direction: str = Field(min_length=1, max_length=40, description="Lucky direction")
 
 
+#: One piece of advice (bounded like every string of the result, so an answer's size is too).
+AdviceItem = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
 class Advice(_Strict):
     """What to do and what to avoid."""
 
-    do: list[str] = Field(min_length=1, max_length=8, description="Things to do")
-    avoid: list[str] = Field(min_length=1, max_length=8, description="Things to avoid")
+    do: list[AdviceItem] = Field(min_length=1, max_length=8, description="Things to do")
+    avoid: list[AdviceItem] = Field(min_length=1, max_length=8, description="Things to avoid")
 
 
 class FortuneContent(_Strict):
@@ -68,10 +72,18 @@ class FortuneContent(_Strict):
 
 
 class Usage(_Strict):
-    """Token usage where the provider reports it."""
+    """Token usage: as the provider reports it, or estimated (`estimated`) where it gives none."""
 
     promptTokens: int | None = Field(default=None, ge=0)  # noqa: N815 (public JSON name)
     completionTokens: int | None = Field(default=None, ge=0)  # noqa: N815
+    estimated: bool | None = Field(
+        default=None, description="True when the counts are estimates (the provider gave none)"
+    )
+
+    @property
+    def total(self) -> int:
+        """Prompt plus completion tokens (unknown counts as 0)."""
+        return (self.promptTokens or 0) + (self.completionTokens or 0)
 
 
 class FortuneResult(FortuneContent):
@@ -80,11 +92,53 @@ class FortuneResult(FortuneContent):
     provider: str = Field(description="Provider that produced the reading: almanac or openai")
     model: str = Field(description="Model name (the almanac engine's version for almanac)")
     usage: Usage = Field(default_factory=Usage)
+    endpoint: str | None = Field(
+        default=None, description="Name of the LLM endpoint that answered (LLM readings only)"
+    )
+    reusedFrom: str | None = Field(  # noqa: N815 (public JSON name)
+        default=None,
+        description="Set when this reading was not written for this request but reused: the id "
+        "of the request whose identical reading it is (no LLM call was made; usage is zero)",
+    )
 
 
 @cache
 def _content_schema() -> dict[str, Any]:
     return FortuneContent.model_json_schema()
+
+
+def _string_budget(schema: dict[str, Any], defs: dict[str, Any]) -> int:
+    """Characters of the longest JSON text valid for `schema` (keys, quotes and punctuation
+    included); integers count as 3 characters (every one here is at most 100)."""
+    if "$ref" in schema:
+        return _string_budget(defs[schema["$ref"].rsplit("/", 1)[-1]], defs)
+    kind = schema.get("type")
+    if kind == "string":
+        return int(schema["maxLength"]) + 2
+    if kind == "integer":
+        return 3
+    if kind == "array":
+        items = _string_budget(schema["items"], defs)
+        return 2 + int(schema["maxItems"]) * (items + 2)
+    if kind == "object":
+        properties = schema.get("properties", {})
+        return 2 + sum(len(name) + 4 + _string_budget(p, defs) for name, p in properties.items())
+    raise ValueError(f"the result schema has an unbounded part: {schema}")
+
+
+@cache
+def answer_character_bound() -> int:
+    """The most characters a valid answer (`FortuneContent` as JSON, compact) can have, from the
+    schema's limits: every string, list and number in it is bounded."""
+    schema = _content_schema()
+    return _string_budget(schema, schema.get("$defs", {}))
+
+
+def answer_token_bound() -> int:
+    """`max_tokens` for an answer when none is configured: one token per character of the
+    longest valid answer (tokenizers put one or more characters in a token, for Chinese too),
+    plus room for whitespace a model puts between the JSON's parts."""
+    return answer_character_bound() + 256
 
 
 def content_json_schema() -> dict[str, Any]:

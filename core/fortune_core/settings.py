@@ -364,3 +364,71 @@ class WeChatSettings(Settings):
     def configured(self) -> bool:
         """Whether WeChat calls can be made (an AppID and its secret are set)."""
         return bool(self.app_id and self.app_secret)
+
+
+def parse_client_budgets(raw: str) -> dict[str, int]:
+    """`name:tokens,name2:tokens` → {client id: tokens}. A name is a client of FORTUNE_API_KEYS
+    (client id `key:<name>`) or a whole client id (`ip:…`, `k8s:<namespace>`); 0 exempts it."""
+    budgets: dict[str, int] = {}
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        name, sep, tokens = item.rpartition(":")
+        name = name.strip()
+        if not sep or not name:
+            raise ValueError(
+                f"FORTUNE_CLIENT_TOKEN_BUDGETS: {item!r} is not client:tokens (e.g. alice:200000)"
+            )
+        try:
+            value = int(tokens)
+        except ValueError as exc:
+            raise ValueError(
+                f"FORTUNE_CLIENT_TOKEN_BUDGETS: the tokens of {name!r} must be an integer, "
+                f"got {tokens!r}"
+            ) from exc
+        if value < 0:
+            raise ValueError(f"FORTUNE_CLIENT_TOKEN_BUDGETS: the tokens of {name!r} must be >= 0")
+        client = name if name.split(":", 1)[0] in CLIENT_KINDS else f"key:{name}"
+        budgets[client] = value
+    return budgets
+
+
+#: Prefixes of client ids (`key:<name>` with API keys, `ip:<address>` without, `k8s:<ns>`).
+CLIENT_KINDS = frozenset({"key", "ip", "k8s"})
+
+
+@dataclass(frozen=True)
+class BudgetSettings(Settings):
+    """Per-client daily token budgets (`fortune_core.budgets`): read by the API (refusal at
+    submission) and by the workers (the reservation before every LLM call)."""
+
+    daily_token_budget: int = setting(
+        "FORTUNE_DAILY_TOKEN_BUDGET",
+        0,
+        minimum=0,
+        shown_default="0 (off)",
+        doc="LLM tokens (prompt + completion) each client may use per UTC day; past it a "
+        "submission gets 429 budget_exhausted and a queued request fails with that code",
+    )
+    client_token_budgets: dict[str, int] = setting(
+        "FORTUNE_CLIENT_TOKEN_BUDGETS",
+        factory=dict,
+        parse=parse_client_budgets,
+        shown_default="empty",
+        doc="per-client daily budgets, name:tokens pairs (names as in FORTUNE_API_KEYS, or a "
+        "whole client id such as k8s:<namespace>); they replace FORTUNE_DAILY_TOKEN_BUDGET for "
+        "that client, 0 exempts it",
+    )
+
+    def budget_of(self, client: str | None) -> int | None:
+        """The daily budget of `client` in tokens, or None when it has none."""
+        if client is not None and client in self.client_token_budgets:
+            value = self.client_token_budgets[client]
+        else:
+            value = self.daily_token_budget
+        return value or None
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any client has a budget."""
+        return bool(self.daily_token_budget) or any(self.client_token_budgets.values())

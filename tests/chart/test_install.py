@@ -112,6 +112,7 @@ def bundled(
                     "apiKey": "sk-chart",
                     "timeoutSeconds": 30,
                     "globalConcurrency": 32,
+                    "reuse": False,  # one LLM call per request of the same body, as counted
                 },
             }
         )

@@ -15,6 +15,8 @@ import pytest
 import yaml
 
 from controlplane.binaries import binary_path, ensure_binaries, fetched_file
+from fortune_api.settings import ApiSettings
+from fortune_worker.settings import WorkerSettings
 
 pytestmark = pytest.mark.chart
 
@@ -262,6 +264,8 @@ def test_no_secret_outside_a_secret(name: str) -> None:
         (["scaling.mode=both"], "value must be one of 'operator', 'keda'"),
         (["api.replicas=0"], "minimum: got 0, want 1"),
         (["image.pullPolicy=Sometimes"], "value must be one of"),
+        (["budgets.perClient=alice"], "/budgets/perClient"),
+        (["llm.reuseScope=everyone"], "value must be one of 'client', 'global'"),
     ],
 )
 def test_schema_refuses_wrong_values_with_the_path_and_reason(
@@ -271,6 +275,48 @@ def test_schema_refuses_wrong_values_with_the_path_and_reason(
     refused = helm("template", "cf", str(CHART), "--kube-version", "1.34.4", *args, check=False)
     assert refused.returncode != 0
     assert message in refused.stderr, refused.stderr
+
+
+def test_the_cost_settings_reach_the_api_and_the_workers_and_the_dashboard_renders() -> None:
+    objects = render(
+        "defaults",
+        "--set", "dashboards.enabled=true",
+        "--set", "budgets.dailyTokens=2000000",
+        "--set", "budgets.perClient=alice:500000\\,bob:0",
+        "--set", "llm.reuse=false",
+        "--set", "llm.maxTokens=4000",
+    )  # fmt: skip
+    wanted = ("cf-cyberfortune-api", "cf-cyberfortune-worker-default")
+    containers = {
+        obj["metadata"]["name"]: obj["spec"]["template"]["spec"]["containers"][0]
+        for obj in objects
+        if obj["kind"] == "Deployment" and obj["metadata"]["name"] in wanted
+    }
+    env = {name: {e["name"]: e.get("value") for e in c["env"]} for name, c in containers.items()}
+    api, worker = env["cf-cyberfortune-api"], env["cf-cyberfortune-worker-default"]
+    for program in (api, worker):
+        assert program["FORTUNE_DAILY_TOKEN_BUDGET"] == "2000000"
+        assert program["FORTUNE_CLIENT_TOKEN_BUDGETS"] == "alice:500000,bob:0"
+    assert worker["FORTUNE_REUSE"] == "false" and worker["FORTUNE_LLM_MAX_TOKENS"] == "4000"
+    # and the programs read them so (the values given; the Secrets' ones are left out here)
+    read = WorkerSettings.from_env({k: v for k, v in worker.items() if v is not None})
+    assert not read.reuse and read.max_tokens == 4000
+    assert (
+        read.budgets.budget_of("key:alice") == 500_000 and read.budgets.budget_of("key:bob") is None
+    )
+    assert read.budgets.budget_of("key:carol") == 2_000_000
+    served = ApiSettings.from_env({k: v for k, v in api.items() if v is not None})
+    assert served.budgets == read.budgets
+    [dashboards] = [o for o in objects if o["kind"] == "ConfigMap" and "dashboards" in
+                    o["metadata"]["name"]]  # fmt: skip
+    assert dashboards["metadata"]["labels"]["grafana_dashboard"] == "1"
+    dashboard = json.loads(dashboards["data"]["llm-cost.json"])
+    assert dashboard == json.loads((CHART / "dashboards" / "llm-cost.json").read_text())
+    exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
+    for metric in ("llm_cost_total", "readings_total", "llm_tokens_total", "llm_fallbacks_total",
+                   "llm_breaker_state", "budget_refusals_total"):  # fmt: skip
+        assert f"cyberfortune_{metric}" in exprs
+    assert not [o for o in render("defaults") if "dashboards" in o["metadata"]["name"]]
 
 
 @pytest.mark.parametrize("name", VALUE_SETS)

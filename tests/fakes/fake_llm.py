@@ -9,11 +9,12 @@ real API does).
 Knobs, at start (`FakeLLM(latency=...)`, `--latency`) and at run time:
 
 - `POST /_control` `{"latency": 0.5, "default": "ok", "retry_after": 1, "hold_seconds": 30,
+  "usage": true,
   "scripts": {"<request id>": ["429", "500", "ok"]}, "mix": {"ok": 0.6, "429": 0.2, ...},
   "seed": 1}` — every key optional; `scripts` replaces the script of each id given (`[]` or
   `null` deletes it); `mix` (weights per outcome; `{}` turns it off) draws each unscripted call's
-  outcome at random instead of `default`, from a generator seeded with `seed`. Answers the
-  resulting settings.
+  outcome at random instead of `default`, from a generator seeded with `seed`; `"usage": false`
+  leaves the usage out of answers (as some providers do). Answers the resulting settings.
 - `GET /_stats` → `{"calls": {"<request id>": n}, "total": n}`; `GET /_requests` → every recorded
   call `{"requestId", "outcome", "body", "authorization"}`; `POST /_reset` → zero counters, drop
   scripts and recorded calls, restore the start settings.
@@ -65,6 +66,7 @@ class Settings:
     hold_seconds: float = 30.0
     scripts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     mix: dict[str, float] = field(default_factory=dict)
+    usage: bool = True  # False: answers carry no usage (as some providers' do)
 
     def to_json(self) -> dict[str, Any]:
         """The settings as `/_control` answers them."""
@@ -75,6 +77,7 @@ class Settings:
             "hold_seconds": self.hold_seconds,
             "scripts": copy.deepcopy(self.scripts),
             "mix": dict(self.mix),
+            "usage": self.usage,
         }
 
 
@@ -102,7 +105,8 @@ class FakeState:
 
     def configure(self, changes: dict[str, Any]) -> dict[str, Any]:
         """Apply a `/_control` body; the resulting settings. ValueError on a bad value."""
-        known = {"latency", "default", "retry_after", "hold_seconds", "scripts", "mix", "seed"}
+        known = {"latency", "default", "retry_after", "hold_seconds", "scripts", "mix", "seed",
+                 "usage"}  # fmt: skip
         unknown = set(changes) - known
         if unknown:
             raise ValueError(f"unknown control keys: {', '.join(sorted(unknown))}")
@@ -123,6 +127,7 @@ class FakeState:
                     if weight < 0:
                         raise ValueError("mix weights must be >= 0")
                 new.mix = mix
+            new.usage = bool(changes.get("usage", new.usage))
             if "seed" in changes:
                 self.rng.seed(changes["seed"])
             for request_id, script in (changes.get("scripts") or {}).items():
@@ -143,7 +148,8 @@ class FakeState:
         self.released.clear()
 
     def next_call(self, request_id: str) -> tuple[dict[str, Any], float, float, float]:
-        """Count a call; (its outcome entry, latency, retry_after, hold_seconds)."""
+        """Count a call; (its outcome entry, latency, retry_after, hold_seconds); the entry
+        says `"usage": False` when the answer must carry no usage."""
         with self.lock:
             self.calls[request_id] = self.calls.get(request_id, 0) + 1
             script = self.settings.scripts.get(request_id)
@@ -155,6 +161,8 @@ class FakeState:
             else:
                 entry = {"outcome": self.settings.default}
             s = self.settings
+            if not s.usage:
+                entry = {**entry, "usage": False}
             return entry, s.latency, s.retry_after, s.hold_seconds
 
     def enter(self) -> None:
@@ -410,10 +418,12 @@ class _Handler(BaseHTTPRequestHandler):
             "completion_tokens": count_tokens(content),
         }
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        if not entry.get("usage", True):
+            usage = {}
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            self._stream(completion_id, model, content, usage if include_usage else None)
+            self._stream(completion_id, model, content, usage if include_usage and usage else None)
             return
         self._send_json(
             200,
@@ -431,7 +441,7 @@ class _Handler(BaseHTTPRequestHandler):
                         "finish_reason": "stop",
                     }
                 ],
-                "usage": usage,
+                **({"usage": usage} if usage else {}),
             },
         )
 

@@ -207,6 +207,7 @@ def spawn_worker(
             "FORTUNE_WORKER_ID": f"proc-{len(started) + 1}",
             "FORTUNE_RETRY_MAX_DELAY_SECONDS": "1",
             "FORTUNE_WORKER_SWEEP": "off",  # a test that wants the sweep turns it on
+            "FORTUNE_REUSE": "off",  # one LLM call per request of the same body, as counted
             **overrides,
         }
         worker = WorkerProcess(env, tmp_path / f"worker-{len(started) + 1}.log").start()

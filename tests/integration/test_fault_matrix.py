@@ -95,6 +95,7 @@ class FaultStack(Stack):
             "FORTUNE_RETRY_BASE_SECONDS": "0.2",
             "FORTUNE_RETRY_MAX_DELAY_SECONDS": "0.5",
             "FORTUNE_WORKER_SWEEP": "off",
+            "FORTUNE_REUSE": "off",  # every request of the same body is its own call here
             "FORTUNE_RATE_LIMIT_PER_MINUTE": "0",
             **overrides,
         }

@@ -33,6 +33,7 @@ from fortune_core import (
     KubeClient,
     Lifecycle,
     RedisLease,
+    ReuseIndex,
     StatusCache,
     Sweep,
     connect_records,
@@ -52,7 +53,9 @@ from fortune_worker.notifications import notifier_for
 from fortune_worker.processor import Outcome, Processor
 from fortune_worker.providers import Provider, make_provider
 from fortune_worker.retries import RetryPolicy
+from fortune_worker.reuse import Reuser
 from fortune_worker.settings import WorkerSettings
+from fortune_worker.usage import UsageMeter
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +88,6 @@ class Worker:
 
     def __init__(self, settings: WorkerSettings, provider: Provider | None = None) -> None:
         self.settings = settings
-        self.provider = provider or make_provider(settings)
         self.metrics = WorkerMetrics()
         self.metrics_server: Any = None
         self.consuming = threading.Event()  # set while a consumer is registered
@@ -102,6 +104,7 @@ class Worker:
             socket_connect_timeout=5,
             health_check_interval=30,
         )
+        self.provider = provider or make_provider(settings, self._redis, self.metrics)
         self._leases = (
             LlmLeases(
                 self._redis,
@@ -124,6 +127,21 @@ class Worker:
             on_finished=self.notifier.finished if self.notifier is not None else None,
         )
         backend = BackendRetry(self._hard_stop)
+        self.reuser: Reuser | None = None
+        if settings.reuse and self.provider.endpoints is not None:
+            self.reuser = Reuser(
+                ReuseIndex(
+                    self._redis,
+                    min(settings.reuse_ttl_seconds, settings.core.retention_seconds),
+                    flight_lease_seconds=settings.drain_seconds,
+                ),
+                settings.reuse_scope,
+                self.provider.endpoints.models,
+                self.lifecycle,
+                self._stop,
+                backend,
+                settings.core.conventions(),
+            )
         self.processor = Processor(
             worker_id=settings.worker_id,
             lifecycle=self.lifecycle,
@@ -141,6 +159,8 @@ class Worker:
             ),
             backend=backend,
             metrics=self.metrics,
+            reuser=self.reuser,
+            meter=UsageMeter(self.metrics, settings.llm_prices),
         )
         # Standalone mode: the stale sweep runs in the workers, one at a time (a Redis lease).
         self.sweeper: Sweeper | None = None
@@ -161,6 +181,11 @@ class Worker:
                 settings.sweep.sweep_seconds,
                 self.metrics,
             )
+
+    def details(self) -> dict[str, Any]:
+        """What `/readyz` shows besides the status: each LLM endpoint's circuit breaker."""
+        endpoints = self.provider.endpoints
+        return {"endpoints": endpoints.states()} if endpoints is not None else {}
 
     def _projection_failed(self, name: str) -> None:
         self.metrics.projection_failures.labels(name).inc()
@@ -192,7 +217,9 @@ class Worker:
             settings.llm_global_concurrency,
         )
         if settings.metrics_port:
-            self.metrics_server = self.metrics.serve(settings.metrics_port, self.consuming.is_set)
+            self.metrics_server = self.metrics.serve(
+                settings.metrics_port, self.consuming.is_set, details=self.details
+            )
             log.info("metrics and probes on port %d", settings.metrics_port)
         executor = ThreadPoolExecutor(settings.prefetch_count, thread_name_prefix="fortune")
         status = ExitStatus.DRAINED
@@ -222,9 +249,7 @@ class Worker:
                 self._hard_stop.set()
             executor.shutdown(wait=status == ExitStatus.DRAINED, cancel_futures=True)
             self._stop_background()
-            self._publisher.close()
-            if self._leases is not None:
-                self._leases.close()
+            self._close_clients()
             if status == ExitStatus.DRAINED:
                 self._redis.close()
             if self.metrics_server is not None:
@@ -245,6 +270,14 @@ class Worker:
             self.sweeper.stop()
         if self.notifier is not None:
             self.notifier.stop()
+
+    def _close_clients(self) -> None:
+        """The publisher, and the heartbeats of the global and the endpoints' LLM leases."""
+        self._publisher.close()
+        if self._leases is not None:
+            self._leases.close()
+        if self.provider.endpoints is not None:
+            self.provider.endpoints.close()
 
     def _connect(self) -> _Session | None:
         """Open a connection, declare the topology, set prefetch; None if stopped meanwhile."""

@@ -93,6 +93,58 @@ class WorkerMetrics:
         self.in_flight = Gauge(
             "cyberfortune_worker_in_flight", "Messages being processed right now", registry=r
         )
+        # --- LLM usage and cost (labels: client as `fortune_core.client_label` bounds it) ------
+        self.llm_tokens = Counter(
+            "cyberfortune_llm_tokens_total",
+            "LLM tokens used, by client, endpoint, model, kind (prompt, completion) and source "
+            "(reported by the provider, or estimated where it reported none)",
+            ["client", "endpoint", "model", "kind", "source"],
+            registry=r,
+        )
+        self.llm_calls = Counter(
+            "cyberfortune_llm_calls_total",
+            "LLM calls made, by client, endpoint, model and result (ok or error code)",
+            ["client", "endpoint", "model", "result"],
+            registry=r,
+        )
+        self.llm_cost = Counter(
+            "cyberfortune_llm_cost_total",
+            "Cost of the LLM calls from the price table FORTUNE_LLM_PRICES (its currency), by "
+            "client, endpoint and model",
+            ["client", "endpoint", "model"],
+            registry=r,
+        )
+        self.readings = Counter(
+            "cyberfortune_readings_total",
+            "Readings stored, by client and source (llm, reused, almanac)",
+            ["client", "source"],
+            registry=r,
+        )
+        self.reading_cost = Histogram(
+            "cyberfortune_reading_cost",
+            "Cost of one stored reading (its calls, repair included; 0 when reused)",
+            buckets=(0.0, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1),
+            registry=r,
+        )
+        self.budget_refusals = Counter(
+            "cyberfortune_budget_refusals_total",
+            "Requests refused because the client's daily token budget was used up, by client and "
+            "where (submission: the API's 429; worker: a queued request failed)",
+            ["client", "where"],
+            registry=r,
+        )
+        self.fallbacks = Counter(
+            "cyberfortune_llm_fallbacks_total",
+            "Calls moved on from an endpoint to the next, by the endpoint left and the reason",
+            ["endpoint", "reason"],
+            registry=r,
+        )
+        self.breaker_state = Gauge(
+            "cyberfortune_llm_breaker_state",
+            "Circuit breaker of each LLM endpoint: 0 closed, 1 half-open, 2 open",
+            ["endpoint"],
+            registry=r,
+        )
         self.queue_messages = Gauge(
             "cyberfortune_queue_messages",
             "Ready messages in the pool's request and dead-letter queues, sampled by the worker",
@@ -100,9 +152,26 @@ class WorkerMetrics:
             registry=r,
         )
 
-    def serve(self, port: int, ready: Callable[[], bool], address: str = "0.0.0.0") -> Any:
-        """Serve `/metrics`, `/healthz` and `/readyz` (`ready()`) on `address:port` from a daemon
-        thread; the server (`.shutdown()`)."""
+    # --- what the endpoints report (`fortune_worker.endpoints.EndpointObserver`) -------------
+    def fallback(self, endpoint: str, reason: str) -> None:
+        self.fallbacks.labels(endpoint, reason).inc()
+
+    def breaker(self, endpoint: str, state: int) -> None:
+        self.breaker_state.labels(endpoint).set(int(state))
+
+    def serve(
+        self,
+        port: int,
+        ready: Callable[[], bool],
+        address: str = "0.0.0.0",
+        details: Callable[[], dict[str, Any]] | None = None,
+    ) -> Any:
+        """Serve `/metrics`, `/healthz` and `/readyz` (`ready()`, with `details()` as JSON) on
+        `address:port` from a daemon thread; the server (`.shutdown()`)."""
         return serve_probes(
-            port, ready, lambda: (generate_latest(self.registry), CONTENT_TYPE_LATEST), address
+            port,
+            ready,
+            lambda: (generate_latest(self.registry), CONTENT_TYPE_LATEST),
+            address,
+            details=details,
         )

@@ -22,6 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from fortune_core import (
     Claim,
@@ -38,8 +39,12 @@ from fortune_worker.backend_retry import AbandonedError, BackendRetry
 from fortune_worker.metrics import WorkerMetrics
 from fortune_worker.providers import Provider
 from fortune_worker.retries import GiveUp, ProviderError, RetryPolicy, classify_exception
+from fortune_worker.reuse import Reused, Reuser, Writing
+from fortune_worker.usage import UsageMeter
 
 log = logging.getLogger(__name__)
+#: The error code of a call refused by the client's daily token budget.
+BUDGET_EXHAUSTED = "budget_exhausted"
 
 
 class Outcome(enum.Enum):
@@ -73,7 +78,11 @@ class Processor:
         policy: RetryPolicy,
         backend: BackendRetry,
         metrics: WorkerMetrics,
+        reuser: Reuser | None = None,
+        meter: UsageMeter | None = None,
     ) -> None:
+        self.reuser = reuser
+        self.meter = meter or UsageMeter(metrics, {})
         self.worker_id = worker_id
         self.lifecycle = lifecycle
         self.provider = provider
@@ -133,13 +142,30 @@ class Processor:
             )
             return self._dead_letter("too_many_attempts")
         try:
-            with self.admission.admit(claimed) as admitted:
-                return self._call(claimed, validated.request, admitted.release)
+            return self._reuse_or_call(claimed, validated.request)
         except NotAdmittedError as refused:
             if refused.why == Refusal.GIVE_BACK:
                 return self._give_back(claimed)
             log.info("%s; not calling the provider", refused.why.value, extra=extra)
             return self._settle_finished(claimed)
+
+    def _reuse_or_call(self, claimed: Claim, request: FortuneRequest) -> Outcome:
+        """An identical stored reading (or the one being written: then wait for it) answers the
+        claim; otherwise its call, once admitted. NotAdmittedError when it is not."""
+        writing = Writing(None, None)
+        try:
+            if self.reuser is not None:
+                begun = self.reuser.begin(claimed, request)
+                if isinstance(begun, Reused):
+                    return self._store(claimed, begun.result, "reused", 0.0)
+                writing = begun
+            with self.admission.admit(claimed) as admitted:
+                if self.reuser is not None:
+                    self.reuser.renew(writing)  # the wait for admission may have been long
+                return self._call(claimed, request, admitted.release, writing)
+        finally:
+            if self.reuser is not None:
+                self.reuser.land(writing)
 
     def _skipped(self, skipped: Skipped) -> Outcome:
         outcome = _SKIP_OUTCOMES[skipped.why]
@@ -159,14 +185,19 @@ class Processor:
         return Outcome.REQUEUE
 
     def _call(
-        self, claimed: Claim, request: FortuneRequest, done_calling: Callable[[], None]
+        self,
+        claimed: Claim,
+        request: FortuneRequest,
+        done_calling: Callable[[], None],
+        writing: Writing | None = None,
     ) -> Outcome:
         request_id = claimed.record.id
-        extra = {"request_id": request_id}
         called = time.monotonic()
         call = self.metrics.llm_call
         try:
-            result = self.provider.reading(request, request_id, claimed.record.profile or None)
+            result = self.provider.reading(
+                request, request_id, claimed.record.profile or None, client=claimed.record.client
+            )
         except Exception as exc:  # a ProviderError, or a bug: then it fails permanently
             error = classify_exception(exc)
             call.labels(self.provider.name, error.code).observe(time.monotonic() - called)
@@ -175,20 +206,54 @@ class Processor:
         call.labels(self.provider.name, "ok").observe(time.monotonic() - called)
         done_calling()  # the next claim's call starts while this one is stored
         failpoint("worker.after_call")
-        stored = self.backend(
-            lambda: self.lifecycle.succeed(claimed, result.model_dump(mode="json")),
-            "store the result",
-        )
+        source = "llm" if self.provider.uses_llm else self.provider.name
+        model = self._endpoint_model(result.endpoint)
+        reuser = self.reuser
+
+        def remember() -> None:  # once stored: identical requests may take it from now on
+            if writing is not None and reuser is not None:
+                reuser.remember(writing, model, request_id)
+
+        cost = self.meter.cost(model, result.usage)
+        return self._store(claimed, result.model_dump(mode="json"), source, cost, remember)
+
+    def _endpoint_model(self, endpoint: str | None) -> str | None:
+        endpoints = self.provider.endpoints
+        return endpoints.model_of(endpoint) if endpoints is not None else None
+
+    def _store(
+        self,
+        claimed: Claim,
+        result: dict[str, Any],
+        source: str,
+        cost: float,
+        on_stored: Callable[[], None] | None = None,
+    ) -> Outcome:
+        """Store the reading (the lifecycle's succeed: record, projections); `on_stored` once it
+        is stored (not when the request was cancelled meanwhile)."""
+        extra = {"request_id": claimed.record.id}
+        stored = self.backend(lambda: self.lifecycle.succeed(claimed, result), "store the result")
         if stored is None:
             log.info("cancelled while running; the result is dropped", extra=extra)
             return self._settle_finished(claimed)
+        if on_stored is not None:
+            on_stored()
         failpoint("worker.before_ack")
         self.metrics.finished_attempts.labels("succeeded").observe(claimed.attempt)
-        log.info("succeeded (provider %s, model %s)", result.provider, result.model, extra=extra)
+        self.meter.reading(claimed.record.client, source, cost)
+        if source == "reused":
+            log.info("succeeded (reused the reading of %s)", result.get("reusedFrom"), extra=extra)
+        else:
+            log.info("succeeded (provider %s, model %s)", result.get("provider"),
+                     result.get("model"), extra=extra)  # fmt: skip
         return Outcome.ACK
 
     def _failed_attempt(self, claimed: Claim, error: ProviderError) -> Outcome:
         extra = {"request_id": claimed.record.id}
+        if error.code == BUDGET_EXHAUSTED:  # the client's matter: failed, nothing to replay
+            log.warning("failed: %s", error.message, extra=extra)
+            self._fail(claimed, error.code, error.message)
+            return Outcome.ACK
         decision = self.policy.decide(claimed.attempt, error)
         if isinstance(decision, GiveUp):
             log.error("failed: %s", decision.text, extra=extra)

@@ -31,6 +31,9 @@ class ProviderError(Exception):
     retryable: bool
     retry_after: float | None = None
     status: int | None = None
+    #: The endpoint had started answering (a stream broken after its first token): such an
+    #: error never moves the call to another endpoint (`fortune_worker.endpoints`).
+    output_started: bool = False
 
     def __str__(self) -> str:
         return self.message

@@ -12,12 +12,15 @@ from typing import Any
 
 import pytest
 import redis
-from api_testing import api_client, api_settings, finish, login, with_wechat
+from api_testing import IDENTITY_KEY, api_client, api_settings, finish, login, with_wechat
 from fakes.fake_wechat import FakeWeChat
 from flask.testing import FlaskClient
 
+from fortune_api.identity import user_identity
 from fortune_api.settings import ApiSettings
+from fortune_core.budgets import TokenBudgets
 from fortune_core.records import FortuneRecord
+from fortune_core.settings import BudgetSettings
 from fortune_core.status_cache import cache_key
 
 pytestmark = pytest.mark.integration
@@ -296,3 +299,21 @@ def test_history_pages_newest_first_and_deletes_for_good(
             assert FortuneRecord.objects(id=request_id).first() is None
             assert not store.exists(cache_key(request_id))
         assert client.delete("/v1/fortunes").status_code == 401
+
+
+def test_two_users_behind_one_address_have_separate_budgets(
+    settings: ApiSettings, wechat: FakeWeChat
+) -> None:
+    """The per-client daily token budgets (fortune_core.budgets) key on the same identity."""
+    budgeted = replace(settings, budgets=BudgetSettings(daily_token_budget=100))
+    with api_client(budgeted) as client:
+        alice, bob = login(client, wechat, "o-alice"), login(client, wechat, "o-bob")
+        alice_phone2 = login(client, wechat, "o-alice")
+        identity = user_identity(IDENTITY_KEY, wechat.app_id, "o-alice")
+        store = redis.Redis.from_url(settings.core.redis_url)
+        TokenBudgets(store, budgeted.budgets).reserve(identity, 100).settle(100)  # Alice's day
+        for auth in (alice, alice_phone2):
+            refused = client.post("/v1/fortunes", json=BODY, headers=auth)
+            assert refused.status_code == 429
+            assert refused.get_json()["error"]["code"] == "budget_exhausted"
+        assert client.post("/v1/fortunes", json=BODY, headers=bob).status_code == 202

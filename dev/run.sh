@@ -33,6 +33,13 @@ for entry in "${ports[@]}"; do
 done
 [ "$busy" -eq 0 ] || exit 1
 
+# Sessions (the H5 app's device sessions): a key made once for this checkout, kept in .local/.
+mkdir -p .local
+if [ -z "${FORTUNE_SESSION_KEYS:-}" ]; then
+  [ -s .local/session-key ] || od -An -tx1 -N24 /dev/urandom | tr -d ' \n' > .local/session-key
+  export FORTUNE_SESSION_KEYS="dev:$(cat .local/session-key)"
+fi
+
 # The mini-program's H5 build, served by the API at /app/ (built only when its sources changed).
 app_line="run: H5 app: not built (node and npm are needed; see docs/miniapp.md)"
 if command -v npm >/dev/null; then

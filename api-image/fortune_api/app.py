@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 import time
 from typing import Any
@@ -16,10 +15,17 @@ from fortune_api.cors import install_cors
 from fortune_api.errors import TRACE_HEADER, ApiError, log_extra, trace_id
 from fortune_api.events import bp as events_bp
 from fortune_api.fortunes import bp as fortunes_bp
+from fortune_api.history import bp as history_bp
+from fortune_api.identity import address_identity, resolve_client
+from fortune_api.logins import SESSIONS_PATH, install_sessions
 from fortune_api.metrics import HTTP_LATENCY, HTTP_REQUESTS, render
 from fortune_api.openapi import openapi_document
 from fortune_api.profiles import bp as profiles_bp
+from fortune_api.sessions import signer_of
 from fortune_api.settings import ApiSettings
+from fortune_api.shares import SHARED_PATH
+from fortune_api.shares import bp as shares_bp
+from fortune_api.subscriptions import bp as subscriptions_bp
 from fortune_api.webapp import install_webapp, is_webapp_path
 from fortune_core import configure_logging, warm_lunar_years
 
@@ -53,7 +59,11 @@ def create_app(
         )
     app.register_blueprint(fortunes_bp)
     app.register_blueprint(events_bp)
+    app.register_blueprint(history_bp)
+    app.register_blueprint(shares_bp)
+    app.register_blueprint(subscriptions_bp)
     app.register_blueprint(profiles_bp)
+    install_sessions(app, settings, backends)
     install_cors(app, settings.cors_origins)  # first: a preflight never meets authentication
     _install_hooks(app, settings)
     install_webapp(app, settings.webapp_dir)
@@ -62,35 +72,20 @@ def create_app(
     return app
 
 
-def _client_id() -> str:
-    """The peer address (behind trusted proxies, ProxyFix has already put the real one here)."""
-    return "ip:" + (request.remote_addr or "unknown")
-
-
-def _authenticate(settings: ApiSettings) -> str:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() == "bearer" and token:
-        for key, name in settings.api_keys.items():
-            if hmac.compare_digest(key.encode(), token.strip().encode()):
-                return "key:" + name
-    raise ApiError(
-        401,
-        "unauthorized",
-        "a valid API key is required: Authorization: Bearer <key>",
-        headers={"WWW-Authenticate": 'Bearer realm="cyberfortune"'},
-    )
-
-
 def _install_hooks(app: Flask, settings: ApiSettings) -> None:
     @app.before_request
     def _before() -> None:
         g.started = time.perf_counter()
         trace_id()
-        if request.path in OPEN_PATHS or is_webapp_path(request.path):
-            g.client_id = _client_id()
+        if (
+            request.path in OPEN_PATHS
+            or is_webapp_path(request.path)
+            or request.path.startswith(SESSIONS_PATH)  # a phone holds no API key
+            or request.path.startswith(SHARED_PATH)  # a share opens for anyone
+        ):
+            g.client_id = address_identity()
             return
-        g.client_id = _authenticate(settings) if settings.api_keys else _client_id()
+        g.client_id = resolve_client(settings, signer_of(app))
 
     @app.after_request
     def _after(response: Response) -> Response:

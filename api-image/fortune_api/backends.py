@@ -25,6 +25,7 @@ from fortune_core import (
     TokenBudgets,
     connect_records,
     delays,
+    ensure_history_index,
     ensure_ttl_index,
     fortune_requests_path,
     publisher_for,
@@ -93,12 +94,14 @@ class Backends:
         connect_records(core.mongodb_uri, None, db=mongo_db)
 
     def ensure_mongo_index(self) -> None:
-        """Create or update the TTL index once (retried on the next call if MongoDB is down)."""
+        """Create or update the TTL index and the history index once (retried on the next call
+        if MongoDB is down)."""
         if self._index_ready:
             return
         with self._index_lock:
             if not self._index_ready:
                 ensure_ttl_index(self.settings.core.retention_seconds)
+                ensure_history_index()
                 self._index_ready = True
 
     def wait_until_ready(self, seconds: float) -> None:

@@ -26,7 +26,7 @@ import redis
 from flask import Blueprint, Response, request, stream_with_context
 
 from fortune_api.errors import ApiError, log_extra
-from fortune_api.fortunes import backends_of, load_owned_view, rate_limit
+from fortune_api.fortunes import backends_of, owned_view, rate_limit
 from fortune_core import EVENT_ID, Event, RequestView, Status, later_id
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ def fortune_events(request_id: str) -> Response:
     settings = backends.settings
     rate_limit("poll", settings.poll_rate_limit_per_minute)
     after = _cursor()
-    view = load_owned_view(request_id)
+    view = owned_view(request_id)
     if not backends.stream_slots.acquire(blocking=False):
         raise ApiError(
             503,

@@ -1,8 +1,9 @@
 """`/v1/fortunes`: start, query, cancel.
 
-Access: with API keys on, a request is visible and cancellable only by the key that created it
-(others get 404, as for an unknown id). Without keys, the id itself is the capability: 80 random
-bits after the timestamp (a ULID), too many to guess."""
+Access: a request made in a session (a WeChat login, a device session) is visible and
+cancellable only by that identity; with API keys on, one made with a key only by that key (others
+get 404, as for an unknown id). Otherwise the id itself is the capability: 80 random bits after
+the timestamp (a ULID), too many to guess. See `fortune_api.identity`."""
 
 from __future__ import annotations
 
@@ -17,12 +18,14 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from pymongo.errors import PyMongoError
 
 from fortune_api.backends import Backends
+from fortune_api.content_check import screen_name
 from fortune_api.errors import ApiError, BackendUnavailableError, log_extra
 from fortune_api.idempotency import (
     body_fingerprint,
     release_idempotency_key,
     reserve_idempotency_key,
 )
+from fortune_api.identity import owns
 from fortune_api.metrics import ACCEPTED, BUDGET_REFUSALS, PUBLISH_FAILURES
 from fortune_api.settings import ApiSettings
 from fortune_core import (
@@ -208,6 +211,7 @@ def start_fortune() -> Response:
     rate_limit("start", settings.rate_limit_per_minute)
     body = json_body()
     fortune = validated(body).with_resolved_date(backends.clock())
+    screen_name(fortune)  # WeChat's content check of the name (fortune_api.content_check)
     request_id = new_request_id()
 
     idem_key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
@@ -418,12 +422,8 @@ def _unmongo(request_id: str, exc: PyMongoError) -> BackendUnavailableError:
 
 
 def _owned(client: str | None) -> bool:
-    """Whether the caller may see a request created by `client` (always, without API keys).
-    Requests created with kubectl (client `k8s:<namespace>`) belong to no key: their ids are
-    capabilities, derived from the resource's uid."""
-    if not _settings().api_keys or client == g.client_id:
-        return True
-    return bool(client and client.startswith("k8s:"))
+    """Whether the caller may see a request created by `client` (`fortune_api.identity.owns`)."""
+    return owns(g.client_id, client, bool(_settings().api_keys))
 
 
 def _load_view(request_id: str) -> RequestView:
@@ -443,8 +443,8 @@ def backends_of() -> Backends:
     return _backends()
 
 
-def load_owned_view(request_id: str) -> RequestView:
-    """The request as shown to its owner, or 404 (unknown, or someone else's), 410, 503."""
+def owned_view(request_id: str) -> RequestView:
+    """The caller's request (404 for anyone else's, as for an unknown id; 410, 503)."""
     view = _load_view(request_id)
     if not _owned(view.client):
         raise _not_found()
@@ -514,11 +514,20 @@ def get_fortune(request_id: str) -> Response:
 
 @bp.delete("/v1/fortunes/<request_id>")
 def cancel_fortune(request_id: str) -> Response:
-    """Cancel a request that has not finished; 409 when it already has."""
+    """Cancel a request that has not finished (202); delete one that has (204: the record, its
+    cache entry and, in Kubernetes mode, its FortuneRequest). With `?onlyIfActive=true` (a
+    cancel button: it must never delete a reading that finished meanwhile) a finished request
+    is a 409 `already_finished` instead."""
     rate_limit("start", _settings().rate_limit_per_minute)
-    view = _load_view(request_id)
-    if not _owned(view.client):
-        raise _not_found()
+    only_if_active = request.args.get("onlyIfActive", "false")
+    if only_if_active not in {"true", "false"}:
+        raise ApiError(
+            422,
+            "invalid_request",
+            "the request has invalid fields; see fields for each one",
+            fields={"onlyIfActive": {"en": "true or false", "zh": "true 或 false"}},
+        )
+    view = owned_view(request_id)
     lifecycle = _backends().lifecycle
     reason = "cancelled by the client"
     try:
@@ -533,7 +542,7 @@ def cancel_fortune(request_id: str) -> Response:
             )
         else:
             cancelled = lifecycle.cancel(request_id, reason)
-        if cancelled is None:
+        if cancelled is None and only_if_active == "true":
             current = lifecycle.stored(request_id) or view
             raise ApiError(
                 409,
@@ -541,6 +550,8 @@ def cancel_fortune(request_id: str) -> Response:
                 f"the request already finished ({current.status.value}) and cannot be cancelled",
                 extra={"status": current.status.value},
             )
+        if cancelled is None:
+            return _delete_finished(request_id)
     except PyMongoError as exc:
         raise _unmongo(request_id, exc) from exc
     response = jsonify(
@@ -548,3 +559,19 @@ def cancel_fortune(request_id: str) -> Response:
     )
     response.status_code = 202
     return response
+
+
+def _delete_finished(request_id: str) -> Response:
+    backends = _backends()
+    kube = backends.kube
+    try:
+        deleted = backends.lifecycle.delete(
+            request_id, kube.delete_fortune_request if kube is not None else None
+        )
+    except redis.RedisError as exc:
+        log.warning("Redis unavailable: %r", exc, extra=log_extra(request_id=request_id))
+        raise BackendUnavailableError("redis") from exc
+    if deleted is None:  # deleted meanwhile by another call
+        raise _not_found()
+    log.info("deleted by its owner", extra=log_extra(request_id=request_id))
+    return Response(status=204)

@@ -38,6 +38,16 @@ BUDGET_REFUSALS = Counter(
 ACCEPTED = Counter(
     "cyberfortune_requests_accepted_total", "Fortune requests accepted (202)", ["topic", "period"]
 )
+SESSIONS = Counter(
+    "cyberfortune_sessions_total",
+    "Session requests by kind (wechat, device, refresh) and outcome (issued or the refusal)",
+    ["kind", "outcome"],
+)
+CONTENT_CHECKS = Counter(
+    "cyberfortune_content_checks_total",
+    "Names checked with WeChat's msgSecCheck by outcome (pass, refused, unavailable)",
+    ["outcome"],
+)
 
 
 def render() -> tuple[bytes, str]:

@@ -17,6 +17,12 @@ from zoneinfo import ZoneInfo
 
 from pydantic.json_schema import models_json_schema
 
+from fortune_api.openapi_people import (
+    history_operations,
+    people_paths,
+    people_schemas,
+    share_paths,
+)
 from fortune_api.schema_patterns import lunar_dates, name_pattern, solar_dates
 from fortune_core import (
     MAX_TARGET_DATE,
@@ -267,6 +273,7 @@ def _schemas(bound: dt.date, allow_private_webhooks: bool) -> dict[str, Any]:
             "almanac": _ref("DayAlmanac"),
         },
     }
+    schemas.update(people_schemas())
     _tighten(schemas, bound, allow_private_webhooks)
     return schemas
 
@@ -313,7 +320,10 @@ def openapi_document(
 @lru_cache(maxsize=4)
 def _document(bound: dt.date, allow_private_webhooks: bool) -> dict[str, Any]:
     common = {
-        "401": _error("API key missing or wrong (when API keys are configured)"),
+        "401": _error(
+            "API key missing or wrong (when API keys are configured), or an invalid "
+            "or expired session"
+        ),
         "429": _error(
             "Rate limited (rate_limited), or the daily token budget used up (budget_exhausted);"
             " see Retry-After"
@@ -359,7 +369,8 @@ def _document(bound: dt.date, allow_private_webhooks: bool) -> dict[str, Any]:
                         "503": _error("A backend is down; nothing was accepted"),
                         **common,
                     },
-                }
+                },
+                **history_operations(common),
             },
             "/v1/fortunes/{request_id}": {
                 "parameters": [_ID_PARAM],
@@ -379,11 +390,24 @@ def _document(bound: dt.date, allow_private_webhooks: bool) -> dict[str, Any]:
                 },
                 "delete": {
                     "operationId": "cancelFortune",
-                    "summary": "Cancel a request (it stays readable with status cancelled)",
+                    "summary": "Cancel an unfinished request (it stays readable with status "
+                    "cancelled); delete a finished one",
+                    "parameters": [
+                        {
+                            "name": "onlyIfActive",
+                            "in": "query",
+                            "required": False,
+                            "description": "true: cancel only; a finished request is a 409 "
+                            "instead of being deleted",
+                            "schema": {"type": "boolean"},
+                        }
+                    ],
                     "responses": {
                         "202": _json(_ref("Accepted"), "Cancelled"),
-                        "404": _error("Unknown id (or another API key's request)"),
-                        "409": _error("Already finished"),
+                        "204": {"description": "Deleted (it had finished)"},
+                        "404": _error("Unknown id (or another client's request)"),
+                        "409": _error("Already finished (with onlyIfActive=true)"),
+                        "422": _error("onlyIfActive is neither true nor false"),
                         "410": _error("Past its retention"),
                         "503": _error("Backends down"),
                         **common,
@@ -430,6 +454,8 @@ def _document(bound: dt.date, allow_private_webhooks: bool) -> dict[str, Any]:
                     },
                 },
             },
+            **people_paths(common),
+            **share_paths(_ID_PARAM, common),
             "/v1/profiles": {
                 "post": {
                     "operationId": "deriveProfile",

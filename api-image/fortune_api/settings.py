@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from fortune_api.cors import parse_origins
-from fortune_core import BudgetSettings, CoreSettings, Settings, group, setting
+from fortune_core import BudgetSettings, CoreSettings, Settings, WeChatSettings, group, setting
 
 
 def parse_api_keys(raw: str) -> dict[str, str]:
@@ -26,6 +26,31 @@ def parse_api_keys(raw: str) -> dict[str, str]:
     return keys
 
 
+def parse_session_keys(raw: str) -> tuple[tuple[str, bytes], ...]:
+    """`kid:secret,kid2:secret2` → ((kid, secret), ...); the first signs, all verify (rotation:
+    put the new key first, keep the old one until its tokens expired)."""
+    keys: list[tuple[str, bytes]] = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        kid, sep, secret = item.partition(":")
+        if not sep or not kid or not secret:
+            raise ValueError("FORTUNE_SESSION_KEYS: each entry is kid:secret")
+        if len(secret) < 32:
+            raise ValueError(f"FORTUNE_SESSION_KEYS: the secret of {kid!r} is under 32 characters")
+        if any(kid == known for known, _ in keys):
+            raise ValueError(f"FORTUNE_SESSION_KEYS: the key id {kid!r} appears twice")
+        keys.append((kid, secret.encode()))
+    return tuple(keys)
+
+
+def parse_identity_key(raw: str) -> bytes:
+    """The key of the identity hash: at least 32 characters."""
+    if len(raw) < 32:
+        raise ValueError("FORTUNE_IDENTITY_KEY must be at least 32 characters")
+    return raw.encode()
+
+
 REMOVED = {
     "FORTUNE_TRUST_PROXY_HEADERS": "FORTUNE_TRUST_PROXY_HEADERS was replaced by "
     "FORTUNE_TRUSTED_PROXY_HOPS (the number of proxies in front of the API); unset it",
@@ -37,6 +62,7 @@ class ApiSettings(Settings):
     """What the API reads besides the shared settings."""
 
     core: CoreSettings = group(CoreSettings)
+    wechat: WeChatSettings = group(WeChatSettings)
     api_keys: dict[str, str] = setting(
         "FORTUNE_API_KEYS",
         factory=dict,
@@ -125,6 +151,66 @@ class ApiSettings(Settings):
     webapp_dir: str = setting(
         "FORTUNE_WEBAPP_DIR", "", shown_default="empty (no /app/)", doc="served at /app/"
     )
+
+    session_keys: tuple[tuple[str, bytes], ...] = setting(
+        "FORTUNE_SESSION_KEYS",
+        (),
+        parse=parse_session_keys,
+        shown_default="empty (sessions off)",
+        doc="kid:secret pairs signing session tokens (the first signs, all verify)",
+    )
+    identity_key: bytes = setting(
+        "FORTUNE_IDENTITY_KEY",
+        b"",
+        parse=parse_identity_key,
+        shown_default="empty (WeChat login off)",
+        doc="the key of the identity hash of an openid (never rotate: identities would change)",
+    )
+    session_ttl_seconds: int = setting(
+        "FORTUNE_SESSION_TTL_SECONDS", 7200, minimum=60, doc="how long a session token is valid"
+    )
+    session_refresh_seconds: int = setting(
+        "FORTUNE_SESSION_REFRESH_SECONDS",
+        30 * 86400,
+        minimum=60,
+        doc="how long after its login a session can be refreshed (then log in again)",
+    )
+    device_sessions: bool = setting(
+        "FORTUNE_DEVICE_SESSIONS",
+        True,
+        doc="anonymous device sessions (the H5 build, which has no wx.login)",
+    )
+    session_rate_limit_per_minute: int = setting(
+        "FORTUNE_SESSION_RATE_LIMIT_PER_MINUTE",
+        10,
+        minimum=0,
+        doc="logins, device sessions and refreshes per address",
+    )
+    content_check: bool = setting(
+        "FORTUNE_WECHAT_CONTENT_CHECK",
+        True,
+        doc="check the name with msgSecCheck (only when the WeChat app is configured)",
+    )
+    content_check_unavailable: str = setting(
+        "FORTUNE_WECHAT_CONTENT_CHECK_UNAVAILABLE",
+        "allow",
+        parse=str.lower,
+        doc="a name the check cannot judge: allow (accepted, counted) or refuse (503)",
+    )
+
+    def check(self) -> None:
+        super().check()
+        if self.content_check_unavailable not in {"allow", "refuse"}:
+            raise ValueError("FORTUNE_WECHAT_CONTENT_CHECK_UNAVAILABLE must be allow or refuse")
+        if self.wechat.configured and not (self.session_keys and self.identity_key):
+            raise ValueError(
+                "WeChat login needs FORTUNE_SESSION_KEYS and FORTUNE_IDENTITY_KEY: set both"
+            )
+
+    @property
+    def sessions(self) -> bool:
+        """Whether session tokens can be issued and verified."""
+        return bool(self.session_keys)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ApiSettings:

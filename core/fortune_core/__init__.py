@@ -74,7 +74,9 @@ from fortune_core.queue import (
 )
 from fortune_core.records import (
     FortuneRecord,
+    client_records,
     connect_records,
+    ensure_history_index,
     ensure_indexes,
     ensure_ttl_index,
     get_record,
@@ -122,6 +124,7 @@ from fortune_core.settings import (
     CoreSettings,
     Settings,
     SweepSettings,
+    WeChatSettings,
     group,
     setting,
 )
@@ -130,6 +133,18 @@ from fortune_core.status_cache import StatusCache
 from fortune_core.sweep import STANDALONE_SCOPE, Sweep, SweepReport, namespaces_scope
 from fortune_core.views import RequestView, iso_millis
 from fortune_core.webhook_queue import Delivery, WebhookQueue
+from fortune_core.wechat import (
+    CodeSession,
+    ContentVerdict,
+    WeChatClient,
+    WeChatError,
+    ask_to_notify,
+    forget_openid,
+    notification_key,
+    openid_of,
+    remember_openid,
+    take_notification,
+)
 
 __version__ = "0.1.0"
 
@@ -216,9 +231,11 @@ __all__ = [  # noqa: RUF022  (grouped by purpose, not sorted)
     "RedisLease",
     "StatusCache",
     "WebhookQueue",
+    "client_records",
     "connect_records",
     "dead_letter_queue",
     "declare_topology",
+    "ensure_history_index",
     "ensure_indexes",
     "ensure_ttl_index",
     "get_record",
@@ -243,11 +260,23 @@ __all__ = [  # noqa: RUF022  (grouped by purpose, not sorted)
     "crd",
     "fortune_requests_path",
     "resource_name",
+    # WeChat: the server API, and the openid behind an identity
+    "CodeSession",
+    "ContentVerdict",
+    "WeChatClient",
+    "WeChatError",
+    "ask_to_notify",
+    "forget_openid",
+    "notification_key",
+    "openid_of",
+    "remember_openid",
+    "take_notification",
     # settings
     "BudgetSettings",
     "CoreSettings",
     "Settings",
     "SweepSettings",
+    "WeChatSettings",
     "group",
     "setting",
     # plumbing

@@ -245,6 +245,18 @@ class KubeClient:
             raise
         return Written.WRITTEN
 
+    def delete_fortune_request(self, ref: ResourceRef) -> None:
+        """Delete a FortuneRequest (with its uid as a precondition when known, so a newer one of
+        the same name is never deleted); one already gone is no error."""
+        body: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        if ref.uid:
+            body["preconditions"] = {"uid": ref.uid}
+        try:
+            self.request("DELETE", fortune_requests_path(ref.namespace, ref.name), body)
+        except KubeError as exc:
+            if exc.status not in (404, 409):
+                raise
+
     def close(self) -> None:
         """Close this thread's connection."""
         self._drop_connection()

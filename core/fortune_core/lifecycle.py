@@ -5,6 +5,7 @@
                          │  └─retry(delay)┘ └─give back (the worker stops before the call)
                          └─ dispatch again / publish again (the sweep, a dead-letter replay)
     cancel: pending | queued | running ─► cancelled     (terminal statuses never change again)
+    delete: succeeded | failed | cancelled ─► gone      (the record and every projection)
 
 The API, the worker, the operator, the dead-letter tool and the tests call this module; nothing
 else writes a status. Each transition is one conditional MongoDB update (`records.transition`: the
@@ -55,7 +56,7 @@ from mongoengine.errors import NotUniqueError
 from pymongo.errors import PyMongoError
 
 from fortune_core.clock import Clock, system_clock
-from fortune_core.events import EventLog
+from fortune_core.events import EventLog, stream_key, version_key
 from fortune_core.failpoints import failpoint
 from fortune_core.ids import is_request_id, request_id_millis
 from fortune_core.kube import KubeClient, KubeError, ResourceRef, Written
@@ -63,6 +64,7 @@ from fortune_core.queue import Publisher, PublishError, QueueFullError, QueueMes
 from fortune_core.records import (
     FortuneRecord,
     create_pending,
+    delete_finished,
     flag,
     get_record,
     transition,
@@ -74,6 +76,7 @@ from fortune_core.status import ACTIVE, Status
 from fortune_core.status_cache import StatusCache
 from fortune_core.views import RequestView
 from fortune_core.webhook_queue import WebhookQueue
+from fortune_core.wechat import notification_key
 
 log = logging.getLogger(__name__)
 
@@ -247,6 +250,11 @@ PROJECTION_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+def per_request_keys(request_id: str) -> tuple[str, ...]:
+    """The Redis keys a request owns besides its status cache entry (deleted with it)."""
+    return (notification_key(request_id), stream_key(request_id), version_key(request_id))
+
+
 def new_dispatch_id() -> str:
     """A dispatch id: 64 random bits, hex."""
     return os.urandom(8).hex()
@@ -280,6 +288,8 @@ class Lifecycle:
     `verify_after_seconds` is checked against MongoDB before it is believed (a write lost while
     Redis was unreachable cannot show a wrong status longer than that). `events`: the event
     streams (by default on the status cache's Redis, expiring with its entries).
+    `on_finished(view)` is told of each reading the worker finished (stored or failed; a cancel
+    is the client's own doing): the worker's subscribe messages; it must not block.
     """
 
     def __init__(
@@ -291,6 +301,7 @@ class Lifecycle:
         resources: KubeClient | None = None,
         clock: Clock = system_clock,
         on_projection_failure: Callable[[str], None] | None = None,
+        on_finished: Callable[[RequestView], None] | None = None,
         verify_after_seconds: float = 900.0,
         events: EventLog | None = None,
     ) -> None:
@@ -307,6 +318,7 @@ class Lifecycle:
         if resources is not None:
             self.projections.append(ResourceProjection(resources))
         self._on_projection_failure = on_projection_failure or (lambda name: None)
+        self._on_finished = on_finished or (lambda view: None)
         self._verify_after = dt.timedelta(seconds=verify_after_seconds)
 
     def _now(self) -> dt.datetime:
@@ -601,7 +613,9 @@ class Lifecycle:
             return None
         failpoint("succeed.after_record")
         self._project(stored)
-        return view_of(stored)
+        view = view_of(stored)
+        self._on_finished(view)
+        return view
 
     def fail(
         self,
@@ -623,7 +637,9 @@ class Lifecycle:
             return None
         failpoint("fail.after_record")
         self._project(failed)
-        return view_of(failed)
+        view = view_of(failed)
+        self._on_finished(view)
+        return view
 
     # --- anyone --------------------------------------------------------------------------------
     def cancel(self, request_id: str, reason: str) -> RequestView | None:
@@ -650,6 +666,42 @@ class Lifecycle:
         made yet: the record is made, cancelled; the operator then only shows it."""
         self._ensure_record(request_id, request, pool, client, resource)
         return self.cancel(request_id, reason)
+
+    def delete(
+        self,
+        request_id: str,
+        remove_resource: Callable[[ResourceRef], None] | None = None,
+    ) -> RequestView | None:
+        """Delete a finished request, as its owner asked (personal data: a birth date): the
+        status cache entry and the request's other keys (its event stream), the record, its
+        webhook deliveries, the entry again (a lookup between the two may have refilled it from
+        the record), and the FortuneRequest if `remove_resource` is given and the request had
+        one. The view it had, or None when it is unknown or unfinished (cancel it first). Raises
+        redis.RedisError before anything is deleted when Redis is down, and PyMongoError."""
+        structures = per_request_keys(request_id)
+        self.cache.forget(request_id, *structures)
+        record = delete_finished(request_id)
+        if record is None:
+            return None
+        failpoint("delete.after_record")
+        try:
+            WebhookQueue().forget(request_id)
+        except PyMongoError as exc:  # its deliveries expire with the retention anyway
+            log.warning("could not delete the webhook deliveries: %s", exc,
+                        extra={"request_id": request_id})  # fmt: skip
+        try:
+            self.cache.forget(request_id, *structures)
+        except redis.RedisError as exc:  # the entry expires within the finished window anyway
+            log.warning("could not forget the deleted request: %s", exc,
+                        extra={"request_id": request_id})  # fmt: skip
+        resource = ResourceRef.from_dict(record.resource)
+        if remove_resource is not None and resource is not None:
+            try:
+                remove_resource(resource)
+            except KubeError as exc:  # it is deleted a minute after it finished anyway
+                log.warning("could not delete the FortuneRequest: %s", exc,
+                            extra={"request_id": request_id})  # fmt: skip
+        return view_of(record)
 
     def repair(self, record: FortuneRecord) -> None:
         """Write the projections of `record` again (the sweep, for a flagged record)."""

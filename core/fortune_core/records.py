@@ -55,6 +55,8 @@ class FortuneRecord(me.Document):  # type: ignore[misc]  # mongoengine is untype
     # Set when a projection of the current version failed (the status cache, the FortuneRequest
     # status): the sweep writes them again.
     unprojected = me.BooleanField()
+    # SHA-256 digests of the request's share tokens (set only while it has some).
+    shares = me.ListField(me.StringField(), default=None)
     created_at = me.DateTimeField(required=True)
     updated_at = me.DateTimeField()
     queued_at = me.DateTimeField()
@@ -112,6 +114,42 @@ def ensure_indexes() -> None:
     collection.create_index([("status", 1), ("due_at", 1)], name="status_due")
     collection.create_index([("undelivered", 1)], name="undelivered", sparse=True)
     collection.create_index([("unprojected", 1)], name="unprojected", sparse=True)
+
+
+def ensure_history_index() -> None:
+    """(client, _id descending): a client's history, newest first, read a page at a time from
+    the index (ids are time-ordered ULIDs, so the cursor is the last id of a page); and the
+    share tokens' digests."""
+    collection = FortuneRecord._get_collection()
+    collection.create_index([("client", 1), ("_id", -1)], name="client_id")
+    # A share token's digest → its request; sparse: only shared requests are in it.
+    collection.create_index([("shares", 1)], name="shares", sparse=True)
+
+
+def client_records(
+    client: str, before: str | None, limit: int, created_after: dt.datetime
+) -> list[FortuneRecord]:
+    """Up to `limit` records of `client`, newest first, with ids below `before` (a cursor) and
+    created after `created_after` (the retention: the TTL sweep may lag); without the derived
+    profile (a list shows the request, not the chart)."""
+    conditions: dict[str, Any] = {"client": client, "created_at__gt": created_after}
+    if before is not None:
+        conditions["id__lt"] = before
+    found = FortuneRecord.objects(**conditions).exclude("profile").order_by("-id").limit(limit)
+    return list(found)
+
+
+def delete_finished(request_id: str) -> FortuneRecord | None:
+    """Delete the record of a finished request (an unfinished one must be cancelled first): the
+    deleted record, or None when there was none finished."""
+    document = FortuneRecord._get_collection().find_one_and_delete(
+        {"_id": request_id, "status": {"$in": [s.value for s in Status if s.terminal]}},
+        projection={"profile": 0},
+    )
+    if document is None:
+        return None
+    record: FortuneRecord = FortuneRecord._from_son(document)
+    return record
 
 
 def ensure_ttl_index(retention_seconds: int) -> None:

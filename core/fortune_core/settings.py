@@ -344,6 +344,41 @@ class SweepSettings(Settings):
     )
 
 
+@dataclass(frozen=True)
+class WeChatSettings(Settings):
+    """The WeChat mini-program the API logs users in for and the worker notifies (both read the
+    same app settings; the secret comes from a Secret in the chart)."""
+
+    api_base: str = setting(
+        "FORTUNE_WECHAT_API_BASE",
+        "https://api.weixin.qq.com",
+        doc="base URL of the WeChat server API (the tests point it at a fake)",
+    )
+    app_id: str = setting(
+        "FORTUNE_WECHAT_APP_ID", "", shown_default="empty (WeChat off)", doc="the AppID"
+    )
+    app_secret: str = setting(
+        "FORTUNE_WECHAT_APP_SECRET",
+        "",
+        shown_default="empty (WeChat off)",
+        doc="the AppSecret (a Secret in the chart)",
+    )
+    timeout_seconds: float = setting(
+        "FORTUNE_WECHAT_TIMEOUT_SECONDS", 5.0, minimum=0.1, doc="timeout of one WeChat call"
+    )
+    subscribe_template_id: str = setting(
+        "FORTUNE_WECHAT_SUBSCRIBE_TEMPLATE_ID",
+        "",
+        shown_default="empty (no subscribe messages)",
+        doc='the one-time subscribe message template ("your reading is ready")',
+    )
+
+    @property
+    def configured(self) -> bool:
+        """Whether WeChat calls can be made (an AppID and its secret are set)."""
+        return bool(self.app_id and self.app_secret)
+
+
 def parse_client_budgets(raw: str) -> dict[str, int]:
     """`name:tokens,name2:tokens` → {client id: tokens}. A name is a client of FORTUNE_API_KEYS
     (client id `key:<name>`) or a whole client id (`ip:…`, `k8s:<namespace>`); 0 exempts it."""

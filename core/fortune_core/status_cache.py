@@ -107,9 +107,10 @@ class StatusCache:
         raw = cast(dict[bytes, bytes], self._redis.hgetall(cache_key(request_id)))
         return _parse(request_id, raw)
 
-    def forget(self, request_id: str) -> None:
-        """Remove the entry (an announcement that was never followed by a request)."""
-        self._redis.delete(cache_key(request_id))
+    def forget(self, request_id: str, *also: str) -> None:
+        """Remove the entry (an announcement that was never followed by a request, a deleted
+        request), with the other Redis keys `also` named (a deleted request's structures)."""
+        self._redis.delete(cache_key(request_id), *also)
 
     def wait_until(
         self,

@@ -176,6 +176,10 @@ class WebhookQueue:
             shown["nextTryAt"] = iso_millis(found["due_at"].replace(tzinfo=dt.UTC))
         return shown
 
+    def forget(self, request_id: str) -> int:
+        """Delete the request's deliveries (its owner deleted it: the body holds its reading)."""
+        return int(self.collection.delete_many({"request_id": request_id}).deleted_count)
+
     def ensure_indexes(self, retention_seconds: int) -> None:
         """(state, due_at) for `claim`, request_id for `state_of`, the TTL on created_at."""
         collection = self.collection

@@ -10,6 +10,11 @@ import TsconfigPathsPlugin from 'tsconfig-paths-webpack-plugin'
  * TARO_APP_PUBLIC_PATH (H5 only) is where the H5 build is served from, default /app/.
  */
 const target = process.env.TARO_ENV ?? 'h5'
+// A release build (TARO_APP_RELEASE=1, for a real phone) has no local default: its API is an
+// https URL on one of the mini-program's request domains, or the build stops here.
+if (process.env.TARO_APP_RELEASE === '1' && target === 'weapp' && !/^https:\/\/[^/]/.test(process.env.TARO_APP_API_BASE ?? '')) {
+  throw new Error('a release build of the mini-program needs TARO_APP_API_BASE=https://<your API> (a request domain of the mini-program)')
+}
 const defaultApiBase = target === 'weapp' ? 'http://127.0.0.1:8080' : ''
 const apiBase = (process.env.TARO_APP_API_BASE ?? defaultApiBase).replace(/\/+$/, '')
 const publicPath = process.env.TARO_APP_PUBLIC_PATH ?? '/app/'
@@ -23,8 +28,14 @@ export default defineConfig<'webpack5'>(async () => {
     sourceRoot: 'src',
     outputRoot: `dist/${target}`,
     plugins: [],
-    defineConstants: { API_BASE: JSON.stringify(apiBase) },
-    copy: { patterns: [], options: {} },
+    defineConstants: {
+      API_BASE: JSON.stringify(apiBase),
+      SUBSCRIBE_TEMPLATE_ID: JSON.stringify(process.env.TARO_APP_SUBSCRIBE_TEMPLATE_ID ?? ''),
+    },
+    copy: {
+      patterns: target === 'weapp' ? [{ from: 'src/sitemap.json', to: 'dist/weapp/sitemap.json' }] : [],
+      options: {},
+    },
     framework: 'react',
     compiler: 'webpack5',
     cache: { enable: false },

@@ -40,7 +40,7 @@ build() {
   hash=$({
     find src config types -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
     sha256sum package-lock.json babel.config.js tsconfig.json project.config.json
-    echo "api=${TARO_APP_API_BASE-<default>} public=${TARO_APP_PUBLIC_PATH-<default>}"
+    echo "api=${TARO_APP_API_BASE-<default>} public=${TARO_APP_PUBLIC_PATH-<default>} template=${TARO_APP_SUBSCRIBE_TEMPLATE_ID-} release=${TARO_APP_RELEASE-}"
   } | hash_of)
   if [ -f ".stamps/$target-$hash" ] && [ -d "dist/$target" ]; then
     echo "miniapp: dist/$target is up to date"

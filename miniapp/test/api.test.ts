@@ -56,7 +56,7 @@ describe('FortuneApi', () => {
     await api.cancelFortune('a/b')
     expect(transport.requests.map((r) => `${r.method} ${r.url}`)).toEqual([
       'GET /v1/fortunes/a%2Fb',
-      'DELETE /v1/fortunes/a%2Fb',
+      'DELETE /v1/fortunes/a%2Fb?onlyIfActive=true',
     ])
     expect(transport.requests[0].headers['Content-Type']).toBeUndefined()
   })

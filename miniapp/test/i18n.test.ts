@@ -28,3 +28,13 @@ describe('messages', () => {
     expect(detectLanguage(undefined)).toBe('en')
   })
 })
+
+describe('modal buttons', () => {
+  it('fit the 4 Chinese characters (8 narrow ones) WeChat and Taro allow', () => {
+    for (const lang of ['zh-CN', 'en'] as const) {
+      for (const key of ['consentAgree', 'consentDecline', 'confirm', 'close'] as const) {
+        expect(t(lang, key).replace(/[\u0391-\uFFE5]/g, 'aa').length).toBeLessThanOrEqual(8)
+      }
+    }
+  })
+})

@@ -14,3 +14,6 @@ declare namespace NodeJS {
 
 /** The API base URL, fixed at build time (config/index.ts, TARO_APP_API_BASE). */
 declare const API_BASE: string
+
+/** The "your reading is ready" subscribe message template (TARO_APP_SUBSCRIBE_TEMPLATE_ID). */
+declare const SUBSCRIBE_TEMPLATE_ID: string

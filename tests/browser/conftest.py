@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -19,11 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pymongo
 import pytest
+from fakes.fake_wechat import FakeWeChat
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from localservices.backends import RabbitMQServer, RedisServer, SecantusDBServerProcess
-from localservices.jsonhttp import http_json
 from localservices.programs import ApiProgram, WorkerProgram
 from localservices.supervisor import free_port
 
@@ -70,6 +72,7 @@ class Stack:
     env: dict[str, str]
     logs: Path
     cors_origin: str
+    wechat: FakeWeChat
     worker: WorkerProgram | None = None
     starts: int = field(default=0)
 
@@ -95,9 +98,17 @@ class Stack:
             self.worker.stop()
 
     def status_of(self, request_id: str) -> str:
-        code, body = http_json("GET", f"{self.base_url}/v1/fortunes/{request_id}")
-        assert code == 200, body
-        return str(body["status"])
+        """The request's status in MongoDB (the API shows a session's request only to it)."""
+        return str(self.record(request_id)["status"])
+
+    def record(self, request_id: str) -> dict[str, Any]:
+        client: pymongo.MongoClient[Any] = pymongo.MongoClient(self.env["MONGODB_URI"])
+        try:
+            found = client.get_default_database()["fortunes"].find_one({"_id": request_id})
+        finally:
+            client.close()
+        assert found is not None, request_id
+        return dict(found)
 
 
 @pytest.fixture(scope="session")
@@ -110,6 +121,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, h5_dir: Path) -> Iterator[St
         mongo = services.enter_context(SecantusDBServerProcess(logs / "mongodb", free_port()))
         (logs / "prometheus").mkdir()
         cors_origin = f"http://127.0.0.1:{free_port()}"
+        wechat = FakeWeChat().start()
+        services.callback(wechat.stop)
         env = {
             **os.environ,
             "RABBITMQ_URL": rabbit.amqp_url,
@@ -122,10 +135,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory, h5_dir: Path) -> Iterator[St
             "FORTUNE_POLL_INTERVAL_SECONDS": "1",
             "FORTUNE_CORS_ORIGINS": cors_origin,
             "FORTUNE_WORKER_METRICS_PORT": "0",  # another stack on this machine may hold 9100
+            # sessions, and the WeChat app on the fake WeChat server (the H5 build logs in
+            # through a stand-in for wx.login: `login_as`)
+            "FORTUNE_SESSION_KEYS": "k1:browser-tier-session-key-0123456789",
+            "FORTUNE_IDENTITY_KEY": "browser-tier-identity-key-0123456789",
+            "FORTUNE_SESSION_RATE_LIMIT_PER_MINUTE": "0",
+            "FORTUNE_WECHAT_API_BASE": wechat.base_url,
+            "FORTUNE_WECHAT_APP_ID": wechat.app_id,
+            "FORTUNE_WECHAT_APP_SECRET": wechat.app_secret,
             "PROMETHEUS_MULTIPROC_DIR": str(logs / "prometheus"),
         }
         api = services.enter_context(ApiProgram(free_port(), env, logs / "api.log"))
-        running = Stack(api.url, env, logs, cors_origin)
+        running = Stack(api.url, env, logs, cors_origin, wechat)
         services.callback(running.stop_worker)
         running.start_worker()
         yield running
@@ -160,6 +181,35 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
+CONSENT_TITLE = re.compile("个人信息保护提示|Your personal data")
+CONSENT_VERSION = 1  # miniapp/src/lib/privacy.ts
+
+
+def consent_modal(page: Page) -> Any:
+    """The consent notice (Taro's H5 modal: its content box, the wrapper has no size) as shown
+    before personal data leaves the device."""
+    return page.locator(".taro-modal__content", has_text=CONSENT_TITLE)
+
+
+def consented_earlier(page: Page) -> None:
+    """A user who agreed to the consent notice before (the tests that are not about it): the
+    app's record of it (`cf.consent`, in Taro's H5 storage format) is there when a page loads.
+    tests/browser/test_people.py goes through the notice itself."""
+    page.add_init_script(  # every document, also those without storage (about:blank)
+        "try { if (!localStorage.getItem('cf.consent')) localStorage.setItem('cf.consent', "
+        f"JSON.stringify({{data: JSON.stringify({{version: {CONSENT_VERSION}, at: Date.now()}})}}))"
+        " } catch (e) {}"
+    )
+
+
+def login_as(page: Page, wechat: FakeWeChat, openid: str) -> None:
+    """The H5 build's stand-in for wx.login: a code of `openid` from the fake WeChat server."""
+    page.add_init_script(
+        "window.CYBERFORTUNE_WX_LOGIN = () => fetch("
+        f"'{wechat.base_url}/_login?openid={openid}').then((r) => r.json()).then((b) => b.code)"
+    )
+
+
 def open_page(browser: Browser, locale: str, viewport: dict[str, int] | None = None) -> Page:
     context = browser.new_context(
         viewport=viewport or PHONE,  # type: ignore[arg-type]
@@ -176,8 +226,10 @@ def open_page(browser: Browser, locale: str, viewport: dict[str, int] | None = N
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    """A fresh phone-sized page in Chinese (new context: empty local storage)."""
+    """A fresh phone-sized page in Chinese (new context: empty local storage but the consent
+    given earlier)."""
     opened = open_page(browser, "zh-CN")
+    consented_earlier(opened)
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
     yield opened

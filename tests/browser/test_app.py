@@ -22,7 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import PHONE, TABLET, Stack, open_page
+from conftest import PHONE, TABLET, Stack, consented_earlier, open_page
 from PIL import Image
 from playwright.sync_api import Browser, Page, Request, Response, Route, expect
 
@@ -227,6 +227,7 @@ def test_the_app_follows_the_system_language_and_switches(
     browser: Browser, stack: Stack, artifacts: Path
 ) -> None:
     page = open_page(browser, "en-US", TABLET)
+    consented_earlier(page)
     try:
         page.goto(stack.app_url)
         form = on(page, "index")
@@ -256,6 +257,7 @@ def test_the_app_follows_the_system_language_and_switches(
         chart.locator("#btn-ask").click()
         result = on(page, "result")
         expect(result).to_contain_text("Overall fortune, today")
+        expect(page).to_have_title("Overall fortune, today")  # the navigation title, in English
         expect(result.locator("#lucky")).to_contain_text("Colour")
         shot(page, artifacts, "12-result-en-tablet")
         # switch to Chinese: the interface changes at once and stays after a reload

@@ -5,6 +5,8 @@ limit. Also: the words the client shares with the backend are generated from it,
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +24,8 @@ PAGES = [
     "pages/result/index",
     "pages/poster/index",
     "pages/history/index",
+    "pages/privacy/index",
+    "pages/shared/index",
 ]
 
 
@@ -53,9 +57,42 @@ def test_the_weapp_build_is_a_valid_mini_program(weapp_dir: Path) -> None:
         encoding="utf-8"
     )
     assert "animation" not in app  # an H5-only setting, not a WeChat app.json key
+    # privacy: WeChat's privacy APIs on; WeChat search may index the start page and the policy only
+    assert app["__usePrivacyCheck__"] is True and app["sitemapLocation"] == "sitemap.json"
+    sitemap = json.loads((weapp_dir / "sitemap.json").read_text(encoding="utf-8"))
+    assert sitemap["rules"][-1] == {"action": "disallow", "page": "*"}
+    allowed = {rule["page"] for rule in sitemap["rules"] if rule["action"] == "allow"}
+    assert allowed == {"pages/index/index", "pages/privacy/index"}
     assert "subpackages" not in app and "subPackages" not in app
     size = package_size(weapp_dir)
     assert size < MAIN_PACKAGE_LIMIT, f"main package is {size} bytes"
+
+
+def test_the_weapp_build_has_no_syntax_old_phones_cannot_parse(weapp_dir: Path) -> None:
+    """Old iOS WeChat (JavaScriptCore before iOS 13.4) fails on `??` and `?.`; DevTools does
+    not downlevel them with `es6: false`, so the build must not emit them (babel.config.js)."""
+    newer = re.compile(r"\?\?|\?\.[A-Za-z_$(\[]")
+    found = {
+        str(path.relative_to(weapp_dir)): len(newer.findall(path.read_text(encoding="utf-8")))
+        for path in weapp_dir.rglob("*.js")
+    }
+    assert {name: count for name, count in found.items() if count} == {}
+
+
+def test_a_release_build_needs_an_https_api() -> None:
+    """A release build (for a real phone) has no 127.0.0.1 default: without an https API base
+    it stops before building anything, saying what to set."""
+    for base in (None, "http://127.0.0.1:8080"):
+        env = {**os.environ, "TARO_APP_RELEASE": "1", "TARO_ENV": "weapp"}
+        env.pop("TARO_APP_API_BASE", None)
+        if base:
+            env["TARO_APP_API_BASE"] = base
+        build = subprocess.run(
+            ["npx", "--no-install", "taro", "build", "--type", "weapp"],
+            cwd=MINIAPP, env=env, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert build.returncode != 0
+        assert "needs TARO_APP_API_BASE=https://" in build.stdout + build.stderr
 
 
 def test_the_weapp_build_talks_to_the_configured_api(weapp_dir: Path) -> None:

@@ -21,6 +21,7 @@ import pytest
 import yaml
 from e2e_cluster import Cluster, Release, install
 from fakes.fake_llm import FakeLLM
+from fakes.fake_wechat import FakeWeChat
 from kubernetes import client, watch
 
 from controlplane.network import NODE_IP
@@ -48,10 +49,24 @@ def fake_llm() -> Iterator[FakeLLM]:
 
 
 @pytest.fixture(scope="module")
+def fake_wechat() -> Iterator[FakeWeChat]:
+    """The fake WeChat server API on the node address, so the API's pods reach it."""
+    fake = FakeWeChat().start(host=NODE_IP)
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+@pytest.fixture(scope="module")
 def release(
-    cluster: Cluster, fake_llm: FakeLLM, tmp_path_factory: pytest.TempPathFactory
+    cluster: Cluster,
+    fake_llm: FakeLLM,
+    fake_wechat: FakeWeChat,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Release]:
-    """The chart in a fresh namespace: workers from zero, short stale timeouts, the fake LLM."""
+    """The chart in a fresh namespace: workers from zero, short stale timeouts, the fake LLM,
+    the WeChat app pointed at the fake WeChat server."""
     namespace = f"cf-e2e-{uuid.uuid4().hex[:8]}"
     values = {
         "api": {"rateLimitPerMinute": 100000, "pollRateLimitPerMinute": 100000},
@@ -83,6 +98,11 @@ def release(
             "timeoutSeconds": 30,
             "globalConcurrency": 32,
             "reuse": False,  # these tests count one LLM call per request of the same body
+        },
+        "wechat": {
+            "appId": fake_wechat.app_id,
+            "appSecret": fake_wechat.app_secret,
+            "apiBase": fake_wechat.base_url,
         },
     }
     path = tmp_path_factory.mktemp("values") / "e2e.yaml"
@@ -283,6 +303,51 @@ def test_the_http_api_creates_fortune_requests_and_keeps_its_contract(
     assert llm.calls(request_id) == 1
 
 
+def test_a_wechat_identity_reaches_the_operator_as_the_trusted_annotation(
+    release: Release, fake_wechat: FakeWeChat
+) -> None:
+    openid = f"o-e2e-{uuid.uuid4().hex[:8]}"
+
+    def login(who: str) -> dict[str, str]:
+        status, body, _ = api(
+            release, "POST", "/v1/sessions/wechat", {"code": fake_wechat.login_code(who)}
+        )
+        assert status == 200, body
+        return {"Authorization": f"Bearer {body['token']}"}
+
+    phone1, phone2, stranger = login(openid), login(openid), login(openid + "-other")
+    status, accepted, _ = api(release, "POST", "/v1/fortunes", BODY, phone1)
+    assert status == 202, accepted
+    request_id = accepted["id"]
+    resource = fortune_request(release, resource_name(request_id))
+    assert resource is not None
+    client_annotation = resource["metadata"]["annotations"]["cyberfortune.io/client"]
+    assert client_annotation.startswith("user:")
+    text = json.dumps(resource)
+    assert openid not in text  # the identity, never the openid, nor the session key
+    assert not any(key in text for key in fake_wechat.stats()["sessionKeys"])
+
+    # the operator's record carries the same identity: ownership and history hold across phones
+    wait_for(lambda: api(release, "GET", f"/v1/fortunes/{request_id}", headers=phone2)[0] == 200,
+             60, "the reading on the second phone", 0.25)  # fmt: skip
+    assert api(release, "GET", f"/v1/fortunes/{request_id}", headers=stranger)[0] == 404
+    assert api(release, "GET", f"/v1/fortunes/{request_id}")[0] == 404
+    status, listed, _ = api(release, "GET", "/v1/fortunes", headers=phone2)
+    assert status == 200 and [item["id"] for item in listed["items"]] == [request_id]
+    assert api(release, "GET", "/v1/fortunes", headers=stranger)[1]["items"] == []
+
+    def done() -> bool:
+        body = api(release, "GET", f"/v1/fortunes/{request_id}", headers=phone1)[1]
+        return body["status"] == "succeeded"
+
+    wait_for(done, 120, "the reading", 0.25)
+    status, _, _ = api(release, "DELETE", f"/v1/fortunes/{request_id}", headers=phone2)
+    assert status == 204
+    assert api(release, "GET", f"/v1/fortunes/{request_id}", headers=phone1)[0] == 404
+    wait_for(lambda: fortune_request(release, resource_name(request_id)) is None, 30,
+             "the FortuneRequest deleted with the reading", 0.25)  # fmt: skip
+
+
 def test_an_api_server_refusal_answers_503_and_leaves_nothing(release: Release) -> None:
     binding = release.kubectl("get", "rolebinding", release.component("api"), "-o", "json").stdout
     before = len(
@@ -470,10 +535,13 @@ def test_finished_resources_go_after_their_ttl_and_their_reading_stays(release: 
     [
         (
             "api",
-            ["create fortunerequests.cyberfortune.io", "get fortunerequests.cyberfortune.io"],
+            [
+                "create fortunerequests.cyberfortune.io",
+                "get fortunerequests.cyberfortune.io",
+                "delete fortunerequests.cyberfortune.io",  # a user deleting a finished reading
+            ],
             [
                 "patch fortunerequests.cyberfortune.io --subresource=status",
-                "delete fortunerequests.cyberfortune.io",
                 "list fortunerequests.cyberfortune.io",
                 "get secrets",
             ],

@@ -19,6 +19,7 @@ import pymongo
 import pytest
 import redis
 from fakes.fake_llm import FakeLLM
+from fakes.fake_wechat import FakeWeChat
 from pymongo.database import Database
 from worker_testing import Stack, WorkerProcess
 
@@ -66,6 +67,23 @@ def llm(fake_llm: FakeLLM) -> FakeLLM:
     """The session's fake LLM, reset (no scripts, no counts, start settings) for this test."""
     fake_llm.reset()
     return fake_llm
+
+
+@pytest.fixture(scope="session")
+def fake_wechat() -> Iterator[FakeWeChat]:
+    """The fake WeChat server API in a thread, for the session (`wechat`: reset per test)."""
+    fake = FakeWeChat().start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+@pytest.fixture
+def wechat(fake_wechat: FakeWeChat) -> FakeWeChat:
+    """The session's fake WeChat server, reset (no codes, no counts) for this test."""
+    fake_wechat.reset()
+    return fake_wechat
 
 
 @pytest.fixture

@@ -223,14 +223,20 @@ def test_unknown_expired_and_malformed_ids(client: FlaskClient) -> None:
     assert client.delete(f"/v1/fortunes/{unknown}").status_code == 404
 
 
-def test_cancel_then_conflict(client: FlaskClient) -> None:
+def test_cancel_then_delete(client: FlaskClient, settings: ApiSettings) -> None:
     request_id = client.post("/v1/fortunes", json=BODY).get_json()["id"]
     cancelled = client.delete(f"/v1/fortunes/{request_id}")
     assert cancelled.status_code == 202 and cancelled.get_json()["status"] == "cancelled"
     assert client.get(f"/v1/fortunes/{request_id}").get_json()["status"] == "cancelled"
-    again = client.delete(f"/v1/fortunes/{request_id}")
+    again = client.delete(f"/v1/fortunes/{request_id}?onlyIfActive=true")  # a cancel button's
     assert again.status_code == 409
     assert again.get_json()["error"]["status"] == "cancelled"
+    deleted = client.delete(f"/v1/fortunes/{request_id}")  # finished: deleted for good
+    assert deleted.status_code == 204
+    assert get_record(request_id) is None
+    assert not redis.Redis.from_url(settings.core.redis_url).exists(cache_key(request_id))
+    assert client.get(f"/v1/fortunes/{request_id}").status_code == 404
+    assert client.delete(f"/v1/fortunes/{request_id}").status_code == 404
 
 
 # --- idempotency -----------------------------------------------------------------------------

@@ -85,7 +85,14 @@ def test_every_route_declares_each_status_it_answers() -> None:
     }  # fmt: skip
     item = paths["/v1/fortunes/{request_id}"]
     assert set(item["get"]["responses"]) == {"200", "401", "404", "410", "429", "503"}
-    assert set(item["delete"]["responses"]) == {"202", "401", "404", "409", "410", "429", "503"}
+    assert set(item["delete"]["responses"]) == {
+        "202", "204", "401", "404", "409", "410", "422", "429", "503",
+    }  # fmt: skip
+    assert set(paths["/v1/fortunes"]["get"]["responses"]) == {"200", "401", "422", "429", "503"}
+    assert set(paths["/v1/fortunes"]["delete"]["responses"]) == {"200", "401", "429", "503"}
+    assert set(paths["/v1/sessions/wechat"]["post"]["responses"]) == {
+        "200", "400", "401", "403", "404", "413", "415", "422", "429", "503",
+    }  # fmt: skip
     assert set(paths["/v1/profiles"]["post"]["responses"]) == {
         "200", "400", "401", "413", "415", "422", "429",
     }  # fmt: skip

@@ -52,6 +52,7 @@ from fortune_worker.backend_retry import BackendRetry
 from fortune_worker.llm_leases import LlmLeases
 from fortune_worker.maintenance import SWEEP_LEASE_KEY, Sweeper
 from fortune_worker.metrics import WorkerMetrics
+from fortune_worker.notifications import notifier_for
 from fortune_worker.processor import Outcome, Processor
 from fortune_worker.providers import Provider, make_provider
 from fortune_worker.retries import RetryPolicy
@@ -120,6 +121,8 @@ class Worker:
         )
         self._publisher = publisher_for(settings.core)
         cache = StatusCache.for_settings(self._redis, settings.core)
+        #: "Your reading is ready" (WeChat subscribe messages), when a template is configured.
+        self.notifier = notifier_for(settings.wechat, self._redis, self.metrics.registry)
         self.lifecycle = Lifecycle(
             cache,
             self._publisher,
@@ -127,6 +130,7 @@ class Worker:
             resources=KubeClient.in_cluster() if settings.core.kubernetes else None,
             on_projection_failure=self._projection_failed,
             events=EventLog(self._redis, cache.expire_at, settings.core.events_max_length),
+            on_finished=self.notifier.finished if self.notifier is not None else None,
         )
         backend = BackendRetry(self._hard_stop)
         self.reuser: Reuser | None = None
@@ -237,9 +241,7 @@ class Worker:
             log.info("metrics and probes on port %d", settings.metrics_port)
         executor = ThreadPoolExecutor(settings.prefetch_count, thread_name_prefix="fortune")
         status = ExitStatus.DRAINED
-        if self.sweeper is not None:
-            self.sweeper.start(self._stop)
-        self._start_webhooks()
+        self._start_background()
         try:
             waits = delays(0.5, 10.0)
             while not self._stop.is_set():
@@ -264,9 +266,7 @@ class Worker:
                 status = ExitStatus.ABANDONED
                 self._hard_stop.set()
             executor.shutdown(wait=status == ExitStatus.DRAINED, cancel_futures=True)
-            if self.sweeper is not None:
-                self.sweeper.stop()
-            self._stop_webhooks()
+            self._stop_background()
             self._close_clients()
             if status == ExitStatus.DRAINED:
                 self._redis.close()
@@ -276,16 +276,25 @@ class Worker:
         log.info("worker stopped (%s)", status.name.lower())
         return status
 
-    def _start_webhooks(self) -> None:
-        if self.webhooks is None:
-            return
-        try:
-            WebhookQueue().ensure_indexes(self.settings.core.retention_seconds)
-        except PyMongoError as exc:  # made at the next start; claims work without them
-            log.warning("could not make the webhook queue's indexes: %r", exc)
-        self.webhooks.start()
+    def _start_background(self) -> None:
+        """The threads beside the consumer: the sweep (standalone), the subscribe messages, the
+        webhook deliveries."""
+        if self.sweeper is not None:
+            self.sweeper.start(self._stop)
+        if self.notifier is not None:
+            self.notifier.start()
+        if self.webhooks is not None:
+            try:
+                WebhookQueue().ensure_indexes(self.settings.core.retention_seconds)
+            except PyMongoError as exc:  # made at the next start; claims work without them
+                log.warning("could not make the webhook queue's indexes: %r", exc)
+            self.webhooks.start()
 
-    def _stop_webhooks(self) -> None:
+    def _stop_background(self) -> None:
+        if self.sweeper is not None:
+            self.sweeper.stop()
+        if self.notifier is not None:
+            self.notifier.stop()
         if self.webhooks is not None:
             self.webhooks.join(15.0)  # the stop event is set; a try in flight ends in its timeout
 

@@ -18,6 +18,7 @@ from fortune_core import (
     ReuseScope,
     Settings,
     SweepSettings,
+    WeChatSettings,
     answer_token_bound,
     group,
     setting,
@@ -98,6 +99,7 @@ class WorkerSettings(Settings):
 
     core: CoreSettings = group(CoreSettings)
     sweep: SweepSettings = group(SweepSettings)
+    wechat: WeChatSettings = group(WeChatSettings)
     worker_id: str = setting(
         "FORTUNE_WORKER_ID",
         factory=default_worker_id,

@@ -58,6 +58,33 @@ app.kubernetes.io/part-of: cyberfortune
 {{- .Values.llm.existingSecret | default (include "cf.component" (dict "ctx" . "component" "llm")) -}}
 {{- end -}}
 
+{{/* The Secret of the session keys and the identity key (the API's). */}}
+{{- define "cf.sessionsSecretName" -}}
+{{- .Values.sessions.existingSecret | default (include "cf.component" (dict "ctx" . "component" "sessions")) -}}
+{{- end -}}
+
+{{/* The Secret of the WeChat AppSecret (key app-secret). */}}
+{{- define "cf.wechatSecretName" -}}
+{{- .Values.wechat.existingSecret | default (include "cf.component" (dict "ctx" . "component" "wechat")) -}}
+{{- end -}}
+
+{{/* The WeChat app's environment (API and workers), when an AppID is set. */}}
+{{- define "cf.wechatEnv" -}}
+{{- if .Values.wechat.appId }}
+- name: FORTUNE_WECHAT_APP_ID
+  value: {{ .Values.wechat.appId | quote }}
+- name: FORTUNE_WECHAT_API_BASE
+  value: {{ .Values.wechat.apiBase | quote }}
+- name: FORTUNE_WECHAT_SUBSCRIBE_TEMPLATE_ID
+  value: {{ .Values.wechat.subscribeTemplateId | quote }}
+- name: FORTUNE_WECHAT_APP_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "cf.wechatSecretName" . }}
+      key: app-secret
+{{- end }}
+{{- end -}}
+
 {{/* The Secret of one component's backend credentials (only its own). */}}
 {{- define "cf.componentSecret" -}}
 {{- printf "%s-backends" (include "cf.component" .) -}}

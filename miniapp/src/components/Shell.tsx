@@ -1,6 +1,6 @@
 import { View, Text } from '@tarojs/components'
 import Taro from '@tarojs/taro'
-import type { PropsWithChildren, ReactNode } from 'react'
+import { useEffect, type PropsWithChildren, type ReactNode } from 'react'
 import { t } from '../lib/i18n'
 import { setLanguage, useLanguage } from '../services/app'
 import './Shell.scss'
@@ -17,10 +17,13 @@ interface ShellProps {
 /** Every page's frame: the title bar with the language switch, a centred column. */
 export default function Shell({ page, title, subtitle, brand, children }: PropsWithChildren<ShellProps>) {
   const lang = useLanguage()
+  // the navigation bar follows the chosen language (a page's config holds only the Chinese title)
+  useEffect(() => {
+    if (title) void Taro.setNavigationBarTitle({ title }).catch(() => undefined)
+  }, [title])
   const toggle = () => {
     const next = lang === 'zh-CN' ? 'en' : 'zh-CN'
     setLanguage(next)
-    if (title) void Taro.setNavigationBarTitle({ title }).catch(() => undefined)
   }
   return (
     <View className={`shell shell--${page}`} id={`page-${page}`}>

@@ -5,9 +5,11 @@ import type {
   FieldMessage,
   FortuneRequestBody,
   FortuneView,
+  HistoryPage,
   Polled,
   ProfileInput,
   ProfileResponse,
+  SharedReading,
 } from './types'
 
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key'
@@ -58,9 +60,51 @@ export class FortuneApi {
     }
   }
 
-  /** DELETE /v1/fortunes/{id}: cancel; 409 `already_finished` when it had finished. */
+  /** DELETE /v1/fortunes/{id}?onlyIfActive=true: cancel; 409 `already_finished` when it had
+   * finished (never deletes a reading that finished meanwhile). */
   async cancelFortune(id: string): Promise<void> {
+    await this.send('DELETE', `/v1/fortunes/${encodeURIComponent(id)}?onlyIfActive=true`)
+  }
+
+  /** GET /v1/fortunes: a page of the caller's own readings (a session), newest first. */
+  async listFortunes(cursor?: string, limit = 20): Promise<HistoryPage> {
+    const query = `?limit=${limit}` + (cursor ? `&cursor=${encodeURIComponent(cursor)}` : '')
+    const response = await this.send('GET', `/v1/fortunes${query}`)
+    return response.body as HistoryPage
+  }
+
+  /** DELETE /v1/fortunes/{id} of a finished reading: deleted on the server for good. */
+  async deleteFortune(id: string): Promise<void> {
     await this.send('DELETE', `/v1/fortunes/${encodeURIComponent(id)}`)
+  }
+
+  /** DELETE /v1/fortunes until nothing is left: every reading of the caller; how many. */
+  async deleteAll(): Promise<number> {
+    let deleted = 0
+    for (let call = 0; call < 100; call += 1) {
+      const response = await this.send('DELETE', '/v1/fortunes')
+      const body = response.body as { deleted: number; more: boolean }
+      deleted += body.deleted
+      if (!body.more) break
+    }
+    return deleted
+  }
+
+  /** POST /v1/fortunes/{id}/share: a token opening the redacted public view. */
+  async share(id: string): Promise<string> {
+    const response = await this.send('POST', `/v1/fortunes/${encodeURIComponent(id)}/share`)
+    return (response.body as { token: string }).token
+  }
+
+  /** GET /v1/shared/{token}: the shared reading without personal data. */
+  async openShare(token: string): Promise<SharedReading> {
+    const response = await this.send('GET', `/v1/shared/${encodeURIComponent(token)}`)
+    return response.body as SharedReading
+  }
+
+  /** POST /v1/fortunes/{id}/subscription: send "your reading is ready" when it finishes. */
+  async subscribe(id: string): Promise<void> {
+    await this.send('POST', `/v1/fortunes/${encodeURIComponent(id)}/subscription`)
   }
 
   private async send(

@@ -250,3 +250,32 @@ export interface Polled {
   /** the server held the answer for a long poll (so asking again at once is right) */
   waited?: boolean
 }
+
+/** One entry of `GET /v1/fortunes` (the caller's own readings, from the server). */
+export interface HistoryItem {
+  id: string
+  status: Status
+  createdAt: string
+  completedAt?: string
+  topic?: Topic | null
+  period?: Period | null
+  date?: string | null
+  language?: Language | null
+  summary?: string
+  overall?: number
+}
+
+export interface HistoryPage {
+  items: HistoryItem[]
+  next: string | null
+}
+
+/** `GET /v1/shared/{token}`: a shared reading without the name, birth data or place. */
+export interface SharedReading {
+  topic?: Topic | null
+  period?: Period | null
+  date?: string | null
+  language: Language
+  result: Partial<FortuneResult>
+  pillars: Record<string, string>
+}

@@ -1,8 +1,10 @@
 import Taro from '@tarojs/taro'
 import { useEffect, useState } from 'react'
 import { FortuneApi } from '../lib/api'
-import { History } from '../lib/history'
-import { detectLanguage } from '../lib/i18n'
+import { History, RETENTION_DAYS } from '../lib/history'
+import { detectLanguage, t } from '../lib/i18n'
+import { ensureConsent } from '../lib/privacy'
+import { Sessions, withSession } from '../lib/session'
 import { Submitter } from '../lib/submit'
 import type { FormState } from '../lib/form'
 import type { Language, ProfileResponse } from '../lib/types'
@@ -26,9 +28,27 @@ function apiBase(): string {
   return API_BASE
 }
 
-export const api = new FortuneApi(apiBase(), taroTransport)
-/** A reading's event stream (`GET /v1/fortunes/{id}/events`), on this platform's transport. */
-export const readingEvents = (id: string): OpenStream => eventStream(apiBase(), id)
+/**
+ * A fresh login code: `wx.login` in WeChat. The H5 build has no wx.login; a page may provide
+ * `window.CYBERFORTUNE_WX_LOGIN` (a function resolving to a code: the browser tier's stand-in
+ * backed by the fake WeChat server), else it gets an anonymous device session.
+ */
+async function loginCode(): Promise<string | undefined> {
+  if (process.env.TARO_ENV === 'weapp') {
+    const { code } = await Taro.login()
+    return code
+  }
+  if (typeof window !== 'undefined') {
+    const stub = (window as unknown as { CYBERFORTUNE_WX_LOGIN?: () => Promise<string> }).CYBERFORTUNE_WX_LOGIN
+    if (typeof stub === 'function') return stub()
+  }
+  return undefined
+}
+
+export const sessions = new Sessions(apiBase(), taroTransport, taroStore, loginCode)
+export const api = new FortuneApi(apiBase(), withSession(taroTransport, sessions))
+/** A reading's event stream (`GET /v1/fortunes/{id}/events`), on this platform's transport, with the session. */
+export const readingEvents = (id: string): OpenStream => eventStream(apiBase(), id, () => sessions.token())
 export const history = new History(taroStore)
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 export const submitter = new Submitter({ api, store: taroStore, sleep })
@@ -99,4 +119,31 @@ export function loadChart(): ChartState | undefined {
 
 export function saveChart(state: ChartState): void {
   taroStore.set(CHART_KEY, state)
+}
+
+/** WeChat's own privacy authorization (base library 2.32.3+); true where there is none. */
+function requirePrivacyAuthorize(): Promise<boolean> {
+  const wechat = (globalThis as unknown as { wx?: { requirePrivacyAuthorize?: (options: { success: () => void; fail: () => void }) => void } }).wx
+  if (process.env.TARO_ENV !== 'weapp' || !wechat?.requirePrivacyAuthorize) return Promise.resolve(true)
+  return new Promise((resolve) => {
+    wechat.requirePrivacyAuthorize?.({ success: () => resolve(true), fail: () => resolve(false) })
+  })
+}
+
+/**
+ * Consent before any personal data leaves the device: the notice (what is sent, kept, for how
+ * long; a link to the privacy policy), once; in WeChat also its privacy authorization. Whether
+ * the caller may send now.
+ */
+export async function askConsent(lang: Language): Promise<boolean> {
+  return ensureConsent(taroStore, async () => {
+    const { confirm } = await Taro.showModal({
+      title: t(lang, 'consentTitle'),
+      content: t(lang, 'consentBody', { days: RETENTION_DAYS }),
+      confirmText: t(lang, 'consentAgree'),
+      cancelText: t(lang, 'consentDecline'),
+    })
+    if (!confirm) return false
+    return requirePrivacyAuthorize()
+  })
 }

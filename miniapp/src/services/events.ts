@@ -11,16 +11,24 @@ import { eventsPath, StreamUnsupported, type ChunkSink, type OpenStream } from '
  * Where neither exists (an old base library, a browser without streams) it rejects with
  * StreamUnsupported and the page polls instead.
  */
-export function eventStream(base: string, id: string): OpenStream {
-  if (process.env.TARO_ENV === 'h5') return (after, sink) => fetchStream(base + eventsPath(id, after), sink)
-  return (after, sink) => chunkedRequest(base + eventsPath(id, after), sink)
+export function eventStream(base: string, id: string, token?: () => Promise<string | undefined>): OpenStream {
+  // The session (a WeChat login or a device session) owns the request: the stream carries it
+  // as the API calls do, or the API answers 404 for someone else's request.
+  const headers = async (): Promise<Record<string, string>> => {
+    const session = token ? await token() : undefined
+    return session ? { Accept: 'text/event-stream', Authorization: `Bearer ${session}` } : { Accept: 'text/event-stream' }
+  }
+  if (process.env.TARO_ENV === 'h5') {
+    return async (after, sink) => fetchStream(base + eventsPath(id, after), await headers(), sink)
+  }
+  return async (after, sink) => chunkedRequest(base + eventsPath(id, after), await headers(), sink)
 }
 
-async function fetchStream(url: string, sink: ChunkSink): Promise<void> {
+async function fetchStream(url: string, headers: Record<string, string>, sink: ChunkSink): Promise<void> {
   if (typeof fetch !== 'function' || typeof ReadableStream === 'undefined') {
     throw new StreamUnsupported('this browser cannot read a streamed answer')
   }
-  const response = await fetch(url, { headers: { Accept: 'text/event-stream' }, cache: 'no-store' })
+  const response = await fetch(url, { headers, cache: 'no-store' })
   if (response.status !== 200 || !response.body) {
     throw new StreamUnsupported(`the event stream answered HTTP ${response.status}`, response.status)
   }
@@ -38,7 +46,7 @@ interface ChunkedTask {
   abort?: () => void
 }
 
-function chunkedRequest(url: string, sink: ChunkSink): Promise<void> {
+function chunkedRequest(url: string, header: Record<string, string>, sink: ChunkSink): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let status = 0
     let task: ChunkedTask | undefined
@@ -46,7 +54,7 @@ function chunkedRequest(url: string, sink: ChunkSink): Promise<void> {
       task = Taro.request({
         url,
         method: 'GET',
-        header: { Accept: 'text/event-stream' },
+        header,
         enableChunked: true,
         responseType: 'arraybuffer',
         timeout: 660_000, // longer than the server's FORTUNE_STREAM_MAX_SECONDS (600 s)

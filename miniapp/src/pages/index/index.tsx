@@ -23,7 +23,7 @@ import { periodName, topicName } from '../../lib/format'
 import { t } from '../../lib/i18n'
 import { lunarDayName, lunarMonthName } from '../../lib/lunar'
 import { PERIODS, TOPICS, type Calendar, type Gender, type Language } from '../../lib/types'
-import { api, history, loadForm, saveChart, saveForm, useLanguage } from '../../services/app'
+import { api, askConsent, history, loadForm, saveChart, saveForm, useLanguage } from '../../services/app'
 import './index.scss'
 
 const LUNAR_YEARS = Array.from({ length: new Date().getFullYear() - 1900 + 1 }, (_, i) => String(1900 + i))
@@ -95,6 +95,10 @@ export default function IndexPage() {
     const local = checkForm(form, lang)
     if (Object.keys(local).length) {
       setErrors({ ...local, form: t(lang, 'formHasErrors') })
+      return
+    }
+    if (!(await askConsent(lang))) {
+      setErrors({ form: t(lang, 'consentDeclined') })
       return
     }
     setBusy(true)
@@ -375,6 +379,9 @@ export default function IndexPage() {
             </View>
           </View>
           <Text className='disclaimer'>{t(lang, 'disclaimer')}</Text>
+          <View className='btn-ghost' id='btn-privacy' onClick={() => Taro.navigateTo({ url: '/pages/privacy/index' })}>
+            <Text>{t(lang, 'privacyLink')}</Text>
+          </View>
         </View>
       </View>
     </Shell>

@@ -29,6 +29,7 @@ export default function ResultPage() {
     stored?.status === 'expired' ? { kind: 'expired' } : undefined,
   )
   const [notice, setNotice] = useState<string | undefined>()
+  const [attempt, setAttempt] = useState(0)
 
   useEffect(() => {
     if (!id) {
@@ -58,14 +59,29 @@ export default function ResultPage() {
       }
     })
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [id])
+  }, [id, attempt])
 
+  // A share carries a share token opening the redacted public view (pages/shared), never the
+  // request id: the recipient sees no name, birth data or place, and nothing enters their history.
+  const shareTitle = result && request
+    ? t(lang, 'shareTitle', { topic: topicName(request.topic, lang), period: periodName(request.period, lang), summary: result.summary }).slice(0, 60)
+    : t(lang, 'appName')
   useShareAppMessage(() => ({
-    title: result && request
-      ? t(lang, 'shareTitle', { topic: topicName(request.topic, lang), period: periodName(request.period, lang), summary: result.summary }).slice(0, 60)
-      : t(lang, 'appName'),
-    path: `/pages/result/index?id=${id}`,
+    title: shareTitle,
+    path: '/pages/index/index',
+    promise: api.share(id).then((token) => ({ title: shareTitle, path: `/pages/shared/index?share=${token}` })),
   }))
+
+  const copyShareLink = async () => {
+    try {
+      const token = await api.share(id)
+      const base = process.env.TARO_ENV === 'h5' && typeof window !== 'undefined' ? window.location.href.split('#')[0] : ''
+      await Taro.setClipboardData({ data: `${base}#/pages/shared/index?share=${token}` })
+      setNotice(t(lang, 'shareCopied'))
+    } catch (error) {
+      setNotice(describeError(error, lang))
+    }
+  }
 
   const title = request ? readingTitle(request.topic, request.period, lang) : t(lang, 'appName')
   if (trouble) {
@@ -78,7 +94,16 @@ export default function ResultPage() {
   if (!result || !request) {
     return (
       <Shell page='result' title={title}>
-        {notice ? <View className='notice notice--error' role='alert'><Text>{notice}</Text></View> : <Text className='card__hint'>{t(lang, 'loading')}</Text>}
+        {notice ? (
+          <View className='card'>
+            <View className='notice notice--error' role='alert'><Text>{notice}</Text></View>
+            <View className='actions'>
+              <View className='btn-primary' id='btn-retry' onClick={() => { setNotice(undefined); setAttempt(attempt + 1) }}>
+                <Text>{t(lang, 'retry')}</Text>
+              </View>
+            </View>
+          </View>
+        ) : <Text className='card__hint'>{t(lang, 'loading')}</Text>}
       </Shell>
     )
   }
@@ -162,6 +187,9 @@ export default function ResultPage() {
             <View className='btn-primary' id='btn-poster' onClick={() => Taro.navigateTo({ url: `/pages/poster/index?id=${id}` })}>
               <Text>{t(lang, 'makePoster')}</Text>
             </View>
+            <View className='btn-ghost' id='btn-share-link' onClick={copyShareLink}>
+              <Text>{t(lang, 'shareLink')}</Text>
+            </View>
             <View className='btn-ghost' id='btn-new' onClick={() => Taro.reLaunch({ url: '/pages/index/index' })}>
               <Text>{t(lang, 'newReading')}</Text>
             </View>
@@ -169,6 +197,7 @@ export default function ResultPage() {
               <Text>{t(lang, 'history')}</Text>
             </View>
           </View>
+          {notice ? <View className='notice' role='status' id='result-notice'><Text>{notice}</Text></View> : null}
           <Text className='disclaimer'>{t(lang, 'provider', { provider: providerName(result.provider, result.model, lang) })}</Text>
           <Text className='disclaimer'>{t(lang, 'disclaimer')}</Text>
         </View>

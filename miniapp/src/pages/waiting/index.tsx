@@ -9,7 +9,7 @@ import { t, type MessageKey } from '../../lib/i18n'
 import { longPollFor, pollUntilDone } from '../../lib/polling'
 import { followReading, StreamUnsupported, type ReadingState } from '../../lib/streaming'
 import type { FortuneRequestBody, FortuneView, Status } from '../../lib/types'
-import { api, history, readingEvents, sleep, useLanguage } from '../../services/app'
+import { api, history, readingEvents, sessions, sleep, useLanguage } from '../../services/app'
 import './index.scss'
 
 const STEPS: { key: MessageKey; statuses: Status[] }[] = [
@@ -112,6 +112,21 @@ export default function WaitingPage() {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [id])
 
+  // WeChat: a one-time subscribe message ("your reading is ready"), asked from a tap as WeChat
+  // requires, for a logged-in user when the build names a template.
+  const [subscribed, setSubscribed] = useState(false)
+  const canNotify = process.env.TARO_ENV === 'weapp' && Boolean(SUBSCRIBE_TEMPLATE_ID) && sessions.loggedIn
+  const notifyMe = async () => {
+    try {
+      const answer = await Taro.requestSubscribeMessage({ tmplIds: [SUBSCRIBE_TEMPLATE_ID], entityIds: [] })
+      if ((answer as unknown as Record<string, string>)[SUBSCRIBE_TEMPLATE_ID] !== 'accept') return
+      await api.subscribe(id)
+      setSubscribed(true)
+    } catch {
+      // refused, or the reading finished meanwhile: the page shows it anyway
+    }
+  }
+
   const cancel = async () => {
     const { confirm } = await Taro.showModal({
       title: t(lang, 'cancelConfirm'),
@@ -187,6 +202,11 @@ export default function WaitingPage() {
       ) : null}
       <Text className='card__hint waiting__keep'>{t(lang, 'keepOpenHint')}</Text>
       <View className='actions'>
+        {canNotify && !subscribed ? (
+          <View className='btn-primary' id='btn-notify' onClick={notifyMe}>
+            <Text>{t(lang, 'notifyAsk')}</Text>
+          </View>
+        ) : null}
         <View className={`btn-ghost ${cancelling ? 'btn-primary--disabled' : ''}`} id='btn-cancel' onClick={cancel}>
           <Text>{t(lang, 'cancel')}</Text>
         </View>

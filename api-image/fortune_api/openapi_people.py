@@ -1,0 +1,286 @@
+"""The OpenAPI paths and schemas of the routes for people: sessions (`fortune_api.logins`),
+history (`fortune_api.history`) and shares (`fortune_api.shares`). Merged into the document by
+`fortune_api.openapi`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fortune_api.history import MAX_PAGE
+from fortune_core import Status
+
+REF = "#/components/schemas/{model}"
+ID_PATTERN = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": REF.format(model=name)}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref("Error")}}}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def people_schemas() -> dict[str, Any]:
+    """Schemas of the sessions, history and shares."""
+    return {
+        "WeChatLogin": {
+            "type": "object",
+            "required": ["code"],
+            "properties": {
+                "code": {
+                    "type": "string",
+                    "pattern": "^[A-Za-z0-9_-]{1,128}$",
+                    "description": "The code wx.login gave the phone (usable once)",
+                }
+            },
+        },
+        "Session": {
+            "type": "object",
+            "required": ["token", "expiresIn", "kind"],
+            "properties": {
+                "token": {"type": "string", "description": "Send as Authorization: Bearer"},
+                "expiresIn": {"type": "integer", "description": "Seconds it is valid"},
+                "kind": {"type": "string", "enum": ["wechat", "device"]},
+            },
+        },
+        "HistoryItem": {
+            "type": "object",
+            "required": ["id", "status", "createdAt", "links"],
+            "properties": {
+                "id": {"type": "string"},
+                "status": {"type": "string", "enum": [s.value for s in Status]},
+                "createdAt": {"type": "string", "format": "date-time"},
+                "completedAt": {"type": "string", "format": "date-time"},
+                "topic": {"type": ["string", "null"]},
+                "period": {"type": ["string", "null"]},
+                "date": {"type": ["string", "null"]},
+                "language": {"type": ["string", "null"]},
+                "summary": {"type": "string"},
+                "overall": {"type": "integer"},
+                "links": {"type": "object", "properties": {"self": {"type": "string"}}},
+            },
+        },
+        "History": {
+            "type": "object",
+            "required": ["items", "next"],
+            "properties": {
+                "items": {"type": "array", "items": _ref("HistoryItem")},
+                "next": {
+                    "type": ["string", "null"],
+                    "description": "The cursor of the next page (null: this was the last)",
+                },
+            },
+        },
+        "Share": {
+            "type": "object",
+            "required": ["token", "links"],
+            "properties": {
+                "token": {"type": "string"},
+                "links": {"type": "object", "properties": {"public": {"type": "string"}}},
+            },
+        },
+        "SharedReading": {
+            "type": "object",
+            "description": "The redacted public view: no name, birth data or place",
+            "properties": {
+                "topic": {"type": ["string", "null"]},
+                "period": {"type": ["string", "null"]},
+                "date": {"type": ["string", "null"]},
+                "language": {"type": "string"},
+                "result": {"type": "object", "description": "The reading, the name taken out"},
+                "pillars": {
+                    "type": "object",
+                    "description": "Pillar → 干支",
+                    "additionalProperties": {"type": "string"},
+                },
+            },
+        },
+        "Deleted": {
+            "type": "object",
+            "required": ["deleted", "more"],
+            "properties": {
+                "deleted": {"type": "integer"},
+                "more": {"type": "boolean", "description": "Call again: more are left"},
+            },
+        },
+    }
+
+
+_SESSION_ERRORS = {
+    "404": _error("This server issues no sessions (or has no WeChat login)"),
+    "429": _error("Rate limited per address; see Retry-After"),
+    "503": _error("WeChat or Redis unavailable"),
+}
+
+
+def people_paths(common: dict[str, Any]) -> dict[str, Any]:
+    """Paths of the sessions and the history (`common`: the 401 and 429 of every route)."""
+    return {
+        "/v1/sessions/wechat": {
+            "post": {
+                "operationId": "loginWeChat",
+                "summary": "Log in with a wx.login code (exchanged once at jscode2session)",
+                "security": [],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("WeChatLogin")}},
+                },
+                "responses": {
+                    "200": _json(_ref("Session"), "A session of the user's identity"),
+                    "400": _error("Malformed JSON"),
+                    "401": _error("WeChat refused the code (wrong, expired or used)"),
+                    "403": _error("WeChat refuses this account"),
+                    "413": _error("Body over the size limit"),
+                    "415": _error("Body is not JSON"),
+                    "422": _error("Invalid fields"),
+                    **_SESSION_ERRORS,
+                },
+            }
+        },
+        "/v1/sessions/device": {
+            "post": {
+                "operationId": "startDeviceSession",
+                "summary": "An anonymous device session (for a client without wx.login)",
+                "security": [],
+                "responses": {
+                    "200": _json(_ref("Session"), "A session of a new device identity"),
+                    "403": _error("Device sessions are turned off"),
+                    **_SESSION_ERRORS,
+                },
+            }
+        },
+        "/v1/sessions/refresh": {
+            "post": {
+                "operationId": "refreshSession",
+                "summary": "A new token for a session (expired or not) within its refresh window",
+                "responses": {
+                    "200": _json(_ref("Session"), "A new token of the same identity"),
+                    "401": _error("Not a session, or its login is too old: log in again"),
+                    **_SESSION_ERRORS,
+                },
+            }
+        },
+    }
+
+
+def share_paths(id_param: dict[str, Any], common: dict[str, Any]) -> dict[str, Any]:
+    """Share tokens of a request and the public view they open."""
+    return {
+        "/v1/fortunes/{request_id}/share": {
+            "parameters": [id_param],
+            "post": {
+                "operationId": "shareFortune",
+                "summary": "A share token opening the redacted public view of a reading",
+                "responses": {
+                    "201": _json(_ref("Share"), "The token"),
+                    "404": _error("Unknown id (or another client's request)"),
+                    "409": _error("Not a succeeded reading, or too many share tokens"),
+                    "503": _error("MongoDB unavailable"),
+                    **common,
+                },
+            },
+            "delete": {
+                "operationId": "revokeShares",
+                "summary": "Revoke every share token of the request",
+                "responses": {
+                    "204": {"description": "Revoked"},
+                    "404": _error("Unknown id (or another client's request)"),
+                    "503": _error("MongoDB unavailable"),
+                    **common,
+                },
+            },
+        },
+        "/v1/fortunes/{request_id}/subscription": {
+            "parameters": [id_param],
+            "post": {
+                "operationId": "subscribeFortune",
+                "summary": "Send the caller a WeChat subscribe message when the request finishes",
+                "responses": {
+                    "201": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "id": {"type": "string"},
+                                "subscribed": {"type": "boolean"},
+                            },
+                        },
+                        "Recorded",
+                    ),
+                    "403": _error("Not a WeChat login"),
+                    "404": _error("Unknown id (or another client's request), or no template"),
+                    "409": _error("Already finished"),
+                    "410": _error("Past its retention"),
+                    "503": _error("Redis unavailable"),
+                    **common,
+                },
+            },
+        },
+        "/v1/shared/{token}": {
+            "parameters": [
+                {
+                    "name": "token",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{24}$"},
+                }
+            ],
+            "get": {
+                "operationId": "openShare",
+                "summary": "The redacted public view of a shared reading (no session needed)",
+                "security": [],
+                "responses": {
+                    "200": _json(_ref("SharedReading"), "The reading, without personal data"),
+                    "404": _error("Unknown or revoked token"),
+                    "503": _error("MongoDB unavailable"),
+                    "429": common["429"],
+                },
+            },
+        },
+    }
+
+
+def history_operations(common: dict[str, Any]) -> dict[str, Any]:
+    """GET and DELETE of /v1/fortunes (the caller's own requests)."""
+    return {
+        "get": {
+            "operationId": "listFortunes",
+            "summary": "The caller's requests, newest first (a session or an API key)",
+            "parameters": [
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+                },
+                {
+                    "name": "cursor",
+                    "in": "query",
+                    "required": False,
+                    "description": "The next of the previous page",
+                    "schema": {"type": "string", "pattern": ID_PATTERN},
+                },
+            ],
+            "responses": {
+                "200": _json(_ref("History"), "A page of the caller's requests"),
+                "422": _error("Invalid limit or cursor"),
+                "503": _error("MongoDB unavailable"),
+                **common,
+                "401": _error("No session or API key: an address has no history"),
+            },
+        },
+        "delete": {
+            "operationId": "deleteFortunes",
+            "summary": "Delete all the caller's requests (unfinished ones are cancelled first)",
+            "responses": {
+                "200": _json(_ref("Deleted"), "How many were deleted"),
+                "503": _error("MongoDB or Redis unavailable"),
+                **common,
+                "401": _error("No session or API key: an address has no history"),
+            },
+        },
+    }

@@ -246,8 +246,11 @@ class WorkerProcess(WorkerProgram):
 
     def wait_consuming(self) -> None:
         def consuming() -> bool:
+            # The log first: a worker told to die at its first claim may be gone by now.
+            if self.logged("consuming "):
+                return True
             if self.process is None or self.process.poll() is not None:
                 raise AssertionError(f"worker exited early:\n{self.log_path.read_text()}")
-            return self.logged("consuming ")
+            return False
 
         wait_for(consuming, 60, f"worker {self.pid} to consume")

@@ -117,6 +117,7 @@ class Backends:
 
     def close(self) -> None:
         self.publisher.close()
+        self.cache.close()
         self.redis.close()
 
     def __enter__(self) -> Backends:

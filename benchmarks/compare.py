@@ -612,21 +612,26 @@ def measure(
 
 @contextmanager
 def _profiles(system: System, directory: Path | None) -> Iterator[None]:
-    """py-spy flame graphs of CyberFortune's worker and API during a makespan run."""
+    """py-spy profiles of CyberFortune's worker, API and MongoDB stand-in during a makespan run:
+    flame graphs (`name.svg`), or with BENCH_PROFILE_FORMAT=raw collapsed stacks (`name.txt`, one
+    stack and its sample count a line, to add up by function)."""
     if directory is None or not isinstance(system, CyberFortune):
         yield
         return
     directory.mkdir(parents=True, exist_ok=True)
     pyspy = str(Path(sys.executable).parent / "py-spy")
     # --gil: only samples holding the GIL, i.e. where the CPU goes (not threads waiting on I/O)
-    options = ["record", "--nonblocking", "--gil", "--rate", "100", "--format", "flamegraph"]
+    raw = os.environ.get("BENCH_PROFILE_FORMAT") == "raw"
+    suffix = "txt" if raw else "svg"
+    options = ["record", "--nonblocking", "--gil", "--rate", "100"]
+    options += ["--format", "raw" if raw else "flamegraph"]
     recorders = [
         Program(
             [
                 pyspy,
                 *options,
                 "--output",
-                str(directory / f"{name}.svg"),
+                str(directory / f"{name}.{suffix}"),
                 "--pid",
                 str(pid),
                 *extra,
@@ -637,6 +642,7 @@ def _profiles(system: System, directory: Path | None) -> Iterator[None]:
         for name, pid, extra in (
             ("worker", system.worker_pid(), []),
             ("api", system.api.pid or 0, ["--subprocesses"]),
+            ("mongodb", system.backbone.mongodb.pid or 0, []),
         )
     ]
     for recorder in recorders:
@@ -646,8 +652,8 @@ def _profiles(system: System, directory: Path | None) -> Iterator[None]:
     finally:
         for recorder in recorders:
             recorder.stop(stop_signal=signal.SIGINT)
-        for name in ("worker", "api"):
-            print(f"  profile: {directory / f'{name}.svg'}", flush=True)
+        for name in ("worker", "api", "mongodb"):
+            print(f"  profile: {directory / f'{name}.{suffix}'}", flush=True)
 
 
 def make_system(name: str, backbone: Stack, args: argparse.Namespace) -> System:

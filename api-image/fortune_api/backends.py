@@ -146,6 +146,7 @@ class Backends:
 
     def close(self) -> None:
         self.publisher.close()
+        self.cache.close()
         self.redis.close()
         self.stream_redis.close()
 

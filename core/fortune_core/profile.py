@@ -649,7 +649,7 @@ def luck_for(profile: DerivedProfile, day: dt.date, years: int = 10) -> LuckAt:
     大运 and 流年 containing it, the next `years` − 1 流年, its 流年's 流月, 小运, relations."""
     instant = _birth_instant(profile)
     chart = {key: value for key, value in profile.bazi.model_dump().items() if value}
-    noon = _lunar_at(dt.datetime.combine(day, dt.time(12, 0)))  # the day's pillars, at noon
+    year_pillar, month_pillar = _year_and_month_pillars(day)
     return luck_at(
         _lunar_at(instant),
         chart,
@@ -657,10 +657,18 @@ def luck_for(profile: DerivedProfile, day: dt.date, years: int = 10) -> LuckAt:
         profile.da_yun,
         instant.year,
         day,
-        noon.getYearInGanZhiExact(),
-        noon.getMonthInGanZhiExact(),
+        year_pillar,
+        month_pillar,
         max(1, years),
     )
+
+
+@lru_cache(maxsize=1024)
+def _year_and_month_pillars(day: dt.date) -> tuple[str, str]:
+    """The year and month pillars of `day` (at noon): every reading for the same day asks for
+    them, so they are computed once per day (a lunar date costs about 0.4 ms of CPU)."""
+    noon = _lunar_at(dt.datetime.combine(day, dt.time(12, 0)))
+    return noon.getYearInGanZhiExact(), noon.getMonthInGanZhiExact()
 
 
 def _lunar_date(lunar: Any) -> LunarDate:

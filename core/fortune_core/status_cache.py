@@ -11,11 +11,16 @@ and an evicted entry costs a MongoDB read, never a wrong answer.
 
 Every stored write is also announced on the Redis pub/sub channel named like the key (its payload
 is the version), so a client's long poll (`wait_until`) wakes at the change instead of polling.
+A long poll's subscription is a connection of its own; once it is over the connection is
+unsubscribed and kept for the next one (at most `idle_subscribers`, closed beyond that or after
+an error), since a new one per poll (a TCP connection and redis-py's handshake) cost the API and
+Redis more than the poll itself.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, cast
@@ -45,6 +50,10 @@ def cache_key(request_id: str) -> str:
 
 
 DEFAULT_FINISHED_SECONDS = 600
+#: Subscriber connections kept between long polls (each an idle Redis connection).
+DEFAULT_IDLE_SUBSCRIBERS = 16
+#: How long an unsubscribe may take to be confirmed before its connection is closed instead.
+_UNSUBSCRIBE_SECONDS = 1.0
 
 
 class StatusCache:
@@ -55,11 +64,15 @@ class StatusCache:
         client: redis.Redis,
         retention_seconds: int,
         finished_seconds: int = DEFAULT_FINISHED_SECONDS,
+        idle_subscribers: int = DEFAULT_IDLE_SUBSCRIBERS,
     ) -> None:
         self._redis = client
         self._retention = retention_seconds
         self._finished = finished_seconds
         self._put = client.register_script(_PUT_IF_NEWER)
+        self._idle_subscribers: list[Any] = []
+        self._max_idle_subscribers = idle_subscribers
+        self._subscribers_lock = threading.Lock()
 
     @property
     def client(self) -> redis.Redis:
@@ -122,18 +135,64 @@ class StatusCache:
         seconds (None when Redis has no entry). Wakes on the key's change notifications; the
         subscription comes before the first read, so no change is missed."""
         deadline = time.monotonic() + timeout
-        client: Any = self._redis  # redis-py leaves pubsub() untyped
-        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        channel = cache_key(request_id)
+        pubsub = self._subscriber()
+        reusable = False
         try:
-            pubsub.subscribe(cache_key(request_id))
-            while True:
-                view = self.get(request_id)
+            pubsub.subscribe(channel)
+            view = self.get(request_id)
+            while view is not None and not done(view):
                 left = deadline - time.monotonic()
-                if view is None or done(view) or left <= 0:
-                    return view
-                pubsub.get_message(timeout=left)
+                if left <= 0:
+                    break
+                message = pubsub.get_message(timeout=left)
+                if message is None and deadline > time.monotonic():
+                    continue  # the confirmation of a subscription (or of an earlier unsubscribe)
+                if message is not None and _text(message.get("channel")) != channel:
+                    continue  # a notice for an earlier poll's key, sent before its unsubscribe
+                view = self.get(request_id)
+            reusable = self._unsubscribe(pubsub, channel)
+            return view
         finally:
+            self._done_with(pubsub, reusable)
+
+    def _subscriber(self) -> Any:
+        with self._subscribers_lock:
+            if self._idle_subscribers:
+                return self._idle_subscribers.pop()
+        client: Any = self._redis  # redis-py leaves pubsub() untyped
+        return client.pubsub(ignore_subscribe_messages=True)
+
+    @staticmethod
+    def _unsubscribe(pubsub: Any, channel: str) -> bool:
+        """Unsubscribe and wait for the confirmation; whether the connection is clean to reuse."""
+        pubsub.unsubscribe(channel)
+        deadline = time.monotonic() + _UNSUBSCRIBE_SECONDS
+        while pubsub.subscribed:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            pubsub.get_message(timeout=left)
+        return True
+
+    def _done_with(self, pubsub: Any, reusable: bool) -> None:
+        if reusable:
+            with self._subscribers_lock:
+                if len(self._idle_subscribers) < self._max_idle_subscribers:
+                    self._idle_subscribers.append(pubsub)
+                    return
+        pubsub.close()
+
+    def close(self) -> None:
+        """Close the subscriber connections kept between long polls."""
+        with self._subscribers_lock:
+            idle, self._idle_subscribers = self._idle_subscribers, []
+        for pubsub in idle:
             pubsub.close()
+
+
+def _text(value: Any) -> Any:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _parse(request_id: str, raw: dict[bytes, bytes]) -> RequestView | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 import uuid
@@ -25,7 +26,10 @@ from fortune_core.ids import new_request_id
 from fortune_core.lifecycle import Claim, Lifecycle, message_of
 from fortune_core.queue import Publisher, requests_queue
 from fortune_core.records import disconnect_records, get_record
+from fortune_core.status import Status
 from fortune_core.status_cache import StatusCache, cache_key
+from fortune_core.views import RequestView
+from localservices.backends import RedisServer
 from localservices.supervisor import wait_for
 
 pytestmark = pytest.mark.integration
@@ -685,3 +689,44 @@ def test_moving_window_rate_limit(redis_server: Any) -> None:
     second.check("t", who, 1)  # refused unless a second has already passed
     wait_for(lambda: second.check("t", who, 1).allowed, 30, "the window to move on")
     client.close()
+
+
+def test_long_polls_share_a_subscriber_connection(redis_server: RedisServer) -> None:
+    """Each long poll subscribes on a connection kept from the one before (a new connection per
+    poll cost more than the poll), and wakes for its own request only."""
+    redis_client = redis.Redis.from_url(redis_server.redis_url)
+    cache = StatusCache(redis_client, 3600, idle_subscribers=1)
+    other = redis.Redis.from_url(redis_server.redis_url)  # the writer's own connection
+    writer = StatusCache(other, 3600)
+    now = dt.datetime.now(dt.UTC)
+
+    def view(request_id: str, status: Status, version: int) -> RequestView:
+        return RequestView(request_id, status, version, "c", 0, "", {"topic": "love"}, now, now)
+
+    first, second = new_request_id(), new_request_id()
+    writer.put(view(first, Status.QUEUED, 1))
+    writer.put(view(second, Status.QUEUED, 1))
+    redis_client.ping()
+    connections = redis_client.info("stats")["total_connections_received"]
+    waited = cache.wait_until(first, lambda v: not v.active, 0.2)
+    assert waited is not None and waited.status == Status.QUEUED  # nothing changed: timed out
+
+    def finish_second() -> None:
+        wait_for(lambda: other.pubsub_numsub(cache_key(second))[0][1] == 1, 30,
+                 "the second poll's subscription")  # fmt: skip
+        writer.put(view(first, Status.RUNNING, 2))  # a notice for the first poll's key: not ours
+        writer.put(view(second, Status.SUCCEEDED, 2))
+
+    finisher = threading.Thread(target=finish_second)
+    finisher.start()
+    waited = cache.wait_until(second, lambda v: not v.active, 30)
+    finisher.join()
+    assert waited is not None and waited.status == Status.SUCCEEDED
+    assert redis_client.info("stats")["total_connections_received"] == connections + 1
+    assert redis_client.pubsub_numsub(cache_key(first), cache_key(second)) == [
+        (cache_key(first).encode(), 0),
+        (cache_key(second).encode(), 0),
+    ]
+    cache.close()
+    redis_client.close()
+    other.close()

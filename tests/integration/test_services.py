@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import bson
 import pika
 import pika.exceptions
 import pymongo
@@ -158,6 +159,50 @@ def test_secantusdb_ttl_index_expires_old_documents(mongo_db: Database[Any]) -> 
         "the TTL sweep to delete the expired document",
     )
     assert [doc["_id"] for doc in requests.find()] == ["fresh"]
+
+
+def test_secantusdb_answers_id_filters_with_every_clause(mongo_db: Database[Any]) -> None:
+    # dev/images/secantusdb/serve.py looks a filter with an _id equality up by its _id: the
+    # other clauses must still decide (a transition is conditional on them).
+    requests = mongo_db["requests"]
+    requests.create_index([("status", 1), ("updated_at", 1)])
+    requests.insert_many(
+        [{"_id": f"r{i}", "status": "queued", "dispatch_id": "a", "version": 1} for i in range(3)]
+    )
+    after = pymongo.ReturnDocument.AFTER
+    claim = {"$set": {"status": "running"}, "$inc": {"version": 1}}
+    stale = {"_id": "r0", "status": {"$in": ["queued"]}, "dispatch_id": "b"}
+    assert requests.find_one_and_update(stale, claim, return_document=after) is None
+    current = {"_id": "r0", "status": {"$in": ["pending", "queued"]}, "dispatch_id": "a"}
+    claimed = requests.find_one_and_update(current, claim, return_document=after)
+    assert claimed is not None and claimed["status"] == "running" and claimed["version"] == 2
+    assert requests.find_one_and_update(current, claim, return_document=after) is None
+    assert requests.update_one({"_id": "r0", "version": 1}, {"$set": {"x": 1}}).modified_count == 0
+    assert requests.update_one({"_id": "r0", "version": 2}, {"$set": {"x": 1}}).modified_count == 1
+    assert requests.count_documents({"_id": "r1", "status": "running"}) == 0
+    assert requests.count_documents({"_id": {"$in": ["r0", "r1"]}, "status": "queued"}) == 1
+    others = requests.find({"_id": {"$ne": "r0"}, "status": "queued"})
+    assert sorted(doc["_id"] for doc in others) == ["r1", "r2"]
+
+
+def test_secantusdb_replays_a_retried_write(mongo_db: Database[Any]) -> None:
+    # A driver retries a write with the same session and txnNumber: the stand-in answers the
+    # stored reply instead of applying the write twice (serve.py prunes those records in order).
+    requests = mongo_db["requests"]
+    requests.insert_one({"_id": "n", "count": 0})
+    with mongo_db.client.start_session() as session:
+        lsid = session.session_id
+        for number in range(1, 4):
+            command = {
+                "update": "requests",
+                "updates": [{"q": {"_id": "n"}, "u": {"$inc": {"count": 1}}}],
+                "lsid": lsid,
+                "txnNumber": bson.Int64(number),
+            }
+            first = mongo_db.command(dict(command))
+            again = mongo_db.command(dict(command))
+            assert first["nModified"] == again["nModified"] == 1
+    assert requests.find_one({"_id": "n"})["count"] == 3
 
 
 def test_secantusdb_keeps_data_across_restart_and_crash(

@@ -26,6 +26,7 @@ import os  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from fortune_core import warm_lunar_years  # noqa: E402
 from fortune_worker.consumer import ExitStatus, Worker  # noqa: E402
 from fortune_worker.logs import configure  # noqa: E402
 from fortune_worker.settings import WorkerSettings, default_worker_id  # noqa: E402
@@ -52,6 +53,7 @@ def main() -> int:
         log.error("invalid configuration: %s", exc)
         return 2
     configure(settings.worker_id, settings.core.log_level)
+    warm_lunar_years()  # a serving process: the birth years of its prompts stay cheap
     worker = Worker(settings)
     signals_seen = 0
     last_words: list[str] = []

@@ -23,6 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pika
 import pytest
 import redis
 import requests
@@ -354,6 +355,15 @@ def test_worker_killed_between_the_retry_record_and_its_publish(
     assert done.attempts == 2 and llm.calls(request_id) == 2
 
 
+def _holds_one(stack: FaultStack, queue: str) -> bool:
+    """Whether `queue` holds one ready message (False while it does not exist yet: a delay
+    queue is declared by the first publish to it)."""
+    try:
+        return stack.ready_messages(queue) == 1
+    except pika.exceptions.ChannelClosedByBroker:
+        return False
+
+
 def test_a_purged_retry_queue_is_recovered_by_the_sweep(fstack: FaultStack, llm: FakeLLM) -> None:
     """A retry waits in its delay queue, which is purged: once its delay is over and its pool's
     queue is empty, the sweep publishes it again."""
@@ -363,6 +373,8 @@ def test_a_purged_retry_queue_is_recovered_by_the_sweep(fstack: FaultStack, llm:
         wait_for(lambda: fstack.record(request_id).attempts == 1
                  and fstack.record(request_id).status == "queued", 60, "the retry")  # fmt: skip
         delay_queue = fstack.retry_queue_of(request_id)
+        # The record is queued before the retry's publish: wait for the message itself.
+        wait_for(lambda: _holds_one(fstack, delay_queue), 30, "the retry's message in its queue")
         purged = fstack._channel_do(lambda ch: ch.queue_purge(delay_queue).method.message_count)
         assert purged == 1
         done = fstack.recovered(request_id)

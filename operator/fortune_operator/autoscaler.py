@@ -1,4 +1,6 @@
-"""One scaling loop per worker pool: each Deployment labelled `cyberfortune.io/pool=<pool>`.
+"""One scaling loop per worker pool: each Deployment labelled `cyberfortune.io/pool=<pool>`, unless
+its `cyberfortune.io/scaled-by` label names another scaler (KEDA): such a Deployment still serves
+its pool (pools.py), and its size is left alone.
 
 The loop polls the pool's backlog, asks the pure policy (scaling.py) for the replica count and
 patches the Deployment's `/scale` subresource when it changes, with an Event on the Deployment
@@ -22,7 +24,15 @@ from fortune_core import MERGE_PATCH, KubeClient
 from fortune_operator import metrics
 from fortune_operator.backlog import BacklogReader
 from fortune_operator.events import EventPoster
-from fortune_operator.scaling import POOL_LABEL, Policy, Recommendation, decide, seed_history
+from fortune_operator.scaling import (
+    POOL_LABEL,
+    SCALER_LABEL,
+    Policy,
+    Recommendation,
+    decide,
+    scaled_by_operator,
+    seed_history,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,17 +68,15 @@ class Autoscaler:
         self.served: dict[str, int] = {}
 
     def observe(self, body: dict[str, Any]) -> None:
-        """A labelled Deployment was listed, added or changed: start or update its loop."""
+        """A labelled Deployment was listed, added or changed: count it as serving its pool, and
+        run its loop unless something else scales it (its `cyberfortune.io/scaled-by` label)."""
         meta = body["metadata"]
         key = (meta["namespace"], meta["name"])
         state = self.pools.get(key)
         if state is None:
-            replicas = int((body.get("spec") or {}).get("replicas", 1))
-            state = PoolState(body=body, history=seed_history(replicas, time.monotonic()))
+            state = PoolState(body=body, history=())
             self.pools[key] = state
             self.served[state.pool] = self.served.get(state.pool, 0) + 1
-            state.task = asyncio.get_running_loop().create_task(self._run(key), name=f"pool {key}")
-            log.info("scaling pool %s (deployment %s/%s)", state.pool, *key)
         else:
             before = state.pool
             state.body = body
@@ -77,6 +85,18 @@ class Autoscaler:
                 self.served[state.pool] = self.served.get(state.pool, 0) + 1
             if state.patched_to == state.replicas:
                 state.patched_to = None  # the patch is visible now
+        ours = scaled_by_operator(meta.get("labels") or {})
+        if ours and state.task is None:
+            # Seeded with the current size, so a loop never shrinks a pool at its start.
+            state.history = seed_history(state.replicas, time.monotonic())
+            state.patched_to = None
+            state.task = asyncio.get_running_loop().create_task(self._run(key), name=f"pool {key}")
+            log.info("scaling pool %s (deployment %s/%s)", state.pool, *key)
+        elif not ours and state.task is not None:
+            state.task.cancel()
+            state.task = None
+            scaler = (meta.get("labels") or {}).get(SCALER_LABEL)
+            log.info("pool %s (deployment %s/%s) is scaled by %s", state.pool, *key, scaler)
 
     def forget(self, namespace: str, name: str) -> None:
         """The Deployment is gone: stop its loop."""

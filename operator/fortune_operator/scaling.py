@@ -20,6 +20,14 @@ from dataclasses import dataclass, replace
 
 ANNOTATION_PREFIX = "cyberfortune.io/"
 POOL_LABEL = "cyberfortune.io/pool"
+SCALER_LABEL = "cyberfortune.io/scaled-by"
+"""A pool's Deployment labelled so with any value but `operator` (the chart's KEDA mode sets
+`keda`) still serves its pool, but something else owns its size: the operator leaves it alone."""
+
+
+def scaled_by_operator(labels: Mapping[str, str]) -> bool:
+    """Whether the operator scales a pool Deployment with these labels (the default: yes)."""
+    return labels.get(SCALER_LABEL, "operator") == "operator"
 
 
 @dataclass(frozen=True)

@@ -205,9 +205,12 @@ def test_workers_are_never_cut_short_and_carry_their_pool(name: str) -> None:
         assert env["FORTUNE_POOL"] == pool
         annotations = deployment["metadata"].get("annotations") or {}
         scaling = {k for k in annotations if k.startswith("cyberfortune.io/")}
+        scaler = deployment["metadata"]["labels"].get("cyberfortune.io/scaled-by")
         if keda:
             assert scaling == set(), "KEDA mode: no operator scaling annotations"
+            assert scaler == "keda", "KEDA mode: the operator's scaler leaves the pool alone"
         else:
+            assert scaler is None
             assert scaling == {
                 "cyberfortune.io/min-replicas",
                 "cyberfortune.io/max-replicas",
@@ -218,6 +221,53 @@ def test_workers_are_never_cut_short_and_carry_their_pool(name: str) -> None:
             }
     scaled = [o for o in objects if o["kind"] == "ScaledObject"]
     assert len(scaled) == (len(workers) if keda else 0)
+
+
+def test_keda_mode_counts_work_in_progress_and_is_let_in_from_its_namespace() -> None:
+    pool = {"name": "default", "concurrency": 8, "minReplicas": 0, "maxReplicas": 4}
+    pools = json.dumps([{**pool, "scaleDownDelaySeconds": 45}])
+    objects = render("keda", "--set-json", f"workers.pools={pools}")
+    (scaled,) = [o for o in objects if o["kind"] == "ScaledObject"]
+    (trigger,) = scaled["spec"]["triggers"]
+    assert trigger["type"] == "rabbitmq"
+    # Ready + unacknowledged messages, through the management API (AMQP counts only ready).
+    assert trigger["metadata"]["protocol"] == "http"
+    assert trigger["metadata"]["excludeUnacknowledged"] == "false"
+    assert trigger["metadata"]["hostFromEnv"] == "RABBITMQ_MANAGEMENT_URL"
+    behavior = scaled["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
+    assert behavior["scaleDown"]["stabilizationWindowSeconds"] == 45
+    # KEDA resolves the workers' URL from its own namespace: the Service's FQDN.
+    (worker_secret,) = [
+        o
+        for o in objects
+        if o["kind"] == "Secret" and o["metadata"]["name"].endswith("-worker-backends")
+    ]
+    url = worker_secret["stringData"]["rabbitmq-management-url"]
+    assert re.fullmatch(
+        r"http://cyberfortune-monitor:[^@]+@cf-cyberfortune-rabbitmq\.cf\.svc:15672", url
+    )
+    # and the NetworkPolicy lets KEDA's namespace reach the management port, nothing more.
+    (policy,) = [
+        o
+        for o in objects
+        if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "cf-cyberfortune-rabbitmq"
+    ]
+    keda_rules = [r for r in policy["spec"]["ingress"] if "namespaceSelector" in r["from"][0]]
+    assert keda_rules == [
+        {
+            "from": [
+                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}}}
+            ],
+            "ports": [{"port": 15672}],
+        }
+    ]
+    operator_mode = render("defaults")
+    (policy,) = [
+        o
+        for o in operator_mode
+        if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "cf-cyberfortune-rabbitmq"
+    ]
+    assert all("namespaceSelector" not in r["from"][0] for r in policy["spec"]["ingress"])
 
 
 @pytest.mark.parametrize("name", VALUE_SETS)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from fortune_operator.scaling import Decision, Policy, Recommendation, decide, seed_history
+from fortune_operator.scaling import (
+    SCALER_LABEL,
+    Decision,
+    Policy,
+    Recommendation,
+    decide,
+    scaled_by_operator,
+    seed_history,
+)
 
 POLICY = Policy(
     min_replicas=0,
@@ -118,3 +126,10 @@ def test_bad_annotations_fall_back_and_say_why(
     policy, problems = Policy.from_annotations(annotations)
     assert getattr(policy, field) == expected
     assert len(problems) == 1 and problem in problems[0]
+
+
+def test_a_pool_labelled_as_scaled_by_another_scaler_is_left_alone() -> None:
+    pool = {"cyberfortune.io/pool": "default"}
+    assert scaled_by_operator(pool)
+    assert scaled_by_operator({**pool, SCALER_LABEL: "operator"})
+    assert not scaled_by_operator({**pool, SCALER_LABEL: "keda"})

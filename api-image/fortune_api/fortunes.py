@@ -44,7 +44,6 @@ from fortune_core import (
     WebhookQueue,
     client_label,
     derive_profile,
-    iso_millis,
     new_request_id,
     requests_queue,
     resource_name,
@@ -387,27 +386,6 @@ def _spec_path(field: str) -> str:
     return field.removeprefix("spec.") or "request"
 
 
-def _public_view(view: RequestView) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": view.id,
-        "status": view.status.value,
-        "attempts": view.attempts,
-        "createdAt": iso_millis(view.created_at),
-        "updatedAt": iso_millis(view.updated_at),
-        "request": view.request,
-        "links": _links(view.id),
-    }
-    if view.completed_at is not None:
-        body["completedAt"] = iso_millis(view.completed_at)
-    if view.message:
-        body["message"] = view.message
-    if view.result is not None:
-        body["result"] = view.result
-    if view.error is not None:
-        body["error"] = view.error
-    return body
-
-
 def _not_found() -> ApiError:
     return ApiError(404, "not_found", "no fortune request with this id")
 
@@ -496,7 +474,7 @@ def get_fortune(request_id: str) -> Response:
     wait = _preferred_wait()
     if wait and view.active:
         view = _wait_for_outcome(view, wait)
-    body = _public_view(view)
+    body = view.shown(_links(view.id))
     if view.terminal and view.request.get("webhook"):
         delivery = _webhook_state(view.id)
         if delivery is not None:

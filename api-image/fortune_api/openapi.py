@@ -18,10 +18,20 @@ from zoneinfo import ZoneInfo
 from pydantic.json_schema import models_json_schema
 
 from fortune_api.openapi_people import (
+    REF,
     history_operations,
     people_paths,
     people_schemas,
     share_paths,
+)
+from fortune_api.openapi_people import (
+    error_response as _error,
+)
+from fortune_api.openapi_people import (
+    json_response as _json,
+)
+from fortune_api.openapi_people import (
+    ref as _ref,
 )
 from fortune_api.schema_patterns import lunar_dates, name_pattern, solar_dates
 from fortune_core import (
@@ -45,7 +55,6 @@ from fortune_core import (
 _LATEST_ZONE = ZoneInfo("Etc/GMT+12")
 _TIME_PATTERN = "^(?:(?:[01][0-9]|2[0-3]):[0-5][0-9])?$"  # empty = unknown, like null
 
-REF = "#/components/schemas/{model}"
 #: An event id of GET /v1/fortunes/{id}/events (`fortune_core.EVENT_ID`; empty means none).
 _EVENT_ID_PATTERN = "^(?:[0-9]{1,19}-[0-9]{1,19})?$"
 
@@ -60,18 +69,6 @@ _SSE_EVENT = {
         "data": {"type": "string", "contentMediaType": "application/json"},
     },
 }
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": REF.format(model=name)}
-
-
-def _error(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": _ref("Error")}}}
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 _ID_PARAM = {

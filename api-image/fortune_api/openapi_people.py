@@ -13,15 +13,18 @@ REF = "#/components/schemas/{model}"
 ID_PATTERN = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$"
 
 
-def _ref(name: str) -> dict[str, str]:
+def ref(name: str) -> dict[str, str]:
+    """A reference to a component schema (shared with openapi.py)."""
     return {"$ref": REF.format(model=name)}
 
 
-def _error(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": _ref("Error")}}}
+def error_response(description: str) -> dict[str, Any]:
+    """A response whose body is the Error schema."""
+    return {"description": description, "content": {"application/json": {"schema": ref("Error")}}}
 
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+def json_response(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    """A JSON response of `schema`."""
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
@@ -69,7 +72,7 @@ def people_schemas() -> dict[str, Any]:
             "type": "object",
             "required": ["items", "next"],
             "properties": {
-                "items": {"type": "array", "items": _ref("HistoryItem")},
+                "items": {"type": "array", "items": ref("HistoryItem")},
                 "next": {
                     "type": ["string", "null"],
                     "description": "The cursor of the next page (null: this was the last)",
@@ -112,9 +115,9 @@ def people_schemas() -> dict[str, Any]:
 
 
 _SESSION_ERRORS = {
-    "404": _error("This server issues no sessions (or has no WeChat login)"),
-    "429": _error("Rate limited per address; see Retry-After"),
-    "503": _error("WeChat or Redis unavailable"),
+    "404": error_response("This server issues no sessions (or has no WeChat login)"),
+    "429": error_response("Rate limited per address; see Retry-After"),
+    "503": error_response("WeChat or Redis unavailable"),
 }
 
 
@@ -128,16 +131,16 @@ def people_paths(common: dict[str, Any]) -> dict[str, Any]:
                 "security": [],
                 "requestBody": {
                     "required": True,
-                    "content": {"application/json": {"schema": _ref("WeChatLogin")}},
+                    "content": {"application/json": {"schema": ref("WeChatLogin")}},
                 },
                 "responses": {
-                    "200": _json(_ref("Session"), "A session of the user's identity"),
-                    "400": _error("Malformed JSON"),
-                    "401": _error("WeChat refused the code (wrong, expired or used)"),
-                    "403": _error("WeChat refuses this account"),
-                    "413": _error("Body over the size limit"),
-                    "415": _error("Body is not JSON"),
-                    "422": _error("Invalid fields"),
+                    "200": json_response(ref("Session"), "A session of the user's identity"),
+                    "400": error_response("Malformed JSON"),
+                    "401": error_response("WeChat refused the code (wrong, expired or used)"),
+                    "403": error_response("WeChat refuses this account"),
+                    "413": error_response("Body over the size limit"),
+                    "415": error_response("Body is not JSON"),
+                    "422": error_response("Invalid fields"),
                     **_SESSION_ERRORS,
                 },
             }
@@ -148,8 +151,8 @@ def people_paths(common: dict[str, Any]) -> dict[str, Any]:
                 "summary": "An anonymous device session (for a client without wx.login)",
                 "security": [],
                 "responses": {
-                    "200": _json(_ref("Session"), "A session of a new device identity"),
-                    "403": _error("Device sessions are turned off"),
+                    "200": json_response(ref("Session"), "A session of a new device identity"),
+                    "403": error_response("Device sessions are turned off"),
                     **_SESSION_ERRORS,
                 },
             }
@@ -159,8 +162,8 @@ def people_paths(common: dict[str, Any]) -> dict[str, Any]:
                 "operationId": "refreshSession",
                 "summary": "A new token for a session (expired or not) within its refresh window",
                 "responses": {
-                    "200": _json(_ref("Session"), "A new token of the same identity"),
-                    "401": _error("Not a session, or its login is too old: log in again"),
+                    "200": json_response(ref("Session"), "A new token of the same identity"),
+                    "401": error_response("Not a session, or its login is too old: log in again"),
                     **_SESSION_ERRORS,
                 },
             }
@@ -177,10 +180,10 @@ def share_paths(id_param: dict[str, Any], common: dict[str, Any]) -> dict[str, A
                 "operationId": "shareFortune",
                 "summary": "A share token opening the redacted public view of a reading",
                 "responses": {
-                    "201": _json(_ref("Share"), "The token"),
-                    "404": _error("Unknown id (or another client's request)"),
-                    "409": _error("Not a succeeded reading, or too many share tokens"),
-                    "503": _error("MongoDB unavailable"),
+                    "201": json_response(ref("Share"), "The token"),
+                    "404": error_response("Unknown id (or another client's request)"),
+                    "409": error_response("Not a succeeded reading, or too many share tokens"),
+                    "503": error_response("MongoDB unavailable"),
                     **common,
                 },
             },
@@ -189,8 +192,8 @@ def share_paths(id_param: dict[str, Any], common: dict[str, Any]) -> dict[str, A
                 "summary": "Revoke every share token of the request",
                 "responses": {
                     "204": {"description": "Revoked"},
-                    "404": _error("Unknown id (or another client's request)"),
-                    "503": _error("MongoDB unavailable"),
+                    "404": error_response("Unknown id (or another client's request)"),
+                    "503": error_response("MongoDB unavailable"),
                     **common,
                 },
             },
@@ -201,7 +204,7 @@ def share_paths(id_param: dict[str, Any], common: dict[str, Any]) -> dict[str, A
                 "operationId": "subscribeFortune",
                 "summary": "Send the caller a WeChat subscribe message when the request finishes",
                 "responses": {
-                    "201": _json(
+                    "201": json_response(
                         {
                             "type": "object",
                             "properties": {
@@ -211,11 +214,13 @@ def share_paths(id_param: dict[str, Any], common: dict[str, Any]) -> dict[str, A
                         },
                         "Recorded",
                     ),
-                    "403": _error("Not a WeChat login"),
-                    "404": _error("Unknown id (or another client's request), or no template"),
-                    "409": _error("Already finished"),
-                    "410": _error("Past its retention"),
-                    "503": _error("Redis unavailable"),
+                    "403": error_response("Not a WeChat login"),
+                    "404": error_response(
+                        "Unknown id (or another client's request), or no template"
+                    ),
+                    "409": error_response("Already finished"),
+                    "410": error_response("Past its retention"),
+                    "503": error_response("Redis unavailable"),
                     **common,
                 },
             },
@@ -234,9 +239,11 @@ def share_paths(id_param: dict[str, Any], common: dict[str, Any]) -> dict[str, A
                 "summary": "The redacted public view of a shared reading (no session needed)",
                 "security": [],
                 "responses": {
-                    "200": _json(_ref("SharedReading"), "The reading, without personal data"),
-                    "404": _error("Unknown or revoked token"),
-                    "503": _error("MongoDB unavailable"),
+                    "200": json_response(
+                        ref("SharedReading"), "The reading, without personal data"
+                    ),
+                    "404": error_response("Unknown or revoked token"),
+                    "503": error_response("MongoDB unavailable"),
                     "429": common["429"],
                 },
             },
@@ -266,21 +273,21 @@ def history_operations(common: dict[str, Any]) -> dict[str, Any]:
                 },
             ],
             "responses": {
-                "200": _json(_ref("History"), "A page of the caller's requests"),
-                "422": _error("Invalid limit or cursor"),
-                "503": _error("MongoDB unavailable"),
+                "200": json_response(ref("History"), "A page of the caller's requests"),
+                "422": error_response("Invalid limit or cursor"),
+                "503": error_response("MongoDB unavailable"),
                 **common,
-                "401": _error("No session or API key: an address has no history"),
+                "401": error_response("No session or API key: an address has no history"),
             },
         },
         "delete": {
             "operationId": "deleteFortunes",
             "summary": "Delete all the caller's requests (unfinished ones are cancelled first)",
             "responses": {
-                "200": _json(_ref("Deleted"), "How many were deleted"),
-                "503": _error("MongoDB or Redis unavailable"),
+                "200": json_response(ref("Deleted"), "How many were deleted"),
+                "503": error_response("MongoDB or Redis unavailable"),
                 **common,
-                "401": _error("No session or API key: an address has no history"),
+                "401": error_response("No session or API key: an address has no history"),
             },
         },
     }

@@ -58,6 +58,27 @@ class RequestView:
         """Not finished yet (pending, queued or running)."""
         return self.status in ACTIVE
 
+    def shown(self, links: dict[str, str]) -> dict[str, Any]:
+        """The request as `GET /v1/fortunes/{id}` shows it (and a webhook delivers it)."""
+        body: dict[str, Any] = {
+            "id": self.id,
+            "status": self.status.value,
+            "attempts": self.attempts,
+            "createdAt": iso_millis(self.created_at),
+            "updatedAt": iso_millis(self.updated_at),
+            "request": self.request,
+            "links": links,
+        }
+        if self.completed_at is not None:
+            body["completedAt"] = iso_millis(self.completed_at)
+        if self.message:
+            body["message"] = self.message
+        if self.result is not None:
+            body["result"] = self.result
+        if self.error is not None:
+            body["error"] = self.error
+        return body
+
     @property
     def terminal(self) -> bool:
         """Succeeded, failed or cancelled: it never changes again."""

@@ -47,23 +47,7 @@ def delivery_id(request_id: str, status: Status) -> str:
 
 def event_body(view: RequestView) -> dict[str, Any]:
     """What is POSTed: the event type, its time, and the request as GET shows it."""
-    data: dict[str, Any] = {
-        "id": view.id,
-        "status": view.status.value,
-        "attempts": view.attempts,
-        "createdAt": iso_millis(view.created_at),
-        "updatedAt": iso_millis(view.updated_at),
-        "request": view.request,
-        "links": {"self": f"/v1/fortunes/{view.id}"},
-    }
-    if view.completed_at is not None:
-        data["completedAt"] = iso_millis(view.completed_at)
-    if view.message:
-        data["message"] = view.message
-    if view.result is not None:
-        data["result"] = view.result
-    if view.error is not None:
-        data["error"] = view.error
+    data = view.shown({"self": f"/v1/fortunes/{view.id}"})
     moment = view.completed_at or view.updated_at
     return {"type": f"fortune.{view.status.value}", "timestamp": iso_millis(moment), "data": data}
 

@@ -33,6 +33,7 @@ from typing import Any, cast
 import redis
 
 from fortune_core.backoff import delays
+from fortune_core.lease import RedisLease
 from fortune_core.profile import day_almanac
 from fortune_core.prompt import PROMPT_VERSION, data_block
 from fortune_core.request import FortuneRequest
@@ -80,36 +81,13 @@ class Flight:
     token: str
 
 
-# KEYS[1] flight; ARGV[1] token, ARGV[2] lease ms → 1 taken (or ours), 0 someone else's.
-_TAKE = """
-local current = redis.call('GET', KEYS[1])
-if not current then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', tonumber(ARGV[2]))
-  return 1
-end
-if current == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
-  return 1
-end
-return 0
-"""
-
-# KEYS[1] flight; ARGV[1] token → 1 released, 0 not ours (it lapsed).
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
-
 class ReuseIndex:
     """Which request holds the reading of each identity, and who is writing one now."""
 
     def __init__(self, client: redis.Redis, ttl_seconds: int, flight_lease_seconds: float) -> None:
         self._redis = client
         self.ttl_seconds = ttl_seconds
-        self.flight_lease_ms = max(1, int(flight_lease_seconds * 1000))
-        self._take = client.register_script(_TAKE)
-        self._release = client.register_script(_RELEASE)
+        self.flight_lease_seconds = flight_lease_seconds
 
     def find(self, identities: Sequence[str]) -> str | None:
         """The request id holding a reading of the first of `identities` that has one."""
@@ -136,14 +114,16 @@ class ReuseIndex:
 
     def take_flight(self, identity: str, token: str | None = None) -> Flight | None:
         """Become the writer of `identity`'s reading (or renew it); None when another is."""
-        held = token or uuid.uuid4().hex
-        if self._take(keys=[FLIGHT_PREFIX + identity], args=[held, self.flight_lease_ms]):
-            return Flight(identity, held)
-        return None
+        lease = self._flight_lease(identity, token or uuid.uuid4().hex)
+        return Flight(identity, lease.owner) if lease.hold() else None
 
     def land(self, flight: Flight) -> None:
         """End a flight (its reading is remembered, or it failed)."""
-        self._release(keys=[FLIGHT_PREFIX + flight.identity], args=[flight.token])
+        self._flight_lease(flight.identity, flight.token).release()
+
+    def _flight_lease(self, identity: str, token: str) -> RedisLease:
+        """The writer's lease of `identity` (a RedisLease: taken if free, renewed if ours)."""
+        return RedisLease(self._redis, FLIGHT_PREFIX + identity, self.flight_lease_seconds, token)
 
     def in_flight(self, identity: str) -> bool:
         return bool(self._redis.exists(FLIGHT_PREFIX + identity))

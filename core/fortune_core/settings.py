@@ -321,7 +321,8 @@ class SweepSettings(Settings):
         900.0,
         minimum=1,
         doc="a running request not updated for this long (its worker and its message are gone) "
-        "is dispatched again; keep it above the LLM timeout times two (a repair call)",
+        "is dispatched again; keep it above twice the LLM timeout (an attempt may make a repair "
+        "call) times the number of LLM endpoints (each may be tried in turn)",
     )
     lost_message_seconds: float = setting(
         "FORTUNE_LOST_MESSAGE_SECONDS",

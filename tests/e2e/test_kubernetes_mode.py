@@ -826,6 +826,27 @@ def test_a_full_queue_is_refused_by_the_api_with_503(release: Release) -> None:
     wait_for(lambda: all(finished(release, i) for i in accepted), 180, "the accepted", 0.5)
 
 
+def test_the_bundled_backends_run_with_the_memory_bounds_of_the_chart(release: Release) -> None:
+    """What bounds the bundled backends' memory (helm.md) is what they run with: Redis's
+    maxmemory and eviction policy, and RabbitMQ's Raft WAL size (quorum queues hold what they
+    wrote to the WAL in memory until it rolls over)."""
+    defaults = yaml.safe_load((REPO / "charts" / "cyberfortune" / "values.yaml").read_text())
+    password = release.secret_value(f"{release.fullname}-backends", "redis-password")
+    redis_config = release.kubectl(
+        "exec", f"{release.component('redis')}-0", "--",
+        "redis-cli", "--no-auth-warning", "-a", password, "config", "get", "maxmemory*",
+    ).stdout.split()  # fmt: skip
+    settings = dict(zip(redis_config[::2], redis_config[1::2], strict=True))
+    assert settings["maxmemory-policy"] == defaults["redis"]["maxmemoryPolicy"]
+    megabytes = int(defaults["redis"]["maxmemory"].removesuffix("mb"))  # Redis: 1mb = 2**20 B
+    assert settings["maxmemory"] == str(megabytes * 2**20)
+    wal = release.kubectl(
+        "exec", f"{release.component('rabbitmq')}-0", "--",
+        "rabbitmqctl", "eval", "application:get_env(ra, wal_max_size_bytes).",
+    ).stdout.strip()  # fmt: skip
+    assert wal == f"{{ok,{defaults['rabbitmq']['walMaxSizeBytes']}}}"
+
+
 def test_a_scale_down_during_long_calls_abandons_none(release: Release, llm: FakeLLM) -> None:
     """The pool is scaled down while 20-second calls run: each worker drains for as long as
     its longest possible call, so every request finishes with exactly one LLM call. (The pool's

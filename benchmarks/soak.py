@@ -14,12 +14,14 @@ per person and a soak of one client would measure the limiter.
 The load: `--rate` readings a second (open loop, evenly spaced, spread over the clients) for
 `--minutes`, each submitted through the HTTP API and polled to its end (long polls). Every minute
 it records the RSS of each component (API, operator, workers, Redis, RabbitMQ, MongoDB: all pods
-of each summed), Redis `used_memory`, the pool's queue depth, the objects in etcd by resource
-(`apiserver_storage_objects`), the workers running and the end-to-end latency p50/p99 of the
-readings that finished in that minute. At the end: accepted, succeeded, failed (by reason), lost
-(accepted but unfinished two minutes after the load stopped: must be 0), and duplicated LLM calls
-(a reading called more than once: must be 0). Writes the table, the bounds the settings give and
-an SVG plot (docs/benchmarks/soak.svg) into docs/benchmarks.md with --write.
+of each summed; the operator's leader alone, with the blocks Python's allocator holds and the
+entries of its per-object structures, from its /metrics), Redis `used_memory`, RabbitMQ's own
+memory breakdown (the quorum queues' Raft WAL, the management statistics), the pool's queue
+depth, the objects in etcd by resource (`apiserver_storage_objects`), the workers running and
+the end-to-end latency p50/p99 of the readings that finished in that minute. At the end:
+accepted, succeeded, failed (by reason), lost (accepted but unfinished two minutes after the load
+stopped: must be 0), and duplicated LLM calls (a reading called more than once: must be 0).
+Writes the table and an SVG plot (docs/benchmarks/soak.svg) into docs/benchmarks.md with --write.
 """
 
 from __future__ import annotations
@@ -37,10 +39,11 @@ import threading
 import time
 import urllib.parse
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 import yaml
@@ -65,6 +68,7 @@ BODY = {
 }
 COMPONENTS = ("api", "operator", "worker", "redis", "rabbitmq", "mongodb")
 ACTIVE = {"pending", "queued", "running"}
+T = TypeVar("T")
 
 
 def soak_values(llm: FakeLLM, keys_secret: str) -> dict[str, Any]:
@@ -216,17 +220,70 @@ def backend_clients(release: Release) -> tuple[redis.Redis, str]:
     return cache, management.replace(f"{release.fullname}-rabbitmq", service_ip("rabbitmq"))
 
 
-def queue_depth(management_url: str) -> int:
-    """Messages (ready + unacknowledged) of the default pool's queue."""
+def management_get(management_url: str, path: str) -> Any:
+    """One GET of RabbitMQ's management API, as the URL's user; the decoded JSON."""
     parts = urllib.parse.urlsplit(management_url)
     conn = http.client.HTTPConnection(parts.hostname or "", parts.port or 15672, timeout=10)
     token = base64.b64encode(
         f"{parts.username}:{urllib.parse.unquote(parts.password or '')}".encode()
     ).decode()
-    conn.request("GET", "/api/queues/%2F/cyberfortune.requests.default",
-                 headers={"Authorization": f"Basic {token}"})  # fmt: skip
-    body = json.loads(conn.getresponse().read() or b"{}")
+    conn.request("GET", path, headers={"Authorization": f"Basic {token}"})
+    return json.loads(conn.getresponse().read() or b"{}")
+
+
+def queue_depth(management_url: str) -> int:
+    """Messages (ready + unacknowledged) of the default pool's queue."""
+    body = management_get(management_url, "/api/queues/%2F/cyberfortune.requests.default")
     return int(body.get("messages") or 0)
+
+
+def rabbitmq_memory(management_url: str) -> dict[str, float]:
+    """The broker's own memory breakdown (MB): what its quorum queues hold of the Raft WAL
+    (`quorum_ets`), the management statistics (`mgmt_db`), binaries, and its total."""
+    node = management_get(management_url, "/api/nodes")[0]["name"]
+    path = f"/api/nodes/{urllib.parse.quote(node, safe='')}/memory"
+    memory = management_get(management_url, path)["memory"]
+    total = memory.get("total") or {}
+    return {
+        "quorum_ets": memory.get("quorum_ets", 0) / 2**20,
+        "mgmt_db": memory.get("mgmt_db", 0) / 2**20,
+        "binary": memory.get("binary", 0) / 2**20,
+        "total": (total.get("erlang") or total.get("rss") or 0) / 2**20,
+    }
+
+
+OPERATOR_METRICS = (
+    "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8080/metrics')"
+    ".read().decode())"
+)
+
+
+def operator_pods(release: Release) -> list[dict[str, Any]]:
+    """Each operator replica: leader or not, its RSS (MB), Python's allocated blocks and the
+    sizes of its per-object structures (its own /metrics, read inside the pod)."""
+    local = release.cluster.local
+    assert local is not None
+    pods = []
+    for found in release.cluster.containers(release.namespace):
+        if found["metadata"]["name"] != "operator":
+            continue
+        pod = found["labels"]["io.kubernetes.pod.name"]
+        info = json.loads(local.node.crictl("inspect", found["id"]).stdout or "{}")
+        pid = (info.get("info") or {}).get("pid")
+        text = release.kubectl("exec", pod, "--", "python", "-c", OPERATOR_METRICS).stdout
+        values: dict[str, float] = {}
+        for line in text.splitlines():
+            if line.startswith("cyberfortune_operator_"):
+                name, _, value = line.rpartition(" ")
+                values[name.removeprefix("cyberfortune_operator_")] = float(value)
+        pods.append({
+            "leader": values.get("leader") == 1.0,
+            "rss": rss_mb(int(pid)) if pid else 0.0,
+            "blocks": int(values.get("python_allocated_blocks", 0)),
+            "tracked": {name.split('"')[1]: int(v) for name, v in values.items()
+                        if name.startswith("tracked{")},
+        })  # fmt: skip
+    return sorted(pods, key=lambda p: not p["leader"])
 
 
 def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -305,6 +362,16 @@ def soak(
     }
 
 
+def sampled(what: str, read: Callable[[], T], default: T) -> T:
+    """A diagnostic sample, or `default` (said on stderr) when it fails: one failed read never
+    ends a soak of hours."""
+    try:
+        return read()
+    except Exception as exc:
+        print(f"sampling {what} failed: {exc}", file=sys.stderr, flush=True)
+        return default
+
+
 def minute_row(release: Release, load: Load, cache: redis.Redis, management: str,
                apps: client.AppsV1Api, start: float, at: float) -> dict[str, Any]:  # fmt: skip
     finished = [r for r in list(load.readings) if r.finished and at - 60 <= r.finished < at]
@@ -315,6 +382,8 @@ def minute_row(release: Release, load: Load, cache: redis.Redis, management: str
     return {
         "minute": round((at - start) / 60),
         "rss": component_rss(release),
+        "operators": sampled("the operators", lambda: operator_pods(release), []),
+        "rabbitmq_memory": sampled("RabbitMQ's memory", lambda: rabbitmq_memory(management), {}),
         "redis_used_mb": int(cache.info("memory")["used_memory"]) / 2**20,
         "queue": queue_depth(management),
         "fortunerequests": objects.get("fortunerequests.cyberfortune.io", 0),
@@ -331,9 +400,21 @@ def plot(rows: list[dict[str, Any]]) -> str:
     width, height, pad = 760, 320, 50
     series = {name: [row["rss"][name] for row in rows] for name in COMPONENTS}
     series["redis used_memory"] = [row["redis_used_mb"] for row in rows]
+    series["operator leader"] = [
+        next((p["rss"] for p in row["operators"] if p["leader"]), 0.0) for row in rows
+    ]
     top = max(max(values) for values in series.values()) * 1.1 or 1.0
     last = max(rows[-1]["minute"], 1)
-    colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]
+    colors = [
+        "#1f77b4",
+        "#ff7f0e",
+        "#2ca02c",
+        "#d62728",
+        "#9467bd",
+        "#8c564b",
+        "#e377c2",
+        "#7f7f7f",
+    ]
 
     def xy(minute: float, value: float) -> str:
         x = pad + (width - 2 * pad) * minute / last
@@ -361,16 +442,23 @@ def plot(rows: list[dict[str, Any]]) -> str:
 
 def render(result: dict[str, Any], args: argparse.Namespace, load: tuple[str, str]) -> str:
     rows = result["rows"]
-    head = ("| min | API | operator | workers (n) | Redis (used) | RabbitMQ | MongoDB | queue | "
-            "FRs in etcd | Events | done | p50 / p99 |")  # fmt: skip
-    lines = [head, "|" + "---|" * 12]
+    head = ("| min | API | operator | leader (blocks, tracked) | workers (n) | Redis (used) | "
+            "RabbitMQ (WAL, stats) | MongoDB | queue | FRs in etcd | Events | done | "
+            "p50 / p99 |")  # fmt: skip
+    lines = [head, "|" + "---|" * 13]
     for row in rows:
         rss = row["rss"]
         latency = f"{row['p50']:.1f} / {row['p99']:.1f} s" if row["p50"] is not None else "–"
+        leader = next((p for p in row["operators"] if p["leader"]), None)
+        lead = (f"{leader['rss']:.0f} ({leader['blocks'] / 1000:.0f} k, "
+                f"{sum(leader['tracked'].values())})" if leader else "–")  # fmt: skip
+        broker = row["rabbitmq_memory"]
+        wal = f"{broker['quorum_ets']:.1f}, {broker['mgmt_db']:.1f}" if broker else "–"
         lines.append(
-            f"| {row['minute']} | {rss['api']:.0f} | {rss['operator']:.0f} | "
+            f"| {row['minute']} | {rss['api']:.0f} | {rss['operator']:.0f} | {lead} | "
             f"{rss['worker']:.0f} ({row['workers']}) | {rss['redis']:.0f} "
-            f"({row['redis_used_mb']:.1f}) | {rss['rabbitmq']:.0f} | {rss['mongodb']:.0f} | "
+            f"({row['redis_used_mb']:.1f}) | {rss['rabbitmq']:.0f} ({wal}) | "
+            f"{rss['mongodb']:.0f} | "
             f"{row['queue']} | {row['fortunerequests']} | {row['events']} | {row['done']} | "
             f"{latency} |"
         )
@@ -385,7 +473,10 @@ def render(result: dict[str, Any], args: argparse.Namespace, load: tuple[str, st
         "API keys set); "
         f"{args.rate:g} readings/s submitted "
         f"through the HTTP API for {args.minutes} minutes, each long-polled to its end. RSS in MB "
-        "(all pods of a component summed), every minute.\n\n"
+        "(all pods of a component summed), every minute; the operator's leader alone, with "
+        "the thousands of blocks Python's allocator holds and the entries of its per-object "
+        "structures (its /metrics); RabbitMQ's own breakdown: what its quorum queues hold of "
+        "the Raft WAL (`quorum_ets`) and its management statistics (`mgmt_db`), MB.\n\n"
         + "\n".join(lines)
         + f"\n\nSubmitted {result['submitted']}, accepted {result['accepted']}, refused "
         f"{refused}; succeeded {result['succeeded']}, failed {failed}; **lost "

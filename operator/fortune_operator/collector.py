@@ -96,6 +96,11 @@ class Collector:
     def __len__(self) -> int:
         return len(self._due)
 
+    @property
+    def heap_size(self) -> int:
+        """Entries in the deletion heap (superseded ones leave it at their due time)."""
+        return len(self._heap)
+
     async def run(self) -> None:
         """Delete what is due, sleeping until the next due time or a new entry."""
         loop = asyncio.get_running_loop()

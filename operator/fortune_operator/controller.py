@@ -120,6 +120,14 @@ class Controller:
         self.collector = Collector(kube, None if settings.cluster_wide else settings.namespaces)
         self.queue = ReconcileQueue(reconciler.reconcile, settings.concurrency)
         self.tasks: list[asyncio.Task[None]] = []
+        for structure, size in {
+            "reconcile_pending": lambda: len(self.queue.pending),
+            "reconcile_failures": lambda: len(self.queue.failures),
+            "collector_due": lambda: len(self.collector),
+            "collector_heap": lambda: self.collector.heap_size,
+            "pools": lambda: len(self.autoscaler.pools),
+        }.items():
+            metrics.TRACKED.labels(structure).set_function(size)
 
     def registry(self) -> kopf.OperatorRegistry:
         """The kopf registry with this controller's handlers."""

@@ -6,6 +6,7 @@ Lease). /readyz fails only while the process is starting or stopping.
 
 from __future__ import annotations
 
+import sys
 import threading
 from http.server import ThreadingHTTPServer
 
@@ -53,6 +54,18 @@ GARBAGE_COLLECTED = Counter(
     "cyberfortune_fortunerequests_deleted_total", "Finished FortuneRequests deleted after their TTL"
 )
 LEADER = Gauge("cyberfortune_operator_leader", "1 while this replica holds the Lease")
+TRACKED = Gauge(
+    "cyberfortune_operator_tracked",
+    "Entries of the operator's per-object structures, by structure (reconcile_pending, "
+    "reconcile_failures, collector_due, collector_heap, pools); each has a bound (helm.md)",
+    ("structure",),
+)
+ALLOCATED_BLOCKS = Gauge(
+    "cyberfortune_operator_python_allocated_blocks",
+    "Memory blocks Python's allocator holds (sys.getallocatedblocks): flat while the RSS grows "
+    "means the allocator's arenas, not objects kept",
+)
+ALLOCATED_BLOCKS.set_function(sys.getallocatedblocks)
 
 
 def serve(port: int) -> tuple[ThreadingHTTPServer, threading.Event]:

@@ -3,6 +3,7 @@ import Taro from '@tarojs/taro'
 import { useEffect, type PropsWithChildren, type ReactNode } from 'react'
 import { t } from '../lib/i18n'
 import { setLanguage, useLanguage } from '../services/app'
+import PrivacyPopup from './PrivacyPopup'
 import './Shell.scss'
 
 interface ShellProps {
@@ -50,6 +51,8 @@ export default function Shell({ page, title, subtitle, brand, children }: PropsW
         </View>
       </View>
       <View className='shell__body'>{children}</View>
+      {/* WeChat's privacy popup, on every page but the policy it links to */}
+      {page === 'privacy' ? null : <PrivacyPopup />}
     </View>
   )
 }

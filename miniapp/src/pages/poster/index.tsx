@@ -1,6 +1,7 @@
 import { Canvas, Image, Text, View } from '@tarojs/components'
 import Taro, { useReady, useRouter } from '@tarojs/taro'
 import { useState } from 'react'
+import Failure from '../../components/Failure'
 import Shell from '../../components/Shell'
 import { formatDate, readingTitle, scoreBand } from '../../lib/format'
 import { t, type MessageKey } from '../../lib/i18n'
@@ -131,7 +132,7 @@ export default function PosterPage() {
   return (
     <Shell page='poster' title={t(lang, 'posterTitle')} subtitle={<Text>{t(lang, process.env.TARO_ENV === 'h5' ? 'posterHintH5' : 'posterHint')}</Text>}>
       {failed ? (
-        <View className='notice notice--error' role='alert'><Text>{t(lang, 'posterFailed')}</Text></View>
+        <Failure error={undefined} message={t(lang, 'posterFailed')} lang={lang} onRetry={() => { setFailed(false); void draw() }} id='poster-failure' />
       ) : null}
       <View className='poster'>
         {/* drawn off screen at full size; the picture below is what people see and long-press */}

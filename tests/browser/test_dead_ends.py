@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from conftest import Stack, consented_earlier, open_page
 from playwright.sync_api import Browser, Page, expect
+from test_sizes import offences
 
 pytestmark = pytest.mark.browser
 
@@ -32,6 +33,7 @@ def test_the_chart_request_without_network_offers_a_retry(page: Page, stack: Sta
     failure = form.locator("#error-form")
     expect(failure).to_contain_text("网络好像断开了")
     expect(form.locator("#btn-retry")).to_have_text("重试")
+    assert offences(page, "index") == []  # the failure's text and buttons are big enough too
 
     # the reason and the navigation title follow the language switch
     form.locator("#lang-switch").click()
@@ -70,6 +72,7 @@ def test_a_shared_reading_without_network_offers_a_retry_and_a_way_back(
         shared = on(recipient, "shared")
         expect(shared.locator("#failure")).to_contain_text("这个分享链接打不开了")
         expect(shared.locator("#btn-failure-back")).to_have_text("返回首页")
+        assert offences(recipient, "shared") == []
 
         # the real link while the network is down (the page's code is loaded already)
         recipient.context.set_offline(True)

@@ -11,12 +11,25 @@ import TsconfigPathsPlugin from 'tsconfig-paths-webpack-plugin'
  */
 const target = process.env.TARO_ENV ?? 'h5'
 // A release build (TARO_APP_RELEASE=1, for a real phone) has no local default: its API is an
-// https URL on one of the mini-program's request domains, or the build stops here.
-if (process.env.TARO_APP_RELEASE === '1' && target === 'weapp' && !/^https:\/\/[^/]/.test(process.env.TARO_APP_API_BASE ?? '')) {
-  throw new Error('a release build of the mini-program needs TARO_APP_API_BASE=https://<your API> (a request domain of the mini-program)')
+// https URL on one of the mini-program's request domains, or the build stops here. Only a
+// development build (TARO_APP_RELEASE unset, empty or 0) falls back to http://127.0.0.1:8080.
+const releaseFlag = process.env.TARO_APP_RELEASE ?? ''
+if (!['', '0', '1'].includes(releaseFlag)) {
+  throw new Error(`TARO_APP_RELEASE is 1 (a release build) or unset/0 (a development build), not ${JSON.stringify(releaseFlag)}`)
+}
+const release = releaseFlag === '1'
+if (release && target === 'weapp' && !/^https:\/\/[^/]/.test(process.env.TARO_APP_API_BASE ?? '')) {
+  const given = process.env.TARO_APP_API_BASE ? `, not ${JSON.stringify(process.env.TARO_APP_API_BASE)}` : ' (it is not set)'
+  throw new Error(
+    `a release build of the mini-program needs TARO_APP_API_BASE=https://<your API> (a request domain of the mini-program)${given}: ` +
+      'there is no 127.0.0.1 default in a release build. Build with ' +
+      'TARO_APP_RELEASE=1 TARO_APP_API_BASE=https://api.example.com make miniapp (docs/miniapp.md, "A release build")',
+  )
 }
 const defaultApiBase = target === 'weapp' ? 'http://127.0.0.1:8080' : ''
 const apiBase = (process.env.TARO_APP_API_BASE ?? defaultApiBase).replace(/\/+$/, '')
+// where the build goes: dist/<target>, or TARO_APP_OUTPUT_ROOT (a build beside the usual one)
+const outputRoot = process.env.TARO_APP_OUTPUT_ROOT || `dist/${target}`
 const publicPath = process.env.TARO_APP_PUBLIC_PATH ?? '/app/'
 
 export default defineConfig<'webpack5'>(async () => {
@@ -26,14 +39,14 @@ export default defineConfig<'webpack5'>(async () => {
     designWidth: 750,
     deviceRatio: { 640: 2.34 / 2, 750: 1, 375: 2, 828: 1.81 / 2 },
     sourceRoot: 'src',
-    outputRoot: `dist/${target}`,
+    outputRoot,
     plugins: [],
     defineConstants: {
       API_BASE: JSON.stringify(apiBase),
       SUBSCRIBE_TEMPLATE_ID: JSON.stringify(process.env.TARO_APP_SUBSCRIBE_TEMPLATE_ID ?? ''),
     },
     copy: {
-      patterns: target === 'weapp' ? [{ from: 'src/sitemap.json', to: 'dist/weapp/sitemap.json' }] : [],
+      patterns: target === 'weapp' ? [{ from: 'src/sitemap.json', to: `${outputRoot}/sitemap.json` }] : [],
       options: {},
     },
     framework: 'react',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ApiError } from '../src/lib/errors'
+import { ApiError, UnknownState, describeError } from '../src/lib/errors'
 import { DEFAULT_POLICY, LONG_POLL_SECONDS, longPollFor, nextDelay, pollUntilDone, type PollEvent } from '../src/lib/polling'
 import type { FortuneView, Status } from '../src/lib/types'
 import { recordingSleep } from './fakes'
@@ -127,6 +127,25 @@ describe('pollUntilDone', () => {
     await expect(
       pollUntilDone({ fetch: async () => { throw gone }, sleep: async () => undefined, stopped: () => false, onEvent: () => undefined }),
     ).rejects.toBe(gone)
+  })
+
+  it('gives up on a 500 and on a state it does not know, which the page explains in either language', async () => {
+    const broken = new ApiError({ kind: 'http', status: 500, code: 'internal', message: 'boom' })
+    await expect(
+      pollUntilDone({ fetch: async () => { throw broken }, sleep: async () => undefined, stopped: () => false, onEvent: () => undefined }),
+    ).rejects.toBe(broken)
+    const events: PollEvent[] = []
+    const odd = pollUntilDone({
+      fetch: async () => ({ view: { ...view('queued'), status: 'paused' as Status } }),
+      sleep: async () => undefined,
+      stopped: () => false,
+      onEvent: (event) => events.push(event),
+    })
+    await expect(odd).rejects.toBeInstanceOf(UnknownState)
+    expect(events).toEqual([])
+    const error = await odd.catch((e: unknown) => e)
+    expect(describeError(error, 'en')).toContain('(paused)')
+    expect(describeError(error, 'zh-CN')).toContain('（paused）')
   })
 
   it('stops when the page goes away', async () => {

@@ -79,20 +79,44 @@ def test_the_weapp_build_has_no_syntax_old_phones_cannot_parse(weapp_dir: Path) 
     assert {name: count for name, count in found.items() if count} == {}
 
 
-def test_a_release_build_needs_an_https_api() -> None:
+def taro_weapp(output: Path, **settings: str | None) -> subprocess.CompletedProcess[str]:
+    """`taro build --type weapp` into `output` (never over dist/weapp, which build.sh's stamps
+    describe), with `settings` on the environment (None: unset)."""
+    env = {**os.environ, "TARO_ENV": "weapp", "TARO_APP_OUTPUT_ROOT": str(output)}
+    for name, value in settings.items():
+        env.pop(name, None)
+        if value is not None:
+            env[name] = value
+    return subprocess.run(
+        ["npx", "--no-install", "taro", "build", "--type", "weapp"],
+        cwd=MINIAPP, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
+def test_a_release_build_needs_an_https_api(tmp_path: Path) -> None:
     """A release build (for a real phone) has no 127.0.0.1 default: without an https API base
     it stops before building anything, saying what to set."""
-    for base in (None, "http://127.0.0.1:8080"):
-        env = {**os.environ, "TARO_APP_RELEASE": "1", "TARO_ENV": "weapp"}
-        env.pop("TARO_APP_API_BASE", None)
-        if base:
-            env["TARO_APP_API_BASE"] = base
-        build = subprocess.run(
-            ["npx", "--no-install", "taro", "build", "--type", "weapp"],
-            cwd=MINIAPP, env=env, capture_output=True, text=True, timeout=300, check=False,
-        )  # fmt: skip
+    for base in (None, "", "http://127.0.0.1:8080", "https://"):
+        build = taro_weapp(tmp_path / "out", TARO_APP_RELEASE="1", TARO_APP_API_BASE=base)
         assert build.returncode != 0
-        assert "needs TARO_APP_API_BASE=https://" in build.stdout + build.stderr
+        said = build.stdout + build.stderr
+        assert "needs TARO_APP_API_BASE=https://" in said
+        assert "no 127.0.0.1 default in a release build" in said
+        assert not (tmp_path / "out" / "app.js").exists()
+    # a release flag that is neither 1 nor 0 is refused, not taken for a development build
+    build = taro_weapp(tmp_path / "out", TARO_APP_RELEASE="true", TARO_APP_API_BASE=None)
+    assert build.returncode != 0
+    assert "TARO_APP_RELEASE is 1" in build.stdout + build.stderr
+
+
+def test_a_release_build_talks_to_its_configured_api_only(tmp_path: Path) -> None:
+    out = tmp_path / "release"
+    build = taro_weapp(out, TARO_APP_RELEASE="1", TARO_APP_API_BASE="https://api.example.test/")
+    assert build.returncode == 0, build.stdout + build.stderr
+    code = "".join(p.read_text(encoding="utf-8") for p in out.rglob("*.js"))
+    assert '"https://api.example.test"' in code
+    assert "127.0.0.1" not in code
+    assert (out / "sitemap.json").is_file()
 
 
 def test_the_weapp_build_talks_to_the_configured_api(weapp_dir: Path) -> None:

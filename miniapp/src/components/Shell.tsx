@@ -3,6 +3,7 @@ import Taro from '@tarojs/taro'
 import { useEffect, type PropsWithChildren, type ReactNode } from 'react'
 import { t } from '../lib/i18n'
 import { setLanguage, useLanguage } from '../services/app'
+import PrivacyPopup from './PrivacyPopup'
 import './Shell.scss'
 
 interface ShellProps {
@@ -17,10 +18,12 @@ interface ShellProps {
 /** Every page's frame: the title bar with the language switch, a centred column. */
 export default function Shell({ page, title, subtitle, brand, children }: PropsWithChildren<ShellProps>) {
   const lang = useLanguage()
-  // the navigation bar follows the chosen language (a page's config holds only the Chinese title)
+  // the navigation bar follows the chosen language (a page's config holds only the Chinese title;
+  // the start page's is the app's name)
+  const navigationTitle = title ?? (brand ? t(lang, 'appName') : undefined)
   useEffect(() => {
-    if (title) void Taro.setNavigationBarTitle({ title }).catch(() => undefined)
-  }, [title])
+    if (navigationTitle) void Taro.setNavigationBarTitle({ title: navigationTitle }).catch(() => undefined)
+  }, [navigationTitle])
   const toggle = () => {
     const next = lang === 'zh-CN' ? 'en' : 'zh-CN'
     setLanguage(next)
@@ -50,6 +53,8 @@ export default function Shell({ page, title, subtitle, brand, children }: PropsW
         </View>
       </View>
       <View className='shell__body'>{children}</View>
+      {/* WeChat's privacy popup, on every page but the policy it links to */}
+      {page === 'privacy' ? null : <PrivacyPopup />}
     </View>
   )
 }

@@ -22,7 +22,7 @@ const ICONS: Record<TroubleKind, string> = { expired: '期', failed: '云', canc
 export default function Trouble(props: { kind: TroubleKind; lang: Language; reason?: string; request?: FortuneRequestBody }) {
   const { kind, lang, reason, request } = props
   const [busy, setBusy] = useState(false)
-  const [error, setError] = useState<string | undefined>()
+  const [error, setError] = useState<unknown>()
   const [title, body] = TITLES[kind]
   const again = async () => {
     if (!request) {
@@ -34,7 +34,7 @@ export default function Trouble(props: { kind: TroubleKind; lang: Language; reas
     try {
       await askAgain(request)
     } catch (failure) {
-      setError(describeError(failure, lang))
+      setError(failure ?? new Error('failed'))
     } finally {
       setBusy(false)
     }
@@ -46,9 +46,9 @@ export default function Trouble(props: { kind: TroubleKind; lang: Language; reas
         <Text className='card__title'>{t(lang, title)}</Text>
         <Text className='card__hint'>{t(lang, body, { reason: reason ?? '—' })}</Text>
       </View>
-      {error ? (
+      {error !== undefined ? (
         <View className='notice notice--error' role='alert'>
-          <Text>{error}</Text>
+          <Text>{describeError(error, lang)}</Text>
         </View>
       ) : null}
       <View className='actions'>

@@ -1,5 +1,5 @@
 import { t } from './i18n'
-import type { FieldMessage, Language } from './types'
+import type { FieldMessage, Language, Status } from './types'
 
 /**
  * Why a call did not give what was asked: `network` (no answer: offline, timeout, refused) or
@@ -40,11 +40,34 @@ export function isApiError(value: unknown): value is ApiError {
   return value instanceof ApiError
 }
 
-/** A kind sentence for an error that belongs to no field. */
+const STATUSES: readonly string[] = ['pending', 'queued', 'running', 'succeeded', 'failed', 'cancelled'] satisfies Status[]
+
+/** Whether the API's `status` is one this client knows (a newer API may add one). */
+export function isKnownStatus(status: unknown): status is Status {
+  return typeof status === 'string' && STATUSES.includes(status)
+}
+
+/** A reading in a state this client does not know: shown as a dead end with a retry. */
+export class UnknownState extends Error {
+  readonly status: string
+
+  constructor(status: unknown) {
+    super(`unknown status ${String(status)}`)
+    this.name = 'UnknownState'
+    this.status = String(status)
+  }
+}
+
+/**
+ * A kind sentence for an error that belongs to no field, in `lang` (a page keeps the error and
+ * describes it when it renders, so the sentence follows a language switch).
+ */
 export function describeError(error: unknown, lang: Language): string {
+  if (error instanceof UnknownState) return t(lang, 'errUnknownState', { status: error.status })
   if (!(error instanceof ApiError)) return t(lang, 'errUnknown', { code: 'client' })
   if (error.kind === 'network') return t(lang, 'errNetwork')
   if (error.status === 429) return t(lang, 'errBusy', { seconds: error.retryAfter ?? 10 })
   if (error.status === 502 || error.status === 503 || error.status === 504) return t(lang, 'errUnavailable')
+  if (error.status >= 500) return t(lang, 'errServer', { code: error.code })
   return t(lang, 'errUnknown', { code: error.code })
 }

@@ -70,6 +70,8 @@ const zh = {
   errBusy: '请求有点多，{seconds} 秒后再试试',
   errUnavailable: '服务暂时不可用，请稍后再试，这次没有扣除任何次数',
   errUnknown: '出了点小问题（{code}），请稍后再试',
+  errServer: '服务器出了点问题（{code}），请点“重试”',
+  errUnknownState: '这条解读处于一个未知的状态（{status}），请点“重试”或返回',
 
   // chart
   chartTitle: '你的命盘',
@@ -215,6 +217,8 @@ const zh = {
   consentAgree: '同意',
   consentDecline: '不同意',
   consentDeclined: '未获同意，不会发送任何个人信息',
+  privacyPopupWechat: '保存海报到相册也在此范围内，同意后才会使用。',
+  posterPrivacyDeclined: '未同意隐私保护指引，海报没有保存到相册',
   privacyTitle: '隐私政策',
   privacyLink: '隐私政策',
   privacySent: '发送什么：称呼（选填）、性别、出生日期与时间、出生地的时区和经度，以及想问的主题；仅在你同意后、点击测算时发送。',
@@ -231,9 +235,12 @@ const zh = {
   shareRevoked: '分享链接已撤销',
   sharedTitle: '好友分享的运势',
   sharedHint: '这是一份分享的运势，不含对方的任何个人信息',
+  sharedGone: '这个分享链接打不开了：它可能已被撤销、已过期，或不完整',
   notifyAsk: '推演需要一点时间，结果出来后可以通过微信通知你',
   historyServer: '已登录：显示你在所有设备上的记录',
   retry: '重试',
+  goBack: '返回',
+  historyServerFailed: '没能取到其他设备上的记录，下面是这台设备上的',
 
   // misc
   ok: '好的',
@@ -310,6 +317,8 @@ const en: Record<MessageKey, string> = {
   errBusy: 'Lots of requests right now. Please try again in {seconds} s',
   errUnavailable: 'The service is briefly unavailable. Nothing was used up: please try again shortly',
   errUnknown: 'Something went wrong ({code}). Please try again shortly',
+  errServer: 'The server ran into a problem ({code}). Tap "Retry"',
+  errUnknownState: 'This reading is in a state this app does not know ({status}). Tap "Retry" or go back',
 
   chartTitle: 'Your chart',
   chartIntro: 'Your BaZi chart, worked out from your birth data. If it looks right, ask for your reading',
@@ -448,6 +457,8 @@ const en: Record<MessageKey, string> = {
   consentAgree: 'Agree',
   consentDecline: 'Decline',
   consentDeclined: 'Nothing personal was sent: consent was not given',
+  privacyPopupWechat: 'This also covers saving the poster to your album, which is used only once you agree.',
+  posterPrivacyDeclined: 'The privacy guidelines were not agreed to, so the poster was not saved to your album',
   privacyTitle: 'Privacy policy',
   privacyLink: 'Privacy policy',
   privacySent: 'What is sent: your name (optional), gender, birth date and time, the time zone and longitude of your birthplace, and the topic; only after you agreed, when you ask for a chart or a reading.',
@@ -464,9 +475,12 @@ const en: Record<MessageKey, string> = {
   shareRevoked: 'Share links revoked',
   sharedTitle: 'A shared reading',
   sharedHint: 'A reading shared with you: it holds nothing personal about its owner',
+  sharedGone: 'This share link no longer opens: it may have been revoked, have expired, or be incomplete',
   notifyAsk: 'This takes a moment: WeChat can tell you when your reading is ready',
   historyServer: 'Logged in: your readings from all your devices',
   retry: 'Retry',
+  goBack: 'Back',
+  historyServerFailed: 'Your readings from other devices could not be loaded: these are this device\'s',
 
   ok: 'OK',
   confirm: 'Confirm',

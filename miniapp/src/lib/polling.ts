@@ -1,4 +1,4 @@
-import { ApiError } from './errors'
+import { ApiError, UnknownState, isKnownStatus } from './errors'
 import { TERMINAL, type FortuneView, type Polled, type Status } from './types'
 
 /**
@@ -71,7 +71,8 @@ export interface PollOptions {
 /**
  * Poll until the request is finished. Resolves with the final view (succeeded, failed or
  * cancelled), or undefined when stopped. Errors worth retrying (no network, 429, 5xx) wait and
- * try again, honouring Retry-After; others (404, 410) reject with the ApiError.
+ * try again, honouring Retry-After; others (404, 410, 500) reject with the ApiError, and a status
+ * this client does not know with an UnknownState.
  */
 export async function pollUntilDone(options: PollOptions): Promise<FortuneView | undefined> {
   const policy = options.policy ?? DEFAULT_POLICY
@@ -87,6 +88,8 @@ export async function pollUntilDone(options: PollOptions): Promise<FortuneView |
     try {
       const { view, retryAfter, waited } = await options.fetch()
       if (options.stopped()) return undefined
+      // a state this client does not know: nothing to wait for, the page offers a retry
+      if (!isKnownStatus(view.status)) throw new UnknownState(view.status)
       options.onEvent({ type: 'update', view })
       if (TERMINAL.includes(view.status)) return view
       // A long poll already waited on the server: ask again at once (the next answer comes the

@@ -6,6 +6,7 @@ import { detectLanguage, t } from '../lib/i18n'
 import { ensureConsent } from '../lib/privacy'
 import { Sessions, withSession } from '../lib/session'
 import { Submitter } from '../lib/submit'
+import { PrivacyGate, askWithPrivacy, type WxPrivacy } from '../lib/wxprivacy'
 import type { FormState } from '../lib/form'
 import type { Language, ProfileResponse } from '../lib/types'
 import type { OpenStream } from '../lib/streaming'
@@ -121,29 +122,36 @@ export function saveChart(state: ChartState): void {
   taroStore.set(CHART_KEY, state)
 }
 
-/** WeChat's own privacy authorization (base library 2.32.3+); true where there is none. */
-function requirePrivacyAuthorize(): Promise<boolean> {
-  const wechat = (globalThis as unknown as { wx?: { requirePrivacyAuthorize?: (options: { success: () => void; fail: () => void }) => void } }).wx
-  if (process.env.TARO_ENV !== 'weapp' || !wechat?.requirePrivacyAuthorize) return Promise.resolve(true)
-  return new Promise((resolve) => {
-    wechat.requirePrivacyAuthorize?.({ success: () => resolve(true), fail: () => resolve(false) })
-  })
+/**
+ * WeChat's privacy authorization (lib/wxprivacy.ts): the app's popup (components/PrivacyPopup)
+ * answers `wx.onNeedPrivacyAuthorization`. Registered once at app start (src/app.ts) in the
+ * WeChat build; Taro's weapp runtime carries every `wx` function, so a base library without the
+ * privacy API simply has none of them, and the H5 build registers nothing.
+ */
+export const privacyGate = new PrivacyGate()
+
+export function installPrivacyGate(): boolean {
+  if (process.env.TARO_ENV !== 'weapp') return false
+  return privacyGate.install(Taro as unknown as WxPrivacy)
 }
 
 /**
  * Consent before any personal data leaves the device: the notice (what is sent, kept, for how
- * long; a link to the privacy policy), once; in WeChat also its privacy authorization. Whether
- * the caller may send now.
+ * long; a link to the privacy policy), once. In WeChat it is also WeChat's privacy
+ * authorization: while WeChat still needs the user's agreement the notice is the privacy popup,
+ * whose agree button gives both (one question, not two); otherwise the modal. Whether the caller
+ * may send now.
  */
 export async function askConsent(lang: Language): Promise<boolean> {
   return ensureConsent(taroStore, async () => {
-    const { confirm } = await Taro.showModal({
-      title: t(lang, 'consentTitle'),
-      content: t(lang, 'consentBody', { days: RETENTION_DAYS }),
-      confirmText: t(lang, 'consentAgree'),
-      cancelText: t(lang, 'consentDecline'),
+    return askWithPrivacy(privacyGate, async () => {
+      const { confirm } = await Taro.showModal({
+        title: t(lang, 'consentTitle'),
+        content: t(lang, 'consentBody', { days: RETENTION_DAYS }),
+        confirmText: t(lang, 'consentAgree'),
+        cancelText: t(lang, 'consentDecline'),
+      })
+      return confirm
     })
-    if (!confirm) return false
-    return requirePrivacyAuthorize()
   })
 }

@@ -2,8 +2,9 @@ import { Text, View } from '@tarojs/components'
 import Taro from '@tarojs/taro'
 import { useState } from 'react'
 import { AlmanacCard, ChartExtras, ElementBars, LuckCard, PillarTable } from '../../components/Chart'
+import Failure from '../../components/Failure'
 import Shell from '../../components/Shell'
-import { ApiError, describeError } from '../../lib/errors'
+import { ApiError } from '../../lib/errors'
 import { buildRequest } from '../../lib/form'
 import { elementName, formatDate, periodName, topicName } from '../../lib/format'
 import type { HistoryPillar } from '../../lib/history'
@@ -26,7 +27,8 @@ export default function ChartPage() {
   const lang = useLanguage()
   const [state] = useState(loadChart)
   const [busy, setBusy] = useState(false)
-  const [error, setError] = useState<string | undefined>()
+  /** why the last ask failed (described at render, in the chosen language) */
+  const [error, setError] = useState<unknown>()
   const [retrying, setRetrying] = useState(false)
 
   if (!state) {
@@ -58,13 +60,7 @@ export default function ChartPage() {
       const wait = accepted.retryAfter !== undefined ? `&wait=${accepted.retryAfter}` : ''
       await Taro.redirectTo({ url: `/pages/waiting/index?id=${accepted.id}${wait}` })
     } catch (failure) {
-      if (failure instanceof ApiError && failure.status === 422 && Object.keys(failure.fields).length) {
-        const messages = Object.entries(failure.fields).map(([path, message]) =>
-          `${path}: ${lang === 'zh-CN' ? message.zh : message.en}`)
-        setError(messages.join('\n'))
-      } else {
-        setError(describeError(failure, lang))
-      }
+      setError(failure ?? new Error('failed'))
     } finally {
       setBusy(false)
       setRetrying(false)
@@ -114,10 +110,14 @@ export default function ChartPage() {
         <View className='column'>
           <ChartExtras profile={profile} lang={lang} />
           <AlmanacCard almanac={almanac} lang={lang} />
-          {error ? (
+          {error instanceof ApiError && error.status === 422 && Object.keys(error.fields).length ? (
             <View className='notice notice--error' id='error-ask' role='alert'>
-              <Text>{error}</Text>
+              <Text>
+                {Object.entries(error.fields).map(([path, message]) => `${path}: ${lang === 'zh-CN' ? message.zh : message.en}`).join('\n')}
+              </Text>
             </View>
+          ) : error !== undefined ? (
+            <Failure error={error} lang={lang} onRetry={() => void ask()} busy={busy} back='none' id='error-ask' />
           ) : null}
           <View className='actions'>
             <View id='btn-ask' className={`btn-primary ${busy ? 'btn-primary--disabled' : ''}`} onClick={ask} role='button'>

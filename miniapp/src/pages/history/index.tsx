@@ -1,7 +1,9 @@
 import { Text, View } from '@tarojs/components'
 import Taro, { useDidShow } from '@tarojs/taro'
 import { useState } from 'react'
+import Failure from '../../components/Failure'
 import Shell from '../../components/Shell'
+import { describeError } from '../../lib/errors'
 import { formatDate, isoDay, readingTitle } from '../../lib/format'
 import { RETENTION_DAYS, type HistoryEntry } from '../../lib/history'
 import { t } from '../../lib/i18n'
@@ -51,18 +53,24 @@ export default function HistoryPage() {
   const lang = useLanguage()
   const [rows, setRows] = useState<Row[]>(() => history.list().map(fromDevice))
   const [fromServerToo, setFromServerToo] = useState(false)
+  /** the server's list could not be read: this device's is shown, with a retry */
+  const [failure, setFailure] = useState<unknown>()
 
   // Logged in: the server's list (every device of this user); offline or not logged in: this
   // device's own list, which stays the fallback.
   const load = () => {
     const local = history.list()
     setRows(local.map(fromDevice))
+    setFailure(undefined)
     if (!sessions.loggedIn) return
     api.listFortunes().then((page) => {
       const byId = new Map(local.map((entry) => [entry.id, entry]))
       setRows(page.items.map((item) => fromServer(item, byId.get(item.id))))
       setFromServerToo(true)
-    }).catch(() => setFromServerToo(false))
+    }).catch((error: unknown) => {
+      setFromServerToo(false)
+      setFailure(error ?? new Error('failed'))
+    })
   }
   useDidShow(load)
 
@@ -88,6 +96,16 @@ export default function HistoryPage() {
 
   return (
     <Shell page='history' title={t(lang, 'historyTitle')} subtitle={<Text>{fromServerToo ? t(lang, 'historyServer') : t(lang, 'historyKeep', { days: RETENTION_DAYS })}</Text>}>
+      {failure !== undefined ? (
+        <Failure
+          error={failure}
+          message={`${t(lang, 'historyServerFailed')}: ${describeError(failure, lang)}`}
+          lang={lang}
+          onRetry={load}
+          back='home'
+          id='history-failure'
+        />
+      ) : null}
       {rows.length === 0 ? (
         <View className='card empty'>
           <Text className='card__hint'>{t(lang, 'historyEmpty')}</Text>

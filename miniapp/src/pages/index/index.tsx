@@ -3,9 +3,10 @@ import Taro, { useDidShow } from '@tarojs/taro'
 import { useMemo, useState } from 'react'
 import Choice from '../../components/Choice'
 import Field from '../../components/Field'
+import Failure from '../../components/Failure'
 import Shell from '../../components/Shell'
 import { CITIES, MANUAL_CITY, findCity } from '../../lib/cities'
-import { ApiError, describeError } from '../../lib/errors'
+import { ApiError } from '../../lib/errors'
 import {
   NAME_MAX_LENGTH,
   availableLeapMonth,
@@ -41,6 +42,8 @@ export default function IndexPage() {
   const [form, setForm] = useState<FormState>(() => loadForm() ?? defaultForm(lang))
   const [errors, setErrors] = useState<FieldErrors>({})
   const [busy, setBusy] = useState(false)
+  /** the chart request failed (no answer, a 500…): shown with a retry, in the chosen language */
+  const [failure, setFailure] = useState<unknown>()
   const [pendingId, setPendingId] = useState<string | undefined>()
 
   useDidShow(() => {
@@ -103,6 +106,7 @@ export default function IndexPage() {
     }
     setBusy(true)
     setErrors({})
+    setFailure(undefined)
     try {
       const chart = await api.deriveProfile(buildProfile(form))
       saveChart({ form, chart })
@@ -112,7 +116,7 @@ export default function IndexPage() {
         const mapped = mapFieldErrors(error.fields, lang)
         setErrors({ ...mapped, form: mapped.form ?? t(lang, 'formHasErrors') })
       } else {
-        setErrors({ form: describeError(error, lang) })
+        setFailure(error ?? new Error('failed'))
       }
     } finally {
       setBusy(false)
@@ -136,6 +140,9 @@ export default function IndexPage() {
         </View>
       ) : null}
 
+      {failure !== undefined ? (
+        <Failure error={failure} lang={lang} onRetry={() => void submit()} busy={busy} back='none' id='error-form' />
+      ) : null}
       {errors.form ? (
         <View className='notice notice--error' id='error-form' role='alert'>
           <Text>{errors.form}</Text>

@@ -1,13 +1,14 @@
 import { Canvas, Image, Text, View } from '@tarojs/components'
 import Taro, { useReady, useRouter } from '@tarojs/taro'
 import { useState } from 'react'
+import Failure from '../../components/Failure'
 import Shell from '../../components/Shell'
 import { formatDate, readingTitle, scoreBand } from '../../lib/format'
 import { t, type MessageKey } from '../../lib/i18n'
 import { POSTER_HEIGHT, POSTER_WIDTH, drawPoster, type Ctx2D, type PosterData } from '../../lib/poster'
 import { saveToAlbum } from '../../lib/save'
 import { ASPECTS, type Language } from '../../lib/types'
-import { history, useLanguage } from '../../services/app'
+import { history, privacyGate, useLanguage } from '../../services/app'
 import './index.scss'
 
 const SCALE = 2 // 375 × 667 drawn at 2× → a 750 × 1334 picture
@@ -111,6 +112,7 @@ export default function PosterPage() {
       return
     }
     const outcome = await saveToAlbum({
+      privacy: () => privacyGate.authorize(),
       getSetting: async () => ({ authSetting: { ...(await Taro.getSetting()).authSetting } as Record<string, boolean | undefined> }),
       authorize: async (scope) => { await Taro.authorize({ scope: scope as never }) },
       openSetting: async () => ({ authSetting: { ...(await Taro.openSetting()).authSetting } as Record<string, boolean | undefined> }),
@@ -122,14 +124,15 @@ export default function PosterPage() {
       })).confirm,
       save: async (filePath) => { await Taro.saveImageToPhotosAlbum({ filePath }) },
     }, image).catch(() => 'failed' as const)
-    setMessage(outcome === 'saved' ? t(lang, 'posterSaved') : outcome === 'denied' ? t(lang, 'albumDeniedBody') : t(lang, 'posterFailed'))
+    const messages = { saved: 'posterSaved', denied: 'albumDeniedBody', declined: 'posterPrivacyDeclined', failed: 'posterFailed' } as const
+    setMessage(t(lang, messages[outcome]))
     if (outcome === 'saved') void Taro.showToast({ title: t(lang, 'posterSaved'), icon: 'success' })
   }
 
   return (
     <Shell page='poster' title={t(lang, 'posterTitle')} subtitle={<Text>{t(lang, process.env.TARO_ENV === 'h5' ? 'posterHintH5' : 'posterHint')}</Text>}>
       {failed ? (
-        <View className='notice notice--error' role='alert'><Text>{t(lang, 'posterFailed')}</Text></View>
+        <Failure error={undefined} message={t(lang, 'posterFailed')} lang={lang} onRetry={() => { setFailed(false); void draw() }} id='poster-failure' />
       ) : null}
       <View className='poster'>
         {/* drawn off screen at full size; the picture below is what people see and long-press */}

@@ -1,8 +1,8 @@
 import { Text, View } from '@tarojs/components'
 import Taro from '@tarojs/taro'
 import { useState } from 'react'
+import Failure from '../../components/Failure'
 import Shell from '../../components/Shell'
-import { describeError } from '../../lib/errors'
 import { RETENTION_DAYS } from '../../lib/history'
 import { t } from '../../lib/i18n'
 import { deleteMyData } from '../../lib/privacy'
@@ -13,7 +13,9 @@ import './index.scss'
 /** The privacy policy: what is sent, kept, shared and for how long; "delete my data". */
 export default function PrivacyPage() {
   const lang = useLanguage()
-  const [notice, setNotice] = useState<{ text: string; error: boolean } | undefined>()
+  const [notice, setNotice] = useState<{ server: number; local: number } | undefined>()
+  /** "delete my data" failed on the server (nothing was deleted): a retry */
+  const [failure, setFailure] = useState<unknown>()
   const [busy, setBusy] = useState(false)
 
   const remove = async () => {
@@ -26,11 +28,12 @@ export default function PrivacyPage() {
     })
     if (!confirm) return
     setBusy(true)
+    setFailure(undefined)
+    setNotice(undefined)
     try {
-      const deleted = await deleteMyData(taroStore, api, sessions)
-      setNotice({ text: t(lang, 'deleteMyDataDone', { server: deleted.server, local: deleted.local }), error: false })
+      setNotice(await deleteMyData(taroStore, api, sessions))
     } catch (error) {
-      setNotice({ text: describeError(error, lang), error: true })
+      setFailure(error ?? new Error('failed'))
     } finally {
       setBusy(false)
     }
@@ -46,9 +49,12 @@ export default function PrivacyPage() {
         <Text className='card__hint'>{t(lang, 'privacyDelete')}</Text>
       </View>
       {notice ? (
-        <View className={`notice ${notice.error ? 'notice--error' : ''}`} role='alert' id='privacy-notice'>
-          <Text>{notice.text}</Text>
+        <View className='notice' role='alert' id='privacy-notice'>
+          <Text>{t(lang, 'deleteMyDataDone', { server: notice.server, local: notice.local })}</Text>
         </View>
+      ) : null}
+      {failure !== undefined ? (
+        <Failure error={failure} lang={lang} onRetry={() => void remove()} busy={busy} id='privacy-notice' />
       ) : null}
       <View className='actions'>
         <View className='btn-ghost' id='btn-delete-my-data' onClick={remove} role='button'>

@@ -1,9 +1,10 @@
 import { Text, View } from '@tarojs/components'
 import Taro, { useRouter, useShareAppMessage } from '@tarojs/taro'
 import { useEffect, useState } from 'react'
+import Failure from '../../components/Failure'
 import Shell from '../../components/Shell'
 import Trouble, { type TroubleKind } from '../../components/Trouble'
-import { ApiError, describeError } from '../../lib/errors'
+import { ApiError, UnknownState, describeError, isKnownStatus } from '../../lib/errors'
 import { formatDate, periodName, providerName, readingTitle, scoreBand, topicName } from '../../lib/format'
 import { t, type MessageKey } from '../../lib/i18n'
 import { ASPECTS, type FortuneRequestBody, type FortuneResult } from '../../lib/types'
@@ -29,6 +30,8 @@ export default function ResultPage() {
     stored?.status === 'expired' ? { kind: 'expired' } : undefined,
   )
   const [notice, setNotice] = useState<string | undefined>()
+  /** the reading could not be read (no answer, a 500, an unknown state): a retry and a way back */
+  const [failure, setFailure] = useState<unknown>()
   const [attempt, setAttempt] = useState(0)
 
   useEffect(() => {
@@ -36,7 +39,12 @@ export default function ResultPage() {
       setTrouble({ kind: 'notFound' })
       return
     }
+    setFailure(undefined)
     api.getFortune(id).then(({ view }) => {
+      if (!isKnownStatus(view.status)) {
+        if (!stored?.result) setFailure(new UnknownState(view.status))
+        return
+      }
       setRequest((current) => current ?? view.request)
       setDate(view.request.date)
       if (view.status === 'succeeded' && view.result) {
@@ -55,7 +63,7 @@ export default function ResultPage() {
       } else if (error instanceof ApiError && error.status === 404) {
         setTrouble({ kind: 'notFound' })
       } else if (!stored?.result) {
-        setNotice(describeError(error, lang))
+        setFailure(error ?? new Error('failed'))
       }
     })
     // eslint-disable-next-line react-hooks/exhaustive-deps
@@ -94,15 +102,8 @@ export default function ResultPage() {
   if (!result || !request) {
     return (
       <Shell page='result' title={title}>
-        {notice ? (
-          <View className='card'>
-            <View className='notice notice--error' role='alert'><Text>{notice}</Text></View>
-            <View className='actions'>
-              <View className='btn-primary' id='btn-retry' onClick={() => { setNotice(undefined); setAttempt(attempt + 1) }}>
-                <Text>{t(lang, 'retry')}</Text>
-              </View>
-            </View>
-          </View>
+        {failure !== undefined ? (
+          <Failure error={failure} lang={lang} onRetry={() => setAttempt(attempt + 1)} />
         ) : <Text className='card__hint'>{t(lang, 'loading')}</Text>}
       </Shell>
     )

@@ -1,8 +1,9 @@
 import { Text, View } from '@tarojs/components'
 import Taro, { useRouter } from '@tarojs/taro'
 import { useEffect, useState } from 'react'
+import Failure from '../../components/Failure'
 import Shell from '../../components/Shell'
-import { describeError } from '../../lib/errors'
+import { ApiError } from '../../lib/errors'
 import { readingTitle } from '../../lib/format'
 import { t, type MessageKey } from '../../lib/i18n'
 import { ASPECTS, type SharedReading } from '../../lib/types'
@@ -17,25 +18,26 @@ export default function SharedPage() {
   const lang = useLanguage()
   const token = useRouter().params.share ?? ''
   const [shared, setShared] = useState<SharedReading | undefined>()
-  const [error, setError] = useState<string | undefined>()
+  const [error, setError] = useState<unknown>()
   const [attempt, setAttempt] = useState(0)
 
   useEffect(() => {
     setError(undefined)
-    api.openShare(token).then(setShared).catch((failure: unknown) => setError(describeError(failure, lang)))
+    api.openShare(token).then(setShared).catch((failure: unknown) => setError(failure ?? new Error('failed')))
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [token, attempt])
 
   const title = shared?.topic && shared.period ? readingTitle(shared.topic, shared.period, lang) : t(lang, 'sharedTitle')
   return (
     <Shell page='shared' title={title} subtitle={<Text>{t(lang, 'sharedHint')}</Text>}>
-      {error ? (
-        <View className='card'>
-          <View className='notice notice--error' role='alert'><Text>{error}</Text></View>
-          <View className='actions'>
-            <View className='btn-primary' id='btn-retry' onClick={() => setAttempt(attempt + 1)}><Text>{t(lang, 'retry')}</Text></View>
-          </View>
-        </View>
+      {error !== undefined ? (
+        <Failure
+          error={error}
+          message={error instanceof ApiError && (error.status === 404 || error.status === 410) ? t(lang, 'sharedGone') : undefined}
+          lang={lang}
+          onRetry={() => setAttempt(attempt + 1)}
+          back='home'
+        />
       ) : !shared ? (
         <Text className='card__hint'>{t(lang, 'loading')}</Text>
       ) : (

@@ -1,9 +1,10 @@
 import { Text, View } from '@tarojs/components'
 import Taro, { useRouter } from '@tarojs/taro'
 import { useEffect, useRef, useState } from 'react'
+import Failure from '../../components/Failure'
 import Shell from '../../components/Shell'
 import Trouble, { type TroubleKind } from '../../components/Trouble'
-import { ApiError, describeError } from '../../lib/errors'
+import { ApiError, UnknownState, describeError, isKnownStatus } from '../../lib/errors'
 import { readingTitle } from '../../lib/format'
 import { t, type MessageKey } from '../../lib/i18n'
 import { longPollFor, pollUntilDone } from '../../lib/polling'
@@ -28,6 +29,9 @@ export default function WaitingPage() {
   const [notice, setNotice] = useState<string | undefined>()
   const [trouble, setTrouble] = useState<{ kind: TroubleKind; reason?: string } | undefined>()
   const [cancelling, setCancelling] = useState(false)
+  /** following the reading stopped on an error (a 500, an unknown state, …): a retry and a way back */
+  const [failure, setFailure] = useState<unknown>()
+  const [attempt, setAttempt] = useState(0)
   /** the narrative as it is written (from the event stream) */
   const [text, setText] = useState('')
   const stopped = useRef(false)
@@ -36,11 +40,13 @@ export default function WaitingPage() {
 
   useEffect(() => {
     stopped.current = false
+    setFailure(undefined)
     if (!id) {
       setTrouble({ kind: 'notFound' })
       return undefined
     }
     const finish = (final: FortuneView) => {
+      if (!isKnownStatus(final.status)) throw new UnknownState(final.status)
       history.clearPending(id)
       if (final.status === 'succeeded' && final.result) {
         history.upsert({ id, status: 'succeeded', result: final.result, summary: final.result.summary, overall: final.result.scores.overall })
@@ -72,7 +78,8 @@ export default function WaitingPage() {
     // stream keeps failing) the long poll takes over. Either way the final view comes from GET,
     // so the result page is the same as without streaming.
     const streamed = (state: ReadingState) => {
-      if (state.status) {
+      // a status this client does not know is left to the final GET (an UnknownState there)
+      if (state.status && isKnownStatus(state.status)) {
         lastStatus.current = state.status
         setView((current) => ({
           ...(current ?? { id, request: request as FortuneRequestBody }),
@@ -95,22 +102,24 @@ export default function WaitingPage() {
       if (final) finish(final)
     }).catch((error: unknown) => {
       if (stopped.current) return
-      history.clearPending(id)
       if (error instanceof ApiError && error.status === 410) {
+        history.clearPending(id)
         history.markExpired(id)
         setTrouble({ kind: 'expired' })
       } else if (error instanceof ApiError && error.status === 404) {
+        history.clearPending(id)
         setTrouble({ kind: 'notFound' })
       } else {
-        setNotice(describeError(error, lang))
+        // kept pending: a retry (or a reload) follows the same reading
+        setFailure(error ?? new Error('failed'))
       }
     })
     return () => {
       stopped.current = true
     }
-    // polling follows the id only; the language is read when a message is made
+    // polling follows the id (and a retry) only; the language is read when a message is made
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [id])
+  }, [id, attempt])
 
   // WeChat: a one-time subscribe message ("your reading is ready"), asked from a tap as WeChat
   // requires, for a logged-in user when the build names a template.
@@ -158,6 +167,14 @@ export default function WaitingPage() {
     return (
       <Shell page='waiting' title={title}>
         <Trouble kind={trouble.kind} lang={lang} reason={trouble.reason} request={request} />
+      </Shell>
+    )
+  }
+
+  if (failure !== undefined) {
+    return (
+      <Shell page='waiting' title={t(lang, 'waitingTitle')} subtitle={<Text>{title}</Text>}>
+        <Failure error={failure} lang={lang} onRetry={() => setAttempt(attempt + 1)} back='home' id='waiting-failure' />
       </Shell>
     )
   }

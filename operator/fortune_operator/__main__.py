@@ -141,7 +141,11 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
-    kube = KubeClient.in_cluster()
+    try:
+        kube = KubeClient.in_cluster()
+    except RuntimeError as exc:  # started outside a pod: say so, not a traceback
+        log.error("%s", exc)
+        return 2
     own_namespace = KubeClient.own_namespace()
     settings = settings.in_namespace(own_namespace)
     _prepare_mongodb(settings, stop)

@@ -984,12 +984,14 @@ def test_keda_counts_the_requests_in_progress_as_backlog(
     """Three long calls in flight and nothing ready in the queue: KEDA's metric is 3 (ready +
     unacknowledged messages), so a busy pool is never taken for an idle one."""
     wait_pool_asleep(keda_release)
-    llm.configure(latency=120)
+    # Calls of 25 s, under the release's 30 s LLM timeout (no retry), released once KEDA's
+    # metric is read: RabbitMQ's management statistics are at most 5 s old.
+    llm.configure(latency=25)
     try:
         ids = [api(keda_release, "POST", "/v1/fortunes", BODY)[1]["id"] for _ in range(3)]
         wait_for(lambda: llm.stats()["inFlight"] == 3, 120, "three calls in flight", 0.5)
         hpa = f"keda-hpa-{keda_release.component('worker-default')}"
-        wait_for(lambda: keda_metric(keda_release, hpa) == 3, 60, "KEDA's metric at 3", 1.0)
+        wait_for(lambda: keda_metric(keda_release, hpa) == 3, 18, "KEDA's metric at 3", 1.0)
         assert worker_replicas(keda_release) >= 1
     finally:
         llm.release()

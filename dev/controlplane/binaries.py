@@ -31,6 +31,8 @@ PINS = {
     "local-path-provisioner": "LOCAL_PATH_PROVISIONER_VERSION",
     "kube-score": "KUBE_SCORE_VERSION",
     "skaffold": "SKAFFOLD_VERSION",
+    "keda": "KEDA_VERSION",
+    "keda-adapter": "KEDA_VERSION",
 }
 # files fetched from Go module sources by build.sh: name -> (versions.env key, file name)
 FILES = {
@@ -40,11 +42,14 @@ FILES = {
         "monitoring.coreos.com_servicemonitors.yaml",
     ),
     "skaffold": ("SKAFFOLD_VERSION", "v4beta13.json"),
+    # KEDA's own manifests (kustomize bases: CRDs, RBAC, operator, metrics API server)
+    "keda-manifests": ("KEDA_VERSION", "config"),
 }
 
 
 def fetched_file(name: str) -> Path:
-    """A file build.sh fetched from a module source: <cache>/files/<name>-<version>/<file>."""
+    """A file (or directory) build.sh fetched from a module source:
+    <cache>/files/<name>-<version>/<file>."""
     key, filename = FILES[name]
     return cache_dir() / "files" / f"{name}-{read_versions()[key]}" / filename
 

@@ -104,6 +104,16 @@ build skaffold "$SKAFFOLD_VERSION" go_build_in_module github.com/GoogleContainer
   "$SKAFFOLD_VERSION" ./cmd/skaffold \
   "-X github.com/GoogleContainerTools/skaffold/v2/pkg/skaffold/version.version=$SKAFFOLD_VERSION"
 
+# KEDA, for the chart's scaling.mode=keda (proven on the local cluster by the e2e tier): its operator
+# and its metrics API server, built inside its module source (go.mod has a replace directive). Its
+# admission webhooks are not built: the local cluster runs KEDA without them.
+keda_ldflags="-X github.com/kedacore/keda/v2/version.Version=$KEDA_VERSION"
+keda_ldflags+=" -X github.com/kedacore/keda/v2/version.GitCommit=$KEDA_VERSION"
+build keda "$KEDA_VERSION" go_build_in_module github.com/kedacore/keda/v2 "$KEDA_VERSION" \
+  ./cmd/operator "$keda_ldflags"
+build keda-adapter "$KEDA_VERSION" go_build_in_module github.com/kedacore/keda/v2 "$KEDA_VERSION" \
+  ./cmd/adapter "$keda_ldflags"
+
 # Files from Go module sources (downloaded and verified against sum.golang.org, never built):
 # fetch <name> <module> <version> <path in the module> -> <cache>/files/<name>-<version>/<basename>
 fetch() {
@@ -115,6 +125,18 @@ fetch() {
   echo "build.sh: fetched $(basename "$file") from $module@$version"
 }
 fetch keda github.com/kedacore/keda/v2 "$KEDA_VERSION" config/crd/bases/keda.sh_scaledobjects.yaml
+# fetch_dir <name> <module> <version> <directory in the module>: likewise, a whole directory.
+fetch_dir() {
+  local name="$1" module="$2" version="$3" sub="$4"
+  local dir="$cache/files/$name-$version"
+  [ -d "$dir/$(basename "$sub")" ] && return
+  local src; src="$(module_source "$module" "$version")"
+  mkdir -p "$dir" && rm -rf "$dir/.partial" && cp -r "$src/$sub" "$dir/.partial"
+  chmod -R u+w "$dir/.partial" && mv "$dir/.partial" "$dir/$(basename "$sub")"
+  echo "build.sh: fetched $sub/ from $module@$version"
+}
+# KEDA's own manifests (kustomize bases), which dev/controlplane/keda.py installs on the cluster.
+fetch_dir keda-manifests github.com/kedacore/keda/v2 "$KEDA_VERSION" config
 fetch prometheus-operator github.com/prometheus-operator/prometheus-operator \
   "$PROMETHEUS_OPERATOR_VERSION" example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml
 skaffold_schema="v4beta13"  # the schema version of SKAFFOLD_VERSION (pkg/skaffold/schema/latest)

@@ -119,6 +119,11 @@ class ControlPlane:
                 "--requestheader-extra-headers-prefix=X-Remote-Extra-",
                 f"--proxy-client-cert-file={pki_dir / 'front-proxy-client.crt'}",
                 f"--proxy-client-key-file={pki_dir / 'front-proxy-client.key'}",
+                # Aggregated APIs (KEDA's external metrics) are reached at their pods' addresses on
+                # the node's bridge, not their ClusterIP: a connection the API server (a host
+                # process) opens before kube-proxy has the Service's rules would leave the machine
+                # by the default route, and HTTP keep-alive would hold it there.
+                "--enable-aggregator-routing=true",
                 # Node authorizer + NodeRestriction: the kubelet may touch only its own node and
                 # the pods bound to it, as in a kubeadm cluster.
                 "--authorization-mode=Node,RBAC",

@@ -9,8 +9,8 @@
   key hashes its recipe; so the slow step (about a minute and a half) runs once per machine.
 - Our images (api, worker, operator) and the backend stand-ins (rabbitmq, redis, secantusdb) are
   built from their Dockerfiles by buildah (Debian's package; `buildah bud --layers`, so unchanged
-  steps come from its cache) with `--build-arg BASE=<the local base>`; pause and CoreDNS from the
-  binaries build.sh made.
+  steps come from its cache) with `--build-arg BASE=<the local base>`; pause, CoreDNS,
+  local-path-provisioner and KEDA (operator, metrics API server) from the binaries build.sh made.
 - Each image is written once as an OCI archive (`<cache>/images/<name>-<image id>.tar`) and
   imported into the node's containerd (namespace k8s.io) as `docker.io/cyberfortune/<name>:dev`,
   which is what `cyberfortune/<name>:dev` in a pod spec means. The node remembers what it
@@ -25,6 +25,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -92,6 +93,15 @@ IMAGES: dict[str, ImageSpec] = {
             REPO_ROOT / "dev/images/local-path-provisioner/Dockerfile",
             None,
             "local-path-provisioner",
+            False,
+        ),
+        # KEDA (its operator and metrics API server), for the chart's KEDA mode in the e2e tier.
+        ImageSpec("keda", REPO_ROOT / "dev/images/keda/Dockerfile", None, "keda", False),
+        ImageSpec(
+            "keda-adapter",
+            REPO_ROOT / "dev/images/keda-adapter/Dockerfile",
+            None,
+            "keda-adapter",
             False,
         ),
         # The Debian base itself: the provisioner's helper pods run its shell to make directories.
@@ -203,21 +213,26 @@ def build(spec: ImageSpec, base: str | None) -> str:
     return image_id
 
 
+def _archives_of(directory: Path, name: str) -> list[Path]:
+    """The archives of image `name` in `directory`: `<name>-<16 hex>[-<tag hash>].tar`, and not
+    those of an image whose name merely starts with it (`keda` and `keda-adapter`)."""
+    pattern = re.compile(rf"{re.escape(name)}-[0-9a-f]{{16}}(-[0-9a-f]{{8}})?\.tar")
+    return [path for path in directory.glob(f"{name}-*.tar") if pattern.fullmatch(path.name)]
+
+
 def archive(spec: ImageSpec, image_id: str, ref: str | None = None) -> Path:
     """The image as an OCI archive named `ref` (default: the image's own name), written once per
     image id and name."""
     ref = ref or spec.ref
     if ref == spec.ref:
         out = images_dir() / f"{spec.name}-{image_id[:16]}.tar"
-        stale = f"{spec.name}-*.tar"
     else:  # another tag of the image (skaffold's): kept beside the image's own archive
         tag = hashlib.sha256(ref.encode()).hexdigest()[:8]
         out = images_dir() / "tagged" / f"{spec.name}-{image_id[:16]}-{tag}.tar"
-        stale = f"{spec.name}-*.tar"
     if out.exists():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    for old in out.parent.glob(stale):
+    for old in _archives_of(out.parent, spec.name):
         old.unlink()
     partial = out.with_suffix(".partial")
     partial.unlink(missing_ok=True)
@@ -243,7 +258,7 @@ def built_archives() -> dict[str, Path]:
     """The newest archive of each image built so far."""
     found: dict[str, Path] = {}
     for spec in IMAGES.values():
-        candidates = sorted(images_dir().glob(f"{spec.name}-*.tar"), key=os.path.getmtime)
+        candidates = sorted(_archives_of(images_dir(), spec.name), key=os.path.getmtime)
         if candidates:
             found[spec.name] = candidates[-1]
     return found

@@ -9,7 +9,9 @@ and exec).
 
 Pods live on a Linux bridge (CNI `bridge` plugin, host-local IPAM) with the bridge as gateway and
 masquerading for traffic leaving the pod network; kube-proxy (iptables mode) implements Services,
-also for connections from the host, so a ClusterIP is reachable from this machine.
+also for connections from the host, so a ClusterIP is reachable from this machine. The Service
+range is routed onto the node interface, so a ClusterIP kube-proxy has no rules for is
+unreachable at once instead of leaving by the default route.
 """
 
 from __future__ import annotations
@@ -149,9 +151,18 @@ class HostNetwork:
         if NODE_IP not in addrs:
             _ip("addr", "add", f"{NODE_IP}/32", "dev", NODE_INTERFACE)
         _ip("link", "set", NODE_INTERFACE, "up")
+        # The Service range is routed onto the port-less node interface, never by the default
+        # route: a connection to a ClusterIP that kube-proxy has no rules for yet (a Service
+        # just created) then fails ("no route to host") and the client's next try gets the rules.
+        # By the default route it left this machine and this VM's network answered every such
+        # connection with an empty 404 on a kept-alive connection, so a client polling it (KEDA's
+        # RabbitMQ scaler, the API server's discovery of an aggregated API) stayed on that
+        # connection for good. A connection kube-proxy translates is routed to its pod as before.
+        _ip("route", "replace", SERVICE_CIDR, "dev", NODE_INTERFACE)
 
     def teardown(self) -> None:
-        """Remove the bridge and the node interface, restore the sysctls."""
+        """Remove the bridge and the node interface (and with it the Service range's route),
+        restore the sysctls."""
         for link in (BRIDGE, NODE_INTERFACE):
             if link_exists(link):
                 _ip("link", "delete", link)

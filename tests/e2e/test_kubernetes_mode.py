@@ -19,11 +19,12 @@ from typing import Any
 
 import pytest
 import yaml
-from e2e_cluster import Cluster, Release, install
+from e2e_cluster import Cluster, Release, install, wait_rollout
 from fakes.fake_llm import FakeLLM
 from fakes.fake_wechat import FakeWeChat
 from kubernetes import client, watch
 
+from controlplane import keda as keda_manifests
 from controlplane.network import NODE_IP
 from fortune_core import KubeClient, ResourceRef, Written
 from fortune_core.resource import GROUP, PLURAL, VERSION, resource_name
@@ -58,17 +59,10 @@ def fake_wechat() -> Iterator[FakeWeChat]:
         fake.stop()
 
 
-@pytest.fixture(scope="module")
-def release(
-    cluster: Cluster,
-    fake_llm: FakeLLM,
-    fake_wechat: FakeWeChat,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Release]:
-    """The chart in a fresh namespace: workers from zero, short stale timeouts, the fake LLM,
-    the WeChat app pointed at the fake WeChat server."""
-    namespace = f"cf-e2e-{uuid.uuid4().hex[:8]}"
-    values = {
+def release_values(fake_llm: FakeLLM, fake_wechat: FakeWeChat) -> dict[str, Any]:
+    """The e2e releases' values: workers from zero, short stale timeouts, the fake LLM, the
+    WeChat app pointed at the fake WeChat server."""
+    return {
         "api": {"rateLimitPerMinute": 100000, "pollRateLimitPerMinute": 100000},
         "operator": {
             "stalePendingSeconds": 5,
@@ -105,11 +99,29 @@ def release(
             "apiBase": fake_wechat.base_url,
         },
     }
+
+
+def install_release(
+    cluster: Cluster, values: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> Release:
+    """The chart with `values` in a fresh namespace."""
+    namespace = f"cf-e2e-{uuid.uuid4().hex[:8]}"
     path = tmp_path_factory.mktemp("values") / "e2e.yaml"
     path.write_text(yaml.safe_dump(values))
-    installed = install(cluster, "cyberfortune", namespace, values=[path])
+    return install(cluster, "cyberfortune", namespace, values=[path])
+
+
+@pytest.fixture(scope="module")
+def release(
+    cluster: Cluster,
+    fake_llm: FakeLLM,
+    fake_wechat: FakeWeChat,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Release]:
+    """The chart in a fresh namespace with `release_values`."""
+    installed = install_release(cluster, release_values(fake_llm, fake_wechat), tmp_path_factory)
     yield installed
-    cluster.kubectl("delete", "namespace", namespace, "--wait=false")
+    cluster.kubectl("delete", "namespace", installed.namespace, "--wait=false")
 
 
 @pytest.fixture
@@ -377,11 +389,11 @@ def test_an_api_server_refusal_answers_503_and_leaves_nothing(release: Release) 
     assert after == before
 
 
-def test_a_burst_scales_the_pool_from_zero_and_back_with_one_llm_call_each(
-    release: Release, llm: FakeLLM
-) -> None:
+def burst(release: Release, llm: FakeLLM, count: int = 200) -> None:
+    """The burst test of a pool's scaler, whichever it is: `count` requests on a sleeping pool
+    all succeed with one LLM call each, the pool grows beyond one replica on the way and goes
+    back to zero afterwards without losing or repeating anything."""
     wait_pool_asleep(release)
-    count = 200
 
     def submit(_: int) -> str:
         status, body, _headers = api(release, "POST", "/v1/fortunes", BODY)
@@ -406,10 +418,21 @@ def test_a_burst_scales_the_pool_from_zero_and_back_with_one_llm_call_each(
     assert llm.stats()["total"] == count
     # Back to the minimum once the delay has passed, without losing or repeating anything.
     wait_pool_asleep(release)
-    selector = f"involvedObject.name={release.component('worker-default')}"
-    events = release.kubectl("get", "events", "--field-selector", selector).stdout
-    assert "ScaledUp" in events and "ScaledDown" in events
     assert llm.stats()["total"] == count
+
+
+def kubectl_events(release: Release, name: str, kind: str = "Deployment") -> str:
+    """`kubectl get events` of the object `kind`/`name` in the release's namespace."""
+    selector = f"involvedObject.kind={kind},involvedObject.name={name}"
+    return str(release.kubectl("get", "events", "--field-selector", selector).stdout)
+
+
+def test_a_burst_scales_the_pool_from_zero_and_back_with_one_llm_call_each(
+    release: Release, llm: FakeLLM
+) -> None:
+    burst(release, llm)
+    events = kubectl_events(release, release.component("worker-default"))
+    assert "ScaledUp" in events and "ScaledDown" in events
 
 
 def test_operator_killed_mid_burst_loses_nothing_and_calls_the_llm_once_each(
@@ -869,4 +892,129 @@ def test_a_scale_down_during_long_calls_abandons_none(release: Release, llm: Fak
         release.kubectl("label", "deployment", deployment, "cyberfortune.io/pool=default")
     readings = [finished(release, i) for i in ids]
     assert {r["status"] for r in readings} == {"succeeded"}  # type: ignore[index]
+    assert [llm.calls(i) for i in ids] == [1, 1, 1]
+
+
+# --- KEDA mode: the same burst, scaled by KEDA built from its Go module ---------------------------
+
+KEDA_LLM_LATENCY = 2.0
+"""The KEDA burst's call latency: the HorizontalPodAutoscaler KEDA makes acts every 15 s (the
+controller manager's default sync period), and at 0.5 s a call one replica would finish the
+burst before the HPA had looked once."""
+
+
+def as_list(items: list[dict[str, Any]]) -> str:
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
+
+
+def keda_diagnosis(cluster: Cluster) -> str:
+    """KEDA's pods, Events, APIService and logs, for a failed start."""
+    ns = keda_manifests.NAMESPACE
+    parts = []
+    for args in (
+        ("-n", ns, "get", "pods", "-o", "wide"),
+        ("-n", ns, "get", "events", "--sort-by=.lastTimestamp"),
+        ("get", "apiservice", keda_manifests.API_SERVICE, "-o", "yaml"),
+        ("-n", ns, "logs", f"deployment/{keda_manifests.OPERATOR}", "--tail=80"),
+        ("-n", ns, "logs", f"deployment/{keda_manifests.METRICS_SERVER}", "--tail=40"),
+    ):
+        proc = cluster.kubectl(*args, check=False)
+        parts.append(f"--- kubectl {' '.join(args)}\n{proc.stdout}{proc.stderr}")
+    return "\n".join(parts)
+
+
+@pytest.fixture(scope="module")
+def keda(cluster: Cluster) -> Iterator[None]:
+    """KEDA's operator and metrics API server in their namespace (dev/controlplane/keda.py), the
+    external metrics API served. Removed afterwards, its CRDs kept (the chart tier uses them)."""
+    items = keda_manifests.objects()
+    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=as_list(items))
+    try:
+        for name in (keda_manifests.OPERATOR, keda_manifests.METRICS_SERVER):
+            wait_rollout(cluster, keda_manifests.NAMESPACE, f"deployment/{name}")
+        cluster.kubectl(
+            "wait",
+            "--for=condition=Available",
+            f"apiservice/{keda_manifests.API_SERVICE}",
+            "--timeout=180s",
+            timeout=190,
+        )
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{keda_diagnosis(cluster)}") from exc
+    yield
+    removal = as_list(keda_manifests.removal(items))
+    cluster.kubectl("delete", "--ignore-not-found", "--wait=false", "-f", "-", input=removal)
+
+
+@pytest.fixture(scope="module")
+def keda_release(
+    cluster: Cluster,
+    keda: None,
+    fake_llm: FakeLLM,
+    fake_wechat: FakeWeChat,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Release]:
+    """The chart with scaling.mode=keda: the same pool, scaled by a ScaledObject."""
+    values = release_values(fake_llm, fake_wechat)
+    values["scaling"] = {"mode": "keda", "keda": {"pollingInterval": 1, "cooldownPeriod": 10}}
+    installed = install_release(cluster, values, tmp_path_factory)
+    yield installed
+    # KEDA's finalizer is on the ScaledObjects: they go while KEDA runs, then the namespace.
+    installed.kubectl("delete", "scaledobjects", "--all", "--timeout=120s", timeout=130)
+    cluster.kubectl("delete", "namespace", installed.namespace, "--wait=false")
+
+
+def test_keda_mode_scales_the_pool_from_zero_and_back_with_one_llm_call_each(
+    keda_release: Release, llm: FakeLLM
+) -> None:
+    """scaling.mode=keda: the burst of the operator's scaler, scaled by KEDA's RabbitMQ scaler
+    (the management API, read from KEDA's namespace) and the HPA it makes; the operator leaves
+    the pool alone."""
+    llm.configure(latency=KEDA_LLM_LATENCY)
+    burst(keda_release, llm)
+    name = keda_release.component("worker-default")
+    operator_events = kubectl_events(keda_release, name)
+    assert "ScaledUp" not in operator_events and "ScaledDown" not in operator_events
+    keda_events = kubectl_events(keda_release, name, "ScaledObject")
+    assert "KEDAScaleTargetActivated" in keda_events, keda_events
+    assert "KEDAScaleTargetDeactivated" in keda_events, keda_events
+    assert "SuccessfulRescale" in kubectl_events(
+        keda_release, f"keda-hpa-{name}", "HorizontalPodAutoscaler"
+    )
+
+
+def keda_metric(release: Release, hpa: str) -> float | None:
+    """The value KEDA's metrics API server serves for the HPA's (one) external metric."""
+    spec = json.loads(release.kubectl("get", "hpa", hpa, "-o", "json").stdout)["spec"]
+    metric = spec["metrics"][0]["external"]["metric"]
+    selector = ",".join(f"{k}={v}" for k, v in metric["selector"]["matchLabels"].items())
+    path = (
+        f"/apis/external.metrics.k8s.io/v1beta1/namespaces/{release.namespace}/"
+        f"{metric['name']}?labelSelector={urllib.parse.quote(selector)}"
+    )
+    proc = release.cluster.kubectl("get", "--raw", path, check=False)
+    if proc.returncode != 0:
+        return None
+    items = json.loads(proc.stdout)["items"]
+    return float(items[0]["value"].rstrip("m")) / (1000 if items[0]["value"].endswith("m") else 1)
+
+
+def test_keda_counts_the_requests_in_progress_as_backlog(
+    keda_release: Release, llm: FakeLLM
+) -> None:
+    """Three long calls in flight and nothing ready in the queue: KEDA's metric is 3 (ready +
+    unacknowledged messages), so a busy pool is never taken for an idle one."""
+    wait_pool_asleep(keda_release)
+    # Calls of 25 s, under the release's 30 s LLM timeout (no retry), released once KEDA's
+    # metric is read: RabbitMQ's management statistics are at most 5 s old.
+    llm.configure(latency=25)
+    try:
+        ids = [api(keda_release, "POST", "/v1/fortunes", BODY)[1]["id"] for _ in range(3)]
+        wait_for(lambda: llm.stats()["inFlight"] == 3, 120, "three calls in flight", 0.5)
+        hpa = f"keda-hpa-{keda_release.component('worker-default')}"
+        wait_for(lambda: keda_metric(keda_release, hpa) == 3, 18, "KEDA's metric at 3", 1.0)
+        assert worker_replicas(keda_release) >= 1
+    finally:
+        llm.release()
+    wait_for(lambda: all(finished(keda_release, i) for i in ids), 120, "the calls", 0.5)
     assert [llm.calls(i) for i in ids] == [1, 1, 1]

@@ -83,11 +83,17 @@ class Collector:
         self._changed.set()
 
     def observe(self, body: dict[str, Any]) -> None:
-        """Schedule a finished resource from its body (a listing)."""
+        """Schedule a finished resource from its body (a listing), unless this very resource is
+        scheduled already (by the event of its finish, from the record's completion time, which
+        differs from the status' by its rounding): one entry per resource, not one per relist."""
         due = due_time(body)
-        if due is not None:
-            meta = body["metadata"]
-            self.schedule(meta["namespace"], meta["name"], meta["uid"], due)
+        if due is None:
+            return
+        meta = body["metadata"]
+        known = self._due.get((meta["namespace"], meta["name"]))
+        if known is not None and known[1] == meta["uid"]:
+            return
+        self.schedule(meta["namespace"], meta["name"], meta["uid"], due)
 
     def forget(self, namespace: str, name: str) -> None:
         """The resource is gone."""

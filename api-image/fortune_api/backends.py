@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import redis
+from flask import current_app
 from pymongo.errors import PyMongoError
 
 from fortune_api.queue_depth import QueueDepth
@@ -155,3 +156,9 @@ class Backends:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def current_backends() -> Backends:
+    """The backends of the app handling this request (set by create_app)."""
+    backends: Backends = current_app.extensions["cyberfortune"]
+    return backends

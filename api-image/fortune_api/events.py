@@ -25,8 +25,9 @@ from collections.abc import Iterator
 import redis
 from flask import Blueprint, Response, request, stream_with_context
 
+from fortune_api.backends import current_backends
 from fortune_api.errors import ApiError, log_extra
-from fortune_api.fortunes import backends_of, owned_view, rate_limit
+from fortune_api.fortunes import owned_view, rate_limit
 from fortune_core import EVENT_ID, Event, RequestView, Status, later_id
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ def finished_events(view: RequestView) -> list[Event]:
 @bp.get("/v1/fortunes/<request_id>/events")
 def fortune_events(request_id: str) -> Response:
     """The request's events as SSE, from after the client's last id until the last one."""
-    backends = backends_of()
+    backends = current_backends()
     settings = backends.settings
     rate_limit("poll", settings.poll_rate_limit_per_minute)
     after = _cursor()
@@ -120,7 +121,7 @@ def fortune_events(request_id: str) -> Response:
 def _follow(view: RequestView, after: str) -> Iterator[str]:
     """The frames of `view`'s request after id `after`, until its last event (or the time
     limit)."""
-    backends = backends_of()
+    backends = current_backends()
     settings = backends.settings
     events = backends.stream_events
     deadline = time.monotonic() + settings.stream_max_seconds

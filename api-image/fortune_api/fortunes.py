@@ -14,10 +14,10 @@ import re
 from typing import Any
 
 import redis
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 from pymongo.errors import PyMongoError
 
-from fortune_api.backends import Backends
+from fortune_api.backends import current_backends
 from fortune_api.content_check import screen_name
 from fortune_api.errors import ApiError, BackendUnavailableError, log_extra
 from fortune_api.idempotency import (
@@ -63,13 +63,8 @@ QUEUE_FULL_RETRY_AFTER = 30
 _PREFER_WAIT = re.compile(r'(?:^|[,;\s])wait\s*=\s*"?(\d+)"?', re.IGNORECASE)
 
 
-def _backends() -> Backends:
-    backends: Backends = current_app.extensions["cyberfortune"]
-    return backends
-
-
 def _settings() -> ApiSettings:
-    return _backends().settings
+    return current_backends().settings
 
 
 def _links(request_id: str) -> dict[str, str]:
@@ -133,7 +128,7 @@ def json_depth(value: Any, limit: int) -> int:
 def rate_limit(scope: str, limit: int) -> None:
     """429 when the client used up `limit` calls of `scope` in the last minute."""
     try:
-        decision = _backends().limiter.check(scope, g.client_id, limit)
+        decision = current_backends().limiter.check(scope, g.client_id, limit)
     except redis.RedisError as exc:
         # The limiter fails open; a Redis outage is reported where Redis is needed.
         log.warning("rate limiter unavailable: %r", exc, extra=log_extra())
@@ -151,7 +146,7 @@ def check_budget() -> None:
     """429 `budget_exhausted` when the client's daily token budget is used up (spent and
     reserved by calls in flight); `Retry-After`: until it resets at 00:00 UTC. Fails open when
     Redis is down: the workers' reservation enforces the budget anyway."""
-    budgets = _backends().budgets
+    budgets = current_backends().budgets
     if budgets is None or budgets.budget_of(g.client_id) is None:
         return
     try:
@@ -172,7 +167,7 @@ def check_budget() -> None:
 
 def validated(body: Any) -> FortuneRequest:
     """The validated request, or 422 with the field errors."""
-    outcome = validate_request(body, _backends().clock())
+    outcome = validate_request(body, current_backends().clock())
     if outcome.request is None:
         raise ApiError(
             422,
@@ -206,7 +201,7 @@ def _accepted(request_id: str, status: str, created: bool) -> Response:
 def start_fortune() -> Response:
     """Accept a request: record (pending) → cache (pending) → publish (confirmed) → queued."""
     settings = _settings()
-    backends = _backends()
+    backends = current_backends()
     rate_limit("start", settings.rate_limit_per_minute)
     body = json_body()
     fortune = validated(body).with_resolved_date(backends.clock())
@@ -262,7 +257,7 @@ def start_fortune() -> Response:
 
 def _current_status(request_id: str) -> str:
     try:
-        view = _backends().cache.get(request_id)
+        view = current_backends().cache.get(request_id)
     except redis.RedisError:
         view = None
     return view.status.value if view else Status.PENDING.value
@@ -271,7 +266,7 @@ def _current_status(request_id: str) -> str:
 def _enqueue(request_id: str, fortune: FortuneRequest) -> str:
     """Standalone: the lifecycle's submission (record, cache, publish); the status it reached.
     The profile is derived only now: a replayed Idempotency-Key skips this."""
-    backends = _backends()
+    backends = current_backends()
     convention = backends.settings.core.conventions()
     profile_json = derive_profile(fortune.profile, convention).to_json_dict()
     try:
@@ -314,7 +309,7 @@ def _create_resource(request_id: str, fortune: FortuneRequest) -> str:
     after the id, the id in an annotation) for the operator to queue. When the API server does not
     take it, the announcement is withdrawn and the client gets the API server's reason (a 4xx
     naming the field, 429 for a full quota) or 503: nothing half-created is left waiting."""
-    backends = _backends()
+    backends = current_backends()
     assert backends.kube is not None
     core = backends.settings.core
     if backends.queue_depth is not None:
@@ -407,18 +402,13 @@ def _owned(client: str | None) -> bool:
 def _load_view(request_id: str) -> RequestView:
     """The request as shown (Redis first, MongoDB when Redis has no entry), or 404/410/503."""
     try:
-        return _backends().lifecycle.lookup(request_id)
+        return current_backends().lifecycle.lookup(request_id)
     except UnknownRequestError:
         raise _not_found() from None
     except ExpiredRequestError:
         raise _expired() from None
     except PyMongoError as exc:
         raise _unmongo(request_id, exc) from exc
-
-
-def backends_of() -> Backends:
-    """This app's backends (for the other `/v1/fortunes` routes)."""
-    return _backends()
 
 
 def owned_view(request_id: str) -> RequestView:
@@ -451,7 +441,7 @@ def _preferred_wait() -> int:
 def _wait_for_outcome(view: RequestView, seconds: int) -> RequestView:
     """Long poll: the view once the request finished, or after `seconds` (from Redis alone).
     Only while this process has a free wait slot: a long poll holds a thread."""
-    backends = _backends()
+    backends = current_backends()
     if not backends.poll_waits.acquire(blocking=False):
         return view
     try:
@@ -506,7 +496,7 @@ def cancel_fortune(request_id: str) -> Response:
             fields={"onlyIfActive": {"en": "true or false", "zh": "true 或 false"}},
         )
     view = owned_view(request_id)
-    lifecycle = _backends().lifecycle
+    lifecycle = current_backends().lifecycle
     reason = "cancelled by the client"
     try:
         if view.announced:  # Kubernetes mode: the operator has not made its record yet
@@ -515,7 +505,7 @@ def cancel_fortune(request_id: str) -> Response:
                 request=view.request,
                 pool=_settings().core.pool,
                 client=view.client,
-                resource=ResourceRef(_backends().namespace, resource_name(request_id)),
+                resource=ResourceRef(current_backends().namespace, resource_name(request_id)),
                 reason=reason,
             )
         else:
@@ -540,7 +530,7 @@ def cancel_fortune(request_id: str) -> Response:
 
 
 def _delete_finished(request_id: str) -> Response:
-    backends = _backends()
+    backends = current_backends()
     kube = backends.kube
     try:
         deleted = backends.lifecycle.delete(

@@ -22,10 +22,10 @@ import logging
 from typing import Any
 
 import redis
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 from pymongo.errors import PyMongoError
 
-from fortune_api.backends import Backends
+from fortune_api.backends import Backends, current_backends
 from fortune_api.errors import ApiError, BackendUnavailableError, log_extra
 from fortune_api.fortunes import rate_limit
 from fortune_core import ACTIVE, FortuneRecord, client_records, is_request_id, iso_millis
@@ -36,11 +36,6 @@ bp = Blueprint("history", __name__)
 DEFAULT_PAGE = 20
 MAX_PAGE = 50
 BULK_DELETE_BATCH = 500
-
-
-def _backends() -> Backends:
-    backends: Backends = current_app.extensions["cyberfortune"]
-    return backends
 
 
 def require_someone() -> str:
@@ -110,7 +105,7 @@ def _item(record: FortuneRecord) -> dict[str, Any]:
 
 
 def _retention_start() -> dt.datetime:
-    backends = _backends()
+    backends = current_backends()
     now = backends.clock().astimezone(dt.UTC).replace(tzinfo=None)
     return now - dt.timedelta(seconds=backends.settings.core.retention_seconds)
 
@@ -118,11 +113,11 @@ def _retention_start() -> dt.datetime:
 @bp.get("/v1/fortunes")
 def list_fortunes() -> Response:
     """The caller's requests, newest first, a page at a time."""
-    rate_limit("poll", _backends().settings.poll_rate_limit_per_minute)
+    rate_limit("poll", current_backends().settings.poll_rate_limit_per_minute)
     client = require_someone()
     limit, cursor = _page_arguments()
     try:
-        _backends().ensure_mongo_index()
+        current_backends().ensure_mongo_index()
         records = client_records(client, cursor, limit + 1, _retention_start())
     except PyMongoError as exc:
         log.warning("MongoDB unavailable: %r", exc, extra=log_extra())
@@ -139,7 +134,7 @@ def list_fortunes() -> Response:
 @bp.delete("/v1/fortunes")
 def delete_fortunes() -> Response:
     """Delete the caller's requests (unfinished ones are cancelled first)."""
-    backends = _backends()
+    backends = current_backends()
     rate_limit("start", backends.settings.rate_limit_per_minute)
     client = require_someone()
     deleted = 0

@@ -20,7 +20,7 @@ from typing import Any
 import redis
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
-from fortune_api.backends import Backends
+from fortune_api.backends import Backends, current_backends
 from fortune_api.errors import ApiError, BackendUnavailableError, log_extra
 from fortune_api.fortunes import json_body, rate_limit
 from fortune_api.identity import new_device_identity, user_identity
@@ -51,11 +51,6 @@ def install_sessions(app: Flask, settings: ApiSettings, backends: Backends) -> N
     app.register_blueprint(bp)
 
 
-def _backends() -> Backends:
-    backends: Backends = current_app.extensions["cyberfortune"]
-    return backends
-
-
 def _signer(kind: str) -> SessionSigner:
     signer = signer_of(current_app)
     if signer is None:
@@ -75,7 +70,7 @@ def _session(signer: SessionSigner, subject: str, kind: str, auth: int | None = 
 
 def _limit(kind: str) -> None:
     try:  # the one limiter, keyed here on the address (these routes take no session)
-        rate_limit("session", _backends().settings.session_rate_limit_per_minute)
+        rate_limit("session", current_backends().settings.session_rate_limit_per_minute)
     except ApiError:
         SESSIONS.labels(kind, "rate_limited").inc()
         raise
@@ -119,7 +114,7 @@ _WECHAT_REFUSALS: dict[str, tuple[int, str, str, dict[str, str]]] = {
 @bp.post("/v1/sessions/wechat")
 def wechat_login() -> Response:
     """Exchange a `wx.login` code for a session of the user's identity."""
-    settings = _backends().settings
+    settings = current_backends().settings
     _limit("wechat")
     body = _body()
     code = body.get("code")
@@ -152,7 +147,7 @@ def wechat_login() -> Response:
     identity = user_identity(settings.identity_key, client.app_id, exchanged.openid)
     try:
         remember_openid(
-            _backends().redis, identity, exchanged.openid, settings.session_refresh_seconds
+            current_backends().redis, identity, exchanged.openid, settings.session_refresh_seconds
         )
     except redis.RedisError as exc:
         log.warning("Redis unavailable: %r", exc, extra=log_extra())
@@ -167,7 +162,7 @@ def wechat_login() -> Response:
 @bp.post("/v1/sessions/device")
 def device_session() -> Response:
     """An anonymous session for a device without `wx.login` (the H5 build)."""
-    settings = _backends().settings
+    settings = current_backends().settings
     _limit("device")
     signer = _signer("device")
     if not settings.device_sessions:

@@ -22,10 +22,10 @@ import re
 import secrets
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify
+from flask import Blueprint, Response, g, jsonify
 from pymongo.errors import PyMongoError
 
-from fortune_api.backends import Backends
+from fortune_api.backends import current_backends
 from fortune_api.errors import ApiError, BackendUnavailableError, log_extra
 from fortune_api.fortunes import rate_limit
 from fortune_api.identity import owns
@@ -40,11 +40,6 @@ _TOKEN = re.compile(r"^[A-Za-z0-9_-]{24}$")
 #: What the public view keeps of a result.
 PUBLIC_RESULT_FIELDS = ("summary", "scores", "aspects", "lucky", "advice", "text")
 NAME_STAND_IN = {"zh-CN": "TA", "en": "they"}
-
-
-def _backends() -> Backends:
-    backends: Backends = current_app.extensions["cyberfortune"]
-    return backends
 
 
 def _digest(token: str) -> str:
@@ -67,7 +62,9 @@ def _owned_record(request_id: str) -> FortuneRecord:
         )
     except PyMongoError as exc:
         raise _unmongo(exc) from exc
-    if record is None or not owns(g.client_id, record.client, bool(_backends().settings.api_keys)):
+    if record is None or not owns(
+        g.client_id, record.client, bool(current_backends().settings.api_keys)
+    ):
         raise _not_found()
     return record
 
@@ -75,7 +72,7 @@ def _owned_record(request_id: str) -> FortuneRecord:
 @bp.post("/v1/fortunes/<request_id>/share")
 def create_share(request_id: str) -> Response:
     """A new share token of a succeeded request."""
-    rate_limit("start", _backends().settings.rate_limit_per_minute)
+    rate_limit("start", current_backends().settings.rate_limit_per_minute)
     record = _owned_record(request_id)
     if record.status != Status.SUCCEEDED.value:
         raise ApiError(
@@ -106,7 +103,7 @@ def create_share(request_id: str) -> Response:
 @bp.delete("/v1/fortunes/<request_id>/share")
 def revoke_shares(request_id: str) -> Response:
     """Revoke every share token of the request."""
-    rate_limit("start", _backends().settings.rate_limit_per_minute)
+    rate_limit("start", current_backends().settings.rate_limit_per_minute)
     _owned_record(request_id)
     try:
         FortuneRecord.objects(id=request_id).update_one(unset__shares=True)
@@ -152,11 +149,11 @@ def public_view(record: FortuneRecord) -> dict[str, Any]:
 @bp.get("/v1/shared/<token>")
 def open_share(token: str) -> Response:
     """The redacted public view of a shared reading."""
-    rate_limit("poll", _backends().settings.poll_rate_limit_per_minute)
+    rate_limit("poll", current_backends().settings.poll_rate_limit_per_minute)
     if not _TOKEN.match(token):
         raise ApiError(404, "not_found", "no shared reading with this token")
     try:
-        _backends().ensure_mongo_index()
+        current_backends().ensure_mongo_index()
         record: FortuneRecord | None = (
             FortuneRecord.objects(shares=_digest(token), status=Status.SUCCEEDED.value)
             .only("request", "result", "profile", "status")

@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 
 import redis
-from flask import Blueprint, Response, current_app, g, jsonify
+from flask import Blueprint, Response, g, jsonify
 
-from fortune_api.backends import Backends
+from fortune_api.backends import current_backends
 from fortune_api.errors import ApiError, BackendUnavailableError, log_extra
 from fortune_api.fortunes import owned_view, rate_limit
 from fortune_api.identity import USER_PREFIX
@@ -24,15 +24,10 @@ log = logging.getLogger(__name__)
 bp = Blueprint("subscriptions", __name__)
 
 
-def _backends() -> Backends:
-    backends: Backends = current_app.extensions["cyberfortune"]
-    return backends
-
-
 @bp.post("/v1/fortunes/<request_id>/subscription")
 def subscribe(request_id: str) -> Response:
     """Send the caller a subscribe message when the request finishes."""
-    backends = _backends()
+    backends = current_backends()
     settings = backends.settings
     rate_limit("start", settings.rate_limit_per_minute)
     view = owned_view(request_id)
